@@ -1,0 +1,1052 @@
+//! `AsyncConn`: the connection on tokio. Same method names as the blocking [`Conn`](crate::Conn).
+//!
+//! With MariaDB Connector/C ([`IoMode::NonBlocking`], the default) every step runs
+//! through the library's `_start`/`_cont` API and waits on the socket through
+//! tokio's `AsyncFd`: DNS (resolved on the runtime), TCP connect, authentication,
+//! TLS, sending, the result header, every row, ping, close. Nothing blocks the
+//! thread. [`IoMode::ReadableThenRead`] is the portable 2011 technique instead.
+//!
+//! **Cancel safety.** Dropping any future of this type at any point is safe: the
+//! connection remembers the unfinished command and, before its next command, finishes
+//! it and discards its result without blocking, or reports itself broken
+//! ([`ErrorKind::Broken`]). A later caller never reads an earlier query's rows.
+//!
+//! ```no_run
+//! # async fn demo() -> mysqlclient_async::Result<()> {
+//! use mysqlclient_async::AsyncConn;
+//!
+//! let mut conn = AsyncConn::connect("mysql://root@127.0.0.1:3306/test").await?;
+//! let (a, b): (i64, String) = conn.query_one("SELECT 1, 'one'").await?;
+//! assert_eq!((a, b.as_str()), (1, "one"));
+//! conn.close().await?;
+//! # Ok(()) }
+//! ```
+
+use std::future::poll_fn;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::time::Sleep;
+
+use crate::cancel::CancelToken;
+use crate::conn::{broken, busy, collect_stored, empty_columns, nothing_pending, status_of};
+use crate::error::{Error, ErrorKind, Result};
+use crate::nonblock::{self, Fd, OpKind, Out, ResPtr, Start, Step};
+use crate::opts::{IoMode, Opts, SslMode};
+use crate::raw::{ConnectParams, Phase, RawConn, RawResult};
+use crate::row::{Column, ExecResult, FromRow, ResultSet, Row, RowRef};
+
+/// An asynchronous connection for tokio (multi-thread or current-thread runtime).
+/// `Send`, not `Sync`; its futures are `Send`. Dropping it closes the connection
+/// (without waiting; [`close`](Self::close) says goodbye politely).
+///
+/// A connection is bound to the runtime that created it (its socket is registered
+/// with that runtime's reactor).
+pub struct AsyncConn {
+    // Field order is drop order: deregister from the reactor, then free the result,
+    // then close the handle, then free the buffers a suspended operation may use.
+    io: Option<AsyncFd<Fd>>,
+    result: Option<RawResult>,
+    raw: RawConn,
+    /// The query text of an in-flight `send_query` (must outlive the operation).
+    query_buf: Vec<u8>,
+    /// Strings an in-flight connect reads.
+    params: Option<Box<ConnectParams>>,
+    /// NUL-terminated database name of an in-flight `select_db`.
+    db_buf: Option<std::ffi::CString>,
+    timer: Option<Pin<Box<Sleep>>>,
+    opts: Opts,
+    nonblocking: bool,
+    query_timeout: Option<Duration>,
+    /// A `Transaction` was dropped without commit or rollback: roll back first.
+    rollback_pending: bool,
+}
+
+// SAFETY-free: `AsyncConn` is Send because all its fields are Send (RawConn and
+// RawResult assert it themselves); it is not Sync because RawConn is not.
+
+impl Drop for AsyncConn {
+    fn drop(&mut self) {
+        if self.raw.suspended().is_some() {
+            let res = self
+                .result
+                .as_ref()
+                .map_or(std::ptr::null_mut(), |r| r.as_ptr());
+            nonblock::abort(&mut self.raw, res);
+        }
+        if !matches!(self.raw.phase(), Phase::Idle | Phase::Broken) {
+            // Unread rows or a pending result: make the C library's cleanup fail fast
+            // instead of reading them with blocking calls.
+            self.raw.shutdown_socket();
+        }
+        // Deregister before mysql_close closes (and frees the number of) the fd.
+        self.io = None;
+    }
+}
+
+fn config(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Config, msg).with_fatal(false)
+}
+
+impl AsyncConn {
+    /// Connect. Accepts a URL (`"mysql://…"`), an [`Opts`], or `&Opts`.
+    ///
+    /// The host name is resolved on the runtime (`tokio::net::lookup_host`); each
+    /// address is tried in turn. The init SQL of the options runs afterwards.
+    pub async fn connect<O>(opts: O) -> Result<AsyncConn>
+    where
+        O: TryInto<Opts, Error = Error>,
+    {
+        let opts = opts.try_into()?;
+        let nonblocking = cfg!(mca_nonblocking) && opts.io_mode() == IoMode::NonBlocking;
+        let addrs = resolve(&opts).await?;
+        let mut last_err = None;
+        for addr in addrs {
+            match Self::connect_one(&opts, addr.as_deref(), nonblocking).await {
+                Ok(mut conn) => {
+                    for sql in opts.init_sql() {
+                        conn.query_drop(sql)
+                            .await
+                            .map_err(|e| e.context(format_args!("init SQL `{sql}` failed")))?;
+                    }
+                    return Ok(conn);
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| {
+            Error::new(
+                ErrorKind::Connect,
+                format!("host `{}` has no addresses", opts.host()),
+            )
+        }))
+    }
+
+    async fn connect_one(opts: &Opts, host: Option<&str>, nonblocking: bool) -> Result<AsyncConn> {
+        let mut raw = RawConn::new()?;
+        raw.apply_options(opts, nonblocking)?;
+        let params = Box::new(ConnectParams::new(opts, host)?);
+        let mut conn = AsyncConn {
+            io: None,
+            result: None,
+            raw,
+            query_buf: Vec::new(),
+            params: Some(params),
+            db_buf: None,
+            timer: None,
+            opts: opts.clone(),
+            nonblocking,
+            query_timeout: None,
+            rollback_pending: false,
+        };
+        if nonblocking {
+            let params = conn.params.as_deref().expect("set above");
+            let step = nonblock::start(&mut conn.raw, Start::Connect(params));
+            match conn.drive(step).await? {
+                Out::Conn(p) if !p.is_null() => {}
+                _ => return Err(conn.raw.last_error()),
+            }
+        } else {
+            // The portable path's documented caveat: connecting blocks.
+            let params = conn.params.as_deref().expect("set above");
+            conn.raw.connect(params)?;
+        }
+        conn.raw.set_connected();
+        conn.params = None;
+        conn.register()?;
+        Ok(conn)
+    }
+
+    /// (Re-)register the socket with the reactor if it is new.
+    fn register(&mut self) -> Result<()> {
+        let fd = self.raw.fd();
+        if fd < 0 {
+            return Err(Error::new(
+                ErrorKind::ConnectionLost,
+                "the connection has no socket",
+            ));
+        }
+        if self.io.as_ref().map(|io| io.get_ref().of) != Some(fd) {
+            self.io = None;
+            let dup = Fd::dup(fd)?;
+            // SAFETY: `Fd` owns its duplicate descriptor, which stays open until the
+            // AsyncFd (and with it the Fd) is dropped; as_raw_fd always returns it.
+            let io = unsafe {
+                AsyncFd::register_with_interest(dup, Interest::READABLE | Interest::WRITABLE)
+            }
+            .map_err(std::io::Error::from)?;
+            self.io = Some(io);
+        }
+        Ok(())
+    }
+
+    /// Drive a started operation to completion.
+    async fn drive(&mut self, step: Step) -> Result<Out> {
+        if let Step::Done(out) = step {
+            return Ok(out);
+        }
+        self.drive_suspended().await
+    }
+
+    /// Drive the suspended operation to completion.
+    async fn drive_suspended(&mut self) -> Result<Out> {
+        if let Err(e) = self.register() {
+            self.raw.set_phase(Phase::Broken);
+            return Err(e);
+        }
+        let res = ResPtr(
+            self.result
+                .as_ref()
+                .map_or(std::ptr::null_mut(), |r| r.as_ptr()),
+        );
+        let r = {
+            let AsyncConn { io, raw, timer, .. } = &mut *self;
+            let io = io.as_ref().expect("registered above");
+            poll_fn(move |cx| nonblock::poll_drive(io, raw, res.get(), timer, cx)).await
+        };
+        if r.is_err() {
+            self.raw.set_phase(Phase::Broken);
+        }
+        r
+    }
+
+    /// Run one non-blocking operation from start to end.
+    async fn run(&mut self, op: Start<'_>) -> Result<Out> {
+        let step = nonblock::start(&mut self.raw, op);
+        self.drive(step).await
+    }
+
+    /// Classify an `int`-returning operation's result.
+    fn check_int(&mut self, out: Out) -> Result<()> {
+        match out {
+            Out::Int(0) | Out::Bool(false) | Out::Unit => Ok(()),
+            _ => Err(self.fail(self.raw.last_error())),
+        }
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        if e.is_fatal() {
+            self.raw.set_phase(Phase::Broken);
+        }
+        e
+    }
+
+    /// Wait until the socket is readable (portable path). Peeks, so that readiness
+    /// left over from an earlier, already consumed answer is not mistaken for a new one.
+    async fn wait_readable(&mut self) -> Result<()> {
+        self.register()?;
+        let io = self.io.as_ref().expect("registered");
+        loop {
+            let mut guard = io.readable().await?;
+            let mut b = 0u8;
+            // SAFETY: a one-byte peek into a local on our own socket; nothing is consumed.
+            let n = unsafe {
+                libc::recv(
+                    io.get_ref().as_raw_fd(),
+                    &mut b as *mut u8 as *mut libc::c_void,
+                    1,
+                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                )
+            };
+            if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock {
+                guard.clear_ready();
+                continue;
+            }
+            return Ok(());
+        }
+    }
+
+    // ----- protocol state (mirrors conn.rs, with non-blocking I/O) -----
+
+    fn after_header(&mut self, ok: Result<()>) -> Result<()> {
+        match ok {
+            Ok(()) => {
+                let phase = if self.raw.field_count() > 0 {
+                    Phase::ResultPending
+                } else if self.raw.more_results() {
+                    Phase::MoreResults
+                } else {
+                    Phase::Idle
+                };
+                self.raw.set_phase(phase);
+                Ok(())
+            }
+            Err(e) => {
+                self.raw.set_phase(if e.is_fatal() {
+                    Phase::Broken
+                } else {
+                    Phase::Idle
+                });
+                Err(e)
+            }
+        }
+    }
+
+    /// Reading a result set failed. The server may end a result with an error packet
+    /// after the column definitions or some rows (a killed query, say); the protocol
+    /// is still in sync then, unless the error is fatal.
+    fn result_failed(&mut self, e: Error) -> Error {
+        if e.is_fatal() {
+            self.raw.set_phase(Phase::Broken);
+        } else {
+            self.after_result();
+        }
+        e
+    }
+
+    fn after_result(&mut self) {
+        self.result = None;
+        if self.raw.phase() == Phase::Broken {
+            return;
+        }
+        let phase = if self.raw.more_results() {
+            Phase::MoreResults
+        } else {
+            Phase::Idle
+        };
+        self.raw.set_phase(phase);
+    }
+
+    /// Finish what a dropped future left behind, then discard results until idle.
+    async fn ensure_idle(&mut self) -> Result<()> {
+        if let Some((kind, _)) = self.raw.suspended() {
+            let out = self.drive_suspended().await?;
+            self.absorb(kind, out);
+        }
+        loop {
+            match self.raw.phase() {
+                Phase::Idle => break,
+                Phase::Broken => return Err(broken()),
+                Phase::Sent => {
+                    let r = self.read_header().await;
+                    self.after_header(r).ok();
+                }
+                Phase::ResultPending => {
+                    if let Err(e) = self.store_all::<Row>().await {
+                        if e.is_fatal() {
+                            return Err(e);
+                        }
+                    }
+                }
+                Phase::Fetching => while self.fetch_next().await?.is_some() {},
+                Phase::MoreResults => {
+                    let r = self.next_header().await;
+                    self.after_header(r).ok();
+                }
+            }
+        }
+        if self.rollback_pending {
+            // A Transaction guard was dropped without commit or rollback.
+            self.rollback_pending = false;
+            self.send_now(b"ROLLBACK").await?;
+            let r = self.read_header().await;
+            self.after_header(r)?;
+            self.finish_results().await?;
+        }
+        Ok(())
+    }
+
+    /// Apply the outcome of an operation that finished after its future was dropped.
+    fn absorb(&mut self, kind: OpKind, out: Out) {
+        match kind {
+            OpKind::SendQuery => {
+                if !matches!(out, Out::Int(0)) {
+                    self.raw.set_phase(Phase::Broken);
+                }
+            }
+            OpKind::ReadQueryResult | OpKind::NextResult => {
+                let r = match out {
+                    Out::Bool(false) | Out::Int(0) => Ok(()),
+                    Out::Int(-1) => Ok(()),
+                    _ => Err(self.raw.last_error()),
+                };
+                self.after_header(r).ok();
+            }
+            OpKind::StoreResult => {
+                if let Out::Res(p) = out {
+                    drop(self.raw.wrap_result(p));
+                }
+                if self.raw.fetch_error().is_some_and(|e| e.is_fatal()) {
+                    self.raw.set_phase(Phase::Broken);
+                }
+                self.after_result();
+            }
+            OpKind::FetchRow => {
+                if let Out::Row(p) = out {
+                    if p.is_null() {
+                        if self.raw.fetch_error().is_some() {
+                            self.raw.set_phase(Phase::Broken);
+                        }
+                        self.after_result();
+                    }
+                }
+            }
+            OpKind::Ping | OpKind::SelectDb | OpKind::ResetConnection => {
+                if !matches!(out, Out::Int(0)) {
+                    let e = self.raw.last_error();
+                    self.fail(e);
+                }
+            }
+            OpKind::Connect | OpKind::Close => self.raw.set_phase(Phase::Broken),
+        }
+    }
+
+    /// Read a result header after a send.
+    async fn read_header(&mut self) -> Result<()> {
+        if self.nonblocking {
+            let out = self.run(Start::ReadQueryResult).await?;
+            match out {
+                Out::Bool(false) => Ok(()),
+                _ => Err(self.raw.last_error()),
+            }
+        } else {
+            self.wait_readable().await?;
+            self.raw.read_query_result()
+        }
+    }
+
+    /// Read the next result header of a multi-statement query.
+    async fn next_header(&mut self) -> Result<()> {
+        if self.nonblocking {
+            match self.run(Start::NextResult).await? {
+                Out::Int(0) | Out::Int(-1) => Ok(()),
+                _ => Err(self.raw.last_error()),
+            }
+        } else {
+            // Caveat of the portable path: the next result may already sit in the
+            // library's buffer, so the socket cannot tell; this read blocks.
+            self.raw.next_result().map(|_| ())
+        }
+    }
+
+    /// Send a query (non-blocking) and read its first result header.
+    async fn send_and_read_header(&mut self, sql: &[u8]) -> Result<()> {
+        self.send_only(sql).await?;
+        let r = self.read_header().await;
+        self.after_header(r)
+    }
+
+    async fn send_only(&mut self, sql: &[u8]) -> Result<()> {
+        self.ensure_idle().await?;
+        self.send_now(sql).await
+    }
+
+    /// Send on an idle connection.
+    async fn send_now(&mut self, sql: &[u8]) -> Result<()> {
+        self.query_buf.clear();
+        self.query_buf.extend_from_slice(sql);
+        self.raw.set_phase(Phase::Sent);
+        let sent = if self.nonblocking {
+            let (p, n) = (self.query_buf.as_ptr(), self.query_buf.len());
+            let out = self.run(Start::SendQuery(p, n)).await?;
+            match out {
+                Out::Int(0) => Ok(()),
+                _ => Err(self.raw.last_error()),
+            }
+        } else {
+            self.raw.send_query(sql)
+        };
+        if let Err(e) = sent {
+            self.raw.set_phase(Phase::Broken);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Start a query, honouring the per-query timeout.
+    async fn start_query(&mut self, sql: &str) -> Result<()> {
+        let Some(limit) = self.query_timeout else {
+            return self.send_and_read_header(sql.as_bytes()).await;
+        };
+        match tokio::time::timeout(limit, self.send_and_read_header(sql.as_bytes())).await {
+            Ok(r) => r,
+            Err(_) => Err(self.recover_from_timeout(limit).await),
+        }
+    }
+
+    /// The query overran its timeout: kill it on the server, then finish the
+    /// interrupted command so the connection is usable again (or mark it broken).
+    async fn recover_from_timeout(&mut self, limit: Duration) -> Error {
+        let killed = self.cancel_token().cancel_query().await;
+        let settle = tokio::time::timeout(Duration::from_secs(5), self.ensure_idle()).await;
+        let usable = killed.is_ok() && matches!(settle, Ok(Ok(())));
+        if !usable {
+            self.raw.set_phase(Phase::Broken);
+        }
+        Error::new(
+            ErrorKind::Timeout,
+            format!("query exceeded its {limit:?} timeout and was killed on the server"),
+        )
+        .with_fatal(!usable)
+    }
+
+    /// Store the current result set (header already read) into rows.
+    async fn store_all<T: FromRow>(&mut self) -> Result<(Arc<[Column]>, Vec<T>, ExecResult)> {
+        if self.raw.phase() != Phase::ResultPending {
+            return Ok((empty_columns(), Vec::new(), status_of(&self.raw)));
+        }
+        let stored = if self.nonblocking {
+            match self.run(Start::StoreResult).await? {
+                Out::Res(p) => self.raw.wrap_result(p),
+                _ => Err(self.raw.last_error()),
+            }
+        } else {
+            self.raw.store_result()
+        };
+        let mut res = match stored {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                self.after_result();
+                return Ok((empty_columns(), Vec::new(), status_of(&self.raw)));
+            }
+            Err(e) => return Err(self.result_failed(e)),
+        };
+        let status = status_of(&self.raw);
+        let columns = res.columns().clone();
+        let rows = collect_stored(&mut res);
+        drop(res);
+        self.after_result();
+        Ok((columns, rows?, status))
+    }
+
+    /// Fetch the next row of the streaming result; `None` at the end.
+    async fn fetch_next(&mut self) -> Result<Option<()>> {
+        poll_fn(|cx| self.poll_fetch(cx)).await
+    }
+
+    /// Poll for the next row of the streaming result. `Ready(Ok(Some(())))` means the
+    /// current row of `self.result` is valid.
+    fn poll_fetch(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<()>>> {
+        let Some(res) = self.result.as_ref().map(|r| ResPtr(r.as_ptr())) else {
+            return Poll::Ready(Ok(None));
+        };
+        // Rows often come straight from the library's buffer without touching the
+        // reactor; spend tokio's cooperative budget so a long stream still yields to
+        // other tasks on the same thread.
+        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
+        let r = self.poll_fetch_inner(res, cx);
+        if r.is_ready() {
+            coop.made_progress();
+        }
+        r
+    }
+
+    fn poll_fetch_inner(&mut self, res: ResPtr, cx: &mut Context<'_>) -> Poll<Result<Option<()>>> {
+        let out = if !self.nonblocking {
+            // Portable path caveat: rows are read with blocking calls.
+            let row = self.result.as_mut().expect("checked").fetch_row().is_some();
+            if row {
+                return Poll::Ready(Ok(Some(())));
+            }
+            Out::Row(std::ptr::null_mut())
+        } else if self.raw.suspended().is_some() {
+            let AsyncConn { io, raw, timer, .. } = self;
+            let Some(io) = io.as_ref() else {
+                return Poll::Ready(Err(broken()));
+            };
+            match nonblock::poll_drive(io, raw, res.get(), timer, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => {
+                    self.raw.set_phase(Phase::Broken);
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Ready(Ok(out)) => out,
+            }
+        } else {
+            match nonblock::start(&mut self.raw, Start::FetchRow(res.get())) {
+                Step::Done(out) => out,
+                Step::Wait(_) => return self.poll_fetch_inner(res, cx),
+            }
+        };
+        match out {
+            Out::Row(p) if !p.is_null() => Poll::Ready(Ok(Some(()))),
+            _ => {
+                let err = self.raw.fetch_error();
+                if let Some(e) = &err {
+                    if e.is_fatal() {
+                        self.raw.set_phase(Phase::Broken);
+                    }
+                }
+                self.after_result();
+                match err {
+                    Some(e) => Poll::Ready(Err(e)),
+                    None => Poll::Ready(Ok(None)),
+                }
+            }
+        }
+    }
+
+    /// Read every remaining result set, keeping the first error.
+    async fn finish_results(&mut self) -> Result<ExecResult> {
+        let mut status = status_of(&self.raw);
+        let mut first_err = None;
+        loop {
+            match self.raw.phase() {
+                Phase::ResultPending => match self.store_all::<Row>().await {
+                    Ok((_, _, s)) => status = s,
+                    Err(e) => {
+                        first_err.get_or_insert(e);
+                    }
+                },
+                Phase::MoreResults => {
+                    let r = self.next_header().await;
+                    match self.after_header(r) {
+                        Ok(()) => status = status_of(&self.raw),
+                        Err(e) => {
+                            first_err.get_or_insert(e);
+                        }
+                    }
+                }
+                Phase::Broken => return Err(first_err.unwrap_or_else(broken)),
+                _ => break,
+            }
+        }
+        first_err.map_or(Ok(status), Err)
+    }
+
+    // ----- public API -----
+
+    /// The options this connection was made with.
+    pub fn opts(&self) -> &Opts {
+        &self.opts
+    }
+
+    /// Whether this connection drives every step through the library's
+    /// non-blocking API (`false`: the portable readable-then-read path).
+    pub fn is_nonblocking(&self) -> bool {
+        self.nonblocking
+    }
+
+    /// Set a timeout for each later query's execution (sending it and waiting for
+    /// the server's answer). On expiry the query is killed on the server with
+    /// `KILL QUERY`, the connection is brought back in sync and an
+    /// [`ErrorKind::Timeout`] error is returned (fatal only if that recovery failed).
+    pub fn set_query_timeout(&mut self, timeout: Option<Duration>) {
+        self.query_timeout = timeout;
+    }
+
+    /// Run `sql` and return the rows of its first result set as `T` (a [`Row`],
+    /// a tuple, or any [`FromRow`]). Later result sets are read and discarded; an
+    /// error in any statement is returned.
+    pub async fn query<T: FromRow>(&mut self, sql: &str) -> Result<Vec<T>> {
+        self.start_query(sql).await?;
+        let (_, rows, _) = self.store_all::<T>().await?;
+        self.finish_results().await?;
+        Ok(rows)
+    }
+
+    /// Run `sql` and return the first result set with its columns and status.
+    pub async fn query_result(&mut self, sql: &str) -> Result<ResultSet> {
+        self.start_query(sql).await?;
+        let (columns, rows, status) = self.store_all::<Row>().await?;
+        self.finish_results().await?;
+        Ok(ResultSet {
+            columns,
+            rows,
+            status,
+        })
+    }
+
+    /// Run several statements and return every result set.
+    pub async fn query_multi(&mut self, sql: &str) -> Result<Vec<ResultSet>> {
+        self.start_query(sql).await?;
+        let mut sets = Vec::new();
+        loop {
+            let (columns, rows, status) = self.store_all::<Row>().await?;
+            sets.push(ResultSet {
+                columns,
+                rows,
+                status,
+            });
+            if self.raw.phase() != Phase::MoreResults {
+                return Ok(sets);
+            }
+            let r = self.next_header().await;
+            self.after_header(r)?;
+        }
+    }
+
+    /// Run `sql` and return the first row, or an error if there is none.
+    pub async fn query_one<T: FromRow>(&mut self, sql: &str) -> Result<T> {
+        self.query_opt(sql).await?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Conversion,
+                "query_one: the query returned no rows",
+            )
+            .with_fatal(false)
+        })
+    }
+
+    /// Run `sql` and return the first row, if any.
+    pub async fn query_opt<T: FromRow>(&mut self, sql: &str) -> Result<Option<T>> {
+        Ok(self.query::<T>(sql).await?.into_iter().next())
+    }
+
+    /// Run `sql`, discarding any rows.
+    pub async fn query_drop(&mut self, sql: &str) -> Result<()> {
+        self.execute(sql).await.map(|_| ())
+    }
+
+    /// Run `sql` and return what the (last) statement reported.
+    pub async fn execute(&mut self, sql: &str) -> Result<ExecResult> {
+        self.start_query(sql).await?;
+        self.finish_results().await
+    }
+
+    /// Run `sql` and stream the rows of its first result set, one network read at a
+    /// time (`mysql_use_result` plus non-blocking fetches): memory stays constant
+    /// however many rows there are. The stream borrows the connection; dropping it
+    /// early is safe (the rest is discarded before the next command).
+    pub async fn query_stream(&mut self, sql: &str) -> Result<RowStream<'_>> {
+        self.start_query(sql).await?;
+        if self.raw.phase() == Phase::ResultPending {
+            match self.raw.use_result() {
+                Ok(Some(r)) => {
+                    self.result = Some(r);
+                    self.raw.set_phase(Phase::Fetching);
+                }
+                Ok(None) => self.after_result(),
+                Err(e) => {
+                    self.raw.set_phase(Phase::Broken);
+                    return Err(e);
+                }
+            }
+        }
+        let columns = self
+            .result
+            .as_ref()
+            .map_or_else(empty_columns, |r| r.columns().clone());
+        Ok(RowStream {
+            conn: self,
+            columns,
+        })
+    }
+
+    /// Step one of the Chartio split, on tokio: send `sql` without waiting for the
+    /// answer. Then [`read_query_result`](Self::read_query_result) waits on the
+    /// socket and reads.
+    pub async fn send_query(&mut self, sql: &str) -> Result<()> {
+        if self.raw.phase() == Phase::Sent {
+            return Err(busy("send_query"));
+        }
+        self.send_only(sql.as_bytes()).await
+    }
+
+    /// Step two: wait (on the reactor) until the server answered, then read the
+    /// first result set. Further result sets via [`next_result`](Self::next_result).
+    pub async fn read_query_result(&mut self) -> Result<ResultSet> {
+        let in_send = matches!(self.raw.suspended(), Some((OpKind::SendQuery, _)));
+        if self.raw.phase() != Phase::Sent && !in_send {
+            return Err(nothing_pending());
+        }
+        if in_send {
+            let out = self.drive_suspended().await?;
+            self.absorb(OpKind::SendQuery, out);
+        }
+        let r = self.read_header().await;
+        self.after_header(r)?;
+        let (columns, rows, status) = self.store_all::<Row>().await?;
+        Ok(ResultSet {
+            columns,
+            rows,
+            status,
+        })
+    }
+
+    /// The next result set of a multi-statement query after
+    /// [`read_query_result`](Self::read_query_result), or `None` when there are no more.
+    pub async fn next_result(&mut self) -> Result<Option<ResultSet>> {
+        if self.raw.phase() != Phase::MoreResults {
+            return Ok(None);
+        }
+        let r = self.next_header().await;
+        self.after_header(r)?;
+        let (columns, rows, status) = self.store_all::<Row>().await?;
+        Ok(Some(ResultSet {
+            columns,
+            rows,
+            status,
+        }))
+    }
+
+    /// Check that the server is alive (`COM_PING`), without blocking.
+    pub async fn ping(&mut self) -> Result<()> {
+        self.ensure_idle().await?;
+        if self.nonblocking {
+            let out = self.run(Start::Ping).await?;
+            self.check_int(out)
+        } else {
+            self.raw.ping().map_err(|e| self.fail(e))
+        }
+    }
+
+    /// Change the default database.
+    pub async fn select_db(&mut self, db: &str) -> Result<()> {
+        self.ensure_idle().await?;
+        if self.nonblocking {
+            let c = std::ffi::CString::new(db)
+                .map_err(|_| config("database name contains a NUL byte"))?;
+            let p = self.db_buf.insert(c).as_ptr();
+            let out = self.run(Start::SelectDb(p)).await?;
+            self.check_int(out)
+        } else {
+            self.raw.select_db(db).map_err(|e| self.fail(e))
+        }
+    }
+
+    /// Reset session state without reconnecting (`COM_RESET_CONNECTION`).
+    pub async fn reset_connection(&mut self) -> Result<()> {
+        self.ensure_idle().await?;
+        if self.nonblocking {
+            let out = self.run(Start::ResetConnection).await?;
+            self.check_int(out)
+        } else {
+            self.raw.reset_connection().map_err(|e| self.fail(e))
+        }
+    }
+
+    /// Begin a transaction. The returned guard rolls back if it is dropped without
+    /// [`Transaction::commit`] (the `ROLLBACK` runs before this connection's next
+    /// command, since `Drop` cannot wait).
+    pub async fn begin(&mut self) -> Result<Transaction<'_>> {
+        self.query_drop("START TRANSACTION").await?;
+        Ok(Transaction {
+            conn: self,
+            done: false,
+        })
+    }
+
+    /// Close politely (`COM_QUIT`), without blocking. Dropping also closes, but
+    /// without waiting for the goodbye to be written.
+    pub async fn close(mut self) -> Result<()> {
+        if self.raw.phase() == Phase::Broken {
+            return Ok(());
+        }
+        if self.ensure_idle().await.is_err() || !self.nonblocking {
+            return Ok(()); // Drop closes.
+        }
+        // Deregister first: mysql_close_start closes the socket when it finishes.
+        self.io = None;
+        let step = nonblock::start(&mut self.raw, Start::Close);
+        if let Step::Done(_) = step {
+            self.raw.mark_freed_by_library();
+            return Ok(());
+        }
+        // Closing rarely waits (the goodbye fits in the socket buffer); when it
+        // does, finish on a fresh registration of the same socket.
+        self.register()?;
+        let out = self.drive_suspended().await;
+        self.io = None;
+        self.raw.mark_freed_by_library();
+        out.map(|_| ())
+    }
+
+    /// The server's version string.
+    pub fn server_version(&self) -> String {
+        self.raw.server_version()
+    }
+
+    /// The server-side connection id (what `KILL` and the processlist show).
+    pub fn thread_id(&self) -> u64 {
+        self.raw.thread_id()
+    }
+
+    /// Whether the server reports an open transaction on this connection.
+    pub fn in_transaction(&self) -> bool {
+        self.raw.is_in_transaction()
+    }
+
+    /// Whether an earlier fatal error made this connection unusable.
+    pub fn is_broken(&self) -> bool {
+        self.raw.phase() == Phase::Broken
+    }
+
+    /// Whether a command is unfinished (its future was dropped, or a result or
+    /// stream was not read to the end). The next command finishes it first.
+    pub fn has_pending_work(&self) -> bool {
+        self.raw.suspended().is_some() || !matches!(self.raw.phase(), Phase::Idle | Phase::Broken)
+    }
+
+    /// A token that can cancel this connection's running query from elsewhere.
+    pub fn cancel_token(&self) -> CancelToken {
+        CancelToken::new(self.opts.clone(), self.raw.thread_id())
+    }
+
+    /// Escape `s` for use inside a single-quoted SQL string literal, using the
+    /// connection's character set and SQL mode.
+    pub fn escape(&self, s: &str) -> String {
+        let mut out = Vec::new();
+        self.raw.escape_into(s.as_bytes(), &mut out);
+        String::from_utf8(out).expect("escaping valid UTF-8 gives valid UTF-8")
+    }
+}
+
+/// Resolve the host on the runtime: `None` means "unix socket, no address".
+async fn resolve(opts: &Opts) -> Result<Vec<Option<String>>> {
+    if opts.socket().is_some() {
+        return Ok(vec![None]);
+    }
+    let host = opts.host();
+    if host.parse::<IpAddr>().is_ok() {
+        return Ok(vec![Some(host.to_string())]);
+    }
+    if opts.ssl_mode() == SslMode::VerifyIdentity {
+        // The library checks the certificate against the name it was given, so it
+        // must get the name (and resolves it itself).
+        return Ok(vec![Some(host.to_string())]);
+    }
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, opts.port()))
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Connect,
+                format!("cannot resolve host `{host}`: {e}"),
+            )
+        })?
+        .collect();
+    let mut out: Vec<Option<String>> = Vec::new();
+    for a in addrs {
+        let ip = Some(a.ip().to_string());
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    Ok(out)
+}
+
+impl AsRawFd for AsyncConn {
+    /// The connection's socket (read-only use: never read, write or close it).
+    fn as_raw_fd(&self) -> RawFd {
+        self.raw.fd()
+    }
+}
+
+impl AsFd for AsyncConn {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the socket stays open while `self` lives (closed by mysql_close in
+        // Drop or close()), and the borrow is tied to `self`.
+        unsafe { BorrowedFd::borrow_raw(self.raw.fd()) }
+    }
+}
+
+impl std::fmt::Debug for AsyncConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncConn")
+            .field("thread_id", &self.raw.thread_id())
+            .field("nonblocking", &self.nonblocking)
+            .field("opts", &self.opts)
+            .finish()
+    }
+}
+
+/// Rows of a query, fetched one at a time without blocking. Use [`next`](Self::next)
+/// for zero-copy borrowed rows, or the [`futures_core::Stream`] impl for owned rows.
+pub struct RowStream<'c> {
+    conn: &'c mut AsyncConn,
+    columns: Arc<[Column]>,
+}
+
+impl<'c> RowStream<'c> {
+    /// The columns of the result.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// The next row, borrowed from the library's buffer (valid until the next call),
+    /// or `None` at the end.
+    pub async fn next(&mut self) -> Option<Result<RowRef<'_>>> {
+        match self.conn.fetch_next().await {
+            Ok(Some(())) => {
+                let res = self.conn.result.as_mut()?;
+                let ptr = current_row(res);
+                Some(Ok(RowRef::new(&self.columns, ptr)))
+            }
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Convert every remaining row to `T` and collect them.
+    pub async fn collect<T: FromRow>(mut self) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        while let Some(r) = self.next().await {
+            out.push(T::from_row_ref(&r?)?);
+        }
+        Ok(out)
+    }
+}
+
+/// The current row of a streaming result (the one the last fetch returned).
+fn current_row(res: &mut RawResult) -> crate::raw::RawRow<'_> {
+    res.current_row()
+        .expect("a row was just fetched from this result")
+}
+
+impl futures_core::Stream for RowStream<'_> {
+    type Item = Result<Row>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        match this.conn.poll_fetch(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(Some(()))) => {
+                let Some(res) = this.conn.result.as_mut() else {
+                    return Poll::Ready(None);
+                };
+                let row = current_row(res);
+                Poll::Ready(Some(Ok(Row::from_raw(&this.columns, &row))))
+            }
+            Poll::Ready(Ok(None)) => Poll::Ready(None),
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+        }
+    }
+}
+
+/// An open transaction. Derefs to the connection for queries. Dropping it without
+/// [`commit`](Self::commit) or [`rollback`](Self::rollback) rolls back before the
+/// connection's next command.
+pub struct Transaction<'c> {
+    conn: &'c mut AsyncConn,
+    done: bool,
+}
+
+impl Transaction<'_> {
+    /// Commit.
+    pub async fn commit(mut self) -> Result<()> {
+        self.done = true;
+        self.conn.query_drop("COMMIT").await
+    }
+
+    /// Roll back.
+    pub async fn rollback(mut self) -> Result<()> {
+        self.done = true;
+        self.conn.query_drop("ROLLBACK").await
+    }
+}
+
+impl std::ops::Deref for Transaction<'_> {
+    type Target = AsyncConn;
+    fn deref(&self) -> &AsyncConn {
+        self.conn
+    }
+}
+
+impl std::ops::DerefMut for Transaction<'_> {
+    fn deref_mut(&mut self) -> &mut AsyncConn {
+        self.conn
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.conn.rollback_pending = true;
+        }
+    }
+}

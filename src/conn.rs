@@ -1,0 +1,473 @@
+//! The blocking connection, and the two mission primitives: `send_query` and
+//! `read_query_result`, with the socket exposed through `AsRawFd`/`AsFd`.
+//!
+//! ```no_run
+//! use mysqlclient_async::Conn;
+//! use std::os::fd::AsRawFd;
+//!
+//! let mut conn = Conn::connect("mysql://root@127.0.0.1:3306/test")?;
+//! let n: i64 = conn.query_one("SELECT 40 + 2")?;
+//! assert_eq!(n, 42);
+//!
+//! // The Chartio split: send, let an event loop watch the fd, read when readable.
+//! conn.send_query("SELECT SLEEP(1)")?;
+//! let fd = conn.as_raw_fd(); // register with epoll/mio/… for READABLE
+//! # let _ = fd;
+//! let result = conn.read_query_result()?;
+//! assert_eq!(result.rows.len(), 1);
+//! # Ok::<(), mysqlclient_async::Error>(())
+//! ```
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::opts::Opts;
+use crate::raw::{ConnectParams, Phase, RawConn, RawResult};
+use crate::row::{Column, ExecResult, FromRow, ResultSet, Row};
+
+/// A blocking connection. `Send` (move it to another thread freely) but not `Sync`.
+/// Dropping it closes the connection.
+pub struct Conn {
+    raw: RawConn,
+    opts: Opts,
+}
+
+pub(crate) fn status_of(raw: &RawConn) -> ExecResult {
+    ExecResult {
+        affected_rows: raw.affected_rows(),
+        last_insert_id: raw.insert_id(),
+        warnings: raw.warning_count(),
+        info: raw.info(),
+    }
+}
+
+/// Copy every row of a stored (buffered) result.
+pub(crate) fn collect_stored<T: FromRow>(res: &mut RawResult) -> Result<Vec<T>> {
+    let columns = res.columns().clone();
+    let mut out = Vec::with_capacity(res.num_rows() as usize);
+    while let Some(r) = res.fetch_row() {
+        out.push(T::from_row(Row::from_raw(&columns, &r))?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn empty_columns() -> Arc<[Column]> {
+    Arc::from(Vec::new())
+}
+
+pub(crate) fn busy(what: &str) -> Error {
+    Error::new(
+        ErrorKind::Busy,
+        format!("{what}: a query was sent and its result has not been read yet; call read_query_result first"),
+    )
+    .with_fatal(false)
+}
+
+pub(crate) fn broken() -> Error {
+    Error::new(
+        ErrorKind::Broken,
+        "an earlier command on this connection failed or was abandoned mid-protocol; open a new connection",
+    )
+}
+
+pub(crate) fn nothing_pending() -> Error {
+    Error::new(
+        ErrorKind::Busy,
+        "read_query_result: no query is pending; call send_query first",
+    )
+    .with_fatal(false)
+}
+
+impl Conn {
+    /// Connect (blocking). Accepts a URL (`"mysql://…"`), an [`Opts`], or `&Opts`.
+    /// Runs the options' init SQL afterwards.
+    pub fn connect<O>(opts: O) -> Result<Conn>
+    where
+        O: TryInto<Opts, Error = Error>,
+    {
+        let opts = opts.try_into()?;
+        let mut raw = RawConn::new()?;
+        raw.apply_options(&opts, false)?;
+        let params = ConnectParams::new(&opts, None)?;
+        raw.connect(&params)?;
+        let mut conn = Conn { raw, opts };
+        for sql in conn.opts.init_sql().to_vec() {
+            conn.query_drop(&sql)
+                .map_err(|e| e.context(format_args!("init SQL `{sql}` failed")))?;
+        }
+        Ok(conn)
+    }
+
+    /// The options this connection was made with.
+    pub fn opts(&self) -> &Opts {
+        &self.opts
+    }
+
+    /// Mark broken on a fatal error, pass the error through.
+    fn fail(&mut self, e: Error) -> Error {
+        if e.is_fatal() {
+            self.raw.set_phase(Phase::Broken);
+        }
+        e
+    }
+
+    /// Bring the connection back to `Idle`: read and discard whatever an earlier,
+    /// unfinished command left on the wire.
+    fn ensure_idle(&mut self) -> Result<()> {
+        loop {
+            match self.raw.phase() {
+                Phase::Idle => return Ok(()),
+                Phase::Broken => return Err(broken()),
+                Phase::Sent => {
+                    let r = self.raw.read_query_result();
+                    self.after_header(r.map(|_| ())).ok();
+                }
+                Phase::ResultPending | Phase::Fetching => {
+                    let r = self.raw.store_result();
+                    drop(r);
+                    self.after_result();
+                }
+                Phase::MoreResults => {
+                    let r = self.raw.next_result();
+                    self.after_header(r.map(|_| ())).ok();
+                }
+            }
+        }
+    }
+
+    /// Update the phase after a result header was read (or failed).
+    fn after_header(&mut self, r: Result<()>) -> Result<()> {
+        match r {
+            Ok(()) => {
+                let phase = if self.raw.field_count() > 0 {
+                    Phase::ResultPending
+                } else if self.raw.more_results() {
+                    Phase::MoreResults
+                } else {
+                    Phase::Idle
+                };
+                self.raw.set_phase(phase);
+                Ok(())
+            }
+            Err(e) => {
+                self.raw.set_phase(if e.is_fatal() {
+                    Phase::Broken
+                } else {
+                    Phase::Idle
+                });
+                Err(e)
+            }
+        }
+    }
+
+    /// Update the phase after a result set was fully read.
+    fn after_result(&mut self) {
+        let phase = if self.raw.phase() == Phase::Broken {
+            Phase::Broken
+        } else if self.raw.more_results() {
+            Phase::MoreResults
+        } else {
+            Phase::Idle
+        };
+        self.raw.set_phase(phase);
+    }
+
+    /// Read the current result set (header already read) into rows.
+    fn read_rows<T: FromRow>(&mut self) -> Result<(Arc<[Column]>, Vec<T>, ExecResult)> {
+        if self.raw.phase() != Phase::ResultPending {
+            let status = status_of(&self.raw);
+            return Ok((empty_columns(), Vec::new(), status));
+        }
+        let stored = self.raw.store_result();
+        let mut res = match stored {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                self.after_result();
+                return Ok((empty_columns(), Vec::new(), status_of(&self.raw)));
+            }
+            // An error packet may end a result after its column definitions (a killed
+            // query); the protocol stays in sync unless the error is fatal.
+            Err(e) if !e.is_fatal() => {
+                self.after_result();
+                return Err(e);
+            }
+            Err(e) => {
+                self.raw.set_phase(Phase::Broken);
+                return Err(e);
+            }
+        };
+        let status = status_of(&self.raw);
+        let columns = res.columns().clone();
+        let rows = collect_stored(&mut res);
+        drop(res);
+        self.after_result();
+        Ok((columns, rows?, status))
+    }
+
+    /// Send `sql` and read its first result header.
+    fn start_query(&mut self, sql: &str) -> Result<()> {
+        self.ensure_idle()?;
+        self.raw.set_phase(Phase::Sent);
+        if let Err(e) = self.raw.send_query(sql.as_bytes()) {
+            self.raw.set_phase(Phase::Broken);
+            return Err(e);
+        }
+        let r = self.raw.read_query_result();
+        self.after_header(r)
+    }
+
+    /// Read every remaining result set, keeping the first error.
+    fn finish_results(&mut self) -> Result<()> {
+        let mut first_err = None;
+        loop {
+            match self.raw.phase() {
+                Phase::ResultPending => {
+                    if let Err(e) = self.read_rows::<Row>() {
+                        first_err.get_or_insert(e);
+                    }
+                }
+                Phase::MoreResults => {
+                    let r = self.raw.next_result().map(|_| ());
+                    if let Err(e) = self.after_header(r) {
+                        first_err.get_or_insert(e);
+                    }
+                }
+                Phase::Broken => return Err(first_err.unwrap_or_else(broken)),
+                _ => break,
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Run `sql` and return the rows of its first result set as `T` (a [`Row`], a
+    /// tuple, or any [`FromRow`]). Later result sets (multi-statement) are read and
+    /// discarded; an error in any statement is returned.
+    pub fn query<T: FromRow>(&mut self, sql: &str) -> Result<Vec<T>> {
+        self.start_query(sql)?;
+        let (_, rows, _) = self.read_rows::<T>()?;
+        self.finish_results()?;
+        Ok(rows)
+    }
+
+    /// Run `sql` and return the first result set with its columns and status.
+    pub fn query_result(&mut self, sql: &str) -> Result<ResultSet> {
+        self.start_query(sql)?;
+        let (columns, rows, status) = self.read_rows::<Row>()?;
+        self.finish_results()?;
+        Ok(ResultSet {
+            columns,
+            rows,
+            status,
+        })
+    }
+
+    /// Run `sql` (several statements separated by `;`) and return every result set.
+    pub fn query_multi(&mut self, sql: &str) -> Result<Vec<ResultSet>> {
+        self.start_query(sql)?;
+        let mut sets = Vec::new();
+        loop {
+            let (columns, rows, status) = self.read_rows::<Row>()?;
+            sets.push(ResultSet {
+                columns,
+                rows,
+                status,
+            });
+            if self.raw.phase() != Phase::MoreResults {
+                return Ok(sets);
+            }
+            let r = self.raw.next_result().map(|_| ());
+            self.after_header(r)?;
+        }
+    }
+
+    /// Run `sql` and return the first row, or an error if there is none.
+    pub fn query_one<T: FromRow>(&mut self, sql: &str) -> Result<T> {
+        self.query_opt(sql)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Conversion,
+                "query_one: the query returned no rows",
+            )
+            .with_fatal(false)
+        })
+    }
+
+    /// Run `sql` and return the first row, if any.
+    pub fn query_opt<T: FromRow>(&mut self, sql: &str) -> Result<Option<T>> {
+        Ok(self.query::<T>(sql)?.into_iter().next())
+    }
+
+    /// Run `sql`, discarding any rows.
+    pub fn query_drop(&mut self, sql: &str) -> Result<()> {
+        self.execute(sql).map(|_| ())
+    }
+
+    /// Run `sql` and return what the (last) statement reported: affected rows, last
+    /// insert id, warnings and info.
+    pub fn execute(&mut self, sql: &str) -> Result<ExecResult> {
+        self.start_query(sql)?;
+        let mut status = status_of(&self.raw);
+        let mut first_err = None;
+        loop {
+            match self.raw.phase() {
+                Phase::ResultPending => match self.read_rows::<Row>() {
+                    Ok((_, _, s)) => status = s,
+                    Err(e) => {
+                        first_err.get_or_insert(e);
+                    }
+                },
+                Phase::MoreResults => {
+                    let r = self.raw.next_result().map(|_| ());
+                    match self.after_header(r) {
+                        Ok(()) => status = status_of(&self.raw),
+                        Err(e) => {
+                            first_err.get_or_insert(e);
+                        }
+                    }
+                }
+                Phase::Broken => return Err(first_err.unwrap_or_else(broken)),
+                _ => break,
+            }
+        }
+        first_err.map_or(Ok(status), Err)
+    }
+
+    /// Step one of the Chartio split: send `sql` and return at once, without waiting
+    /// for the server. Wait until [`as_raw_fd`](AsRawFd::as_raw_fd) is readable, then
+    /// call [`read_query_result`](Self::read_query_result).
+    ///
+    /// A second `send_query` before the result was read is refused with
+    /// [`ErrorKind::Busy`] (nothing is sent).
+    pub fn send_query(&mut self, sql: &str) -> Result<()> {
+        if self.raw.phase() == Phase::Sent {
+            return Err(busy("send_query"));
+        }
+        self.ensure_idle()?;
+        self.raw.set_phase(Phase::Sent);
+        self.raw.send_query(sql.as_bytes()).map_err(|e| {
+            self.raw.set_phase(Phase::Broken);
+            e
+        })
+    }
+
+    /// Step two: read the result of the query sent with [`send_query`](Self::send_query)
+    /// (blocks until the server answers; call it once the fd is readable). Returns the
+    /// first result set; further ones (multi-statement) via [`next_result`](Self::next_result).
+    pub fn read_query_result(&mut self) -> Result<ResultSet> {
+        if self.raw.phase() != Phase::Sent {
+            return Err(nothing_pending());
+        }
+        let r = self.raw.read_query_result();
+        self.after_header(r)?;
+        let (columns, rows, status) = self.read_rows::<Row>()?;
+        Ok(ResultSet {
+            columns,
+            rows,
+            status,
+        })
+    }
+
+    /// Whether a query was sent and its result is still to be read.
+    pub fn has_pending_result(&self) -> bool {
+        self.raw.phase() == Phase::Sent
+    }
+
+    /// The next result set of a multi-statement query, or `None` when there are no
+    /// more.
+    pub fn next_result(&mut self) -> Result<Option<ResultSet>> {
+        if self.raw.phase() != Phase::MoreResults {
+            return Ok(None);
+        }
+        let r = self.raw.next_result().map(|_| ());
+        self.after_header(r)?;
+        let (columns, rows, status) = self.read_rows::<Row>()?;
+        Ok(Some(ResultSet {
+            columns,
+            rows,
+            status,
+        }))
+    }
+
+    /// Check that the server is alive (`COM_PING`).
+    pub fn ping(&mut self) -> Result<()> {
+        self.ensure_idle()?;
+        self.raw.ping().map_err(|e| self.fail(e))
+    }
+
+    /// Change the default database.
+    pub fn select_db(&mut self, db: &str) -> Result<()> {
+        self.ensure_idle()?;
+        self.raw.select_db(db).map_err(|e| self.fail(e))
+    }
+
+    /// Reset session state (variables, temporary tables, open transaction) without
+    /// reconnecting (`COM_RESET_CONNECTION`).
+    pub fn reset_connection(&mut self) -> Result<()> {
+        self.ensure_idle()?;
+        self.raw.reset_connection().map_err(|e| self.fail(e))
+    }
+
+    /// The server's version string, e.g. `10.11.19-MariaDB-0+deb12u1`.
+    pub fn server_version(&self) -> String {
+        self.raw.server_version()
+    }
+
+    /// The server's version as a number, e.g. `101119`.
+    pub fn server_version_number(&self) -> u64 {
+        self.raw.server_version_number()
+    }
+
+    /// The server-side connection id (what `KILL` and the processlist show).
+    pub fn thread_id(&self) -> u64 {
+        self.raw.thread_id()
+    }
+
+    /// Whether the server reports an open transaction on this connection.
+    pub fn in_transaction(&self) -> bool {
+        self.raw.is_in_transaction()
+    }
+
+    /// Whether an earlier fatal error made this connection unusable.
+    pub fn is_broken(&self) -> bool {
+        self.raw.phase() == Phase::Broken
+    }
+
+    /// Escape `s` for use inside a single-quoted SQL string literal, using the
+    /// connection's character set and SQL mode. Prefer parameters where you can.
+    pub fn escape(&self, s: &str) -> String {
+        let mut out = Vec::new();
+        self.raw.escape_into(s.as_bytes(), &mut out);
+        String::from_utf8(out).expect("escaping valid UTF-8 gives valid UTF-8")
+    }
+
+    /// Close the connection politely (`COM_QUIT`). Dropping does the same.
+    pub fn close(self) -> Result<()> {
+        drop(self);
+        Ok(())
+    }
+}
+
+impl AsRawFd for Conn {
+    /// The connection's socket. Watch it for readability after
+    /// [`send_query`](Conn::send_query); never read from, write to or close it.
+    fn as_raw_fd(&self) -> RawFd {
+        self.raw.fd()
+    }
+}
+
+impl AsFd for Conn {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the socket stays open while `self` lives (the library closes it in
+        // mysql_close, called from Drop), and the borrow is tied to `self`.
+        unsafe { BorrowedFd::borrow_raw(self.raw.fd()) }
+    }
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("thread_id", &self.raw.thread_id())
+            .field("opts", &self.opts)
+            .finish()
+    }
+}

@@ -1,0 +1,344 @@
+//! Errors: what happened, what the server said, and whether the connection survives.
+//!
+//! Every error carries an [`ErrorKind`], an optional [`ServerError`] (code, SQLSTATE,
+//! message) and a verdict, [`Error::is_fatal`]: `true` means the connection that
+//! produced it must be dropped (a pool discards it), `false` means the next command
+//! on the same connection is safe.
+
+use std::fmt;
+
+use crate::ffi;
+
+/// The broad class of an [`Error`]. Match on this to decide what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The server rejected the statement (syntax, constraint, unknown table, …).
+    /// [`Error::server`] has the details. Usually not fatal.
+    Server,
+    /// Connecting failed: refused, unreachable, DNS, authentication, handshake.
+    Connect,
+    /// The connection broke while talking to the server (lost, gone away, reset).
+    /// Always fatal.
+    ConnectionLost,
+    /// A client-side library error that is not a lost connection (out of memory,
+    /// malformed packet, out-of-sync protocol state, …).
+    Client,
+    /// An earlier command on this connection was cancelled (its future dropped or a
+    /// timeout hit) and the connection could not be brought back to a clean state.
+    /// Always fatal: reconnect (a pool does this for you).
+    Broken,
+    /// A command was issued while the previous one had not finished, e.g. a second
+    /// `send_query` before `read_query_result`. Nothing was sent; not fatal.
+    Busy,
+    /// A timeout configured by the caller expired.
+    Timeout,
+    /// The query was cancelled on the server with `KILL QUERY`.
+    Cancelled,
+    /// Invalid options or URL.
+    Config,
+    /// A value could not be converted to or from the requested Rust type.
+    Conversion,
+    /// Query parameters did not match the placeholders, or a value cannot be
+    /// written as SQL (NaN, infinity). Nothing was sent; not fatal.
+    Params,
+    /// The query text itself cannot be sent (it contains a NUL byte, for example).
+    /// Nothing was sent; not fatal.
+    InvalidQuery,
+    /// An operating-system I/O error (registering the socket with the reactor, …).
+    Io,
+    /// A connection pool could not hand out a connection in time.
+    Pool,
+}
+
+impl ErrorKind {
+    fn describe(self) -> &'static str {
+        match self {
+            ErrorKind::Server => "server error",
+            ErrorKind::Connect => "connect failed",
+            ErrorKind::ConnectionLost => "connection lost",
+            ErrorKind::Client => "client library error",
+            ErrorKind::Broken => "connection broken",
+            ErrorKind::Busy => "connection busy",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Cancelled => "query cancelled",
+            ErrorKind::Config => "invalid configuration",
+            ErrorKind::Conversion => "conversion failed",
+            ErrorKind::Params => "bad query parameters",
+            ErrorKind::InvalidQuery => "invalid query",
+            ErrorKind::Io => "I/O error",
+            ErrorKind::Pool => "pool error",
+        }
+    }
+}
+
+/// What the server (or the client library, for `CR_*` codes 2000–2999) reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    /// The numeric error code, e.g. 1064 (`ER_PARSE_ERROR`) or 2013 (`CR_SERVER_LOST`).
+    pub code: u32,
+    /// The five-character SQLSTATE, e.g. `"42000"`.
+    pub sqlstate: String,
+    /// The message text as the library reported it.
+    pub message: String,
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ERROR {} ({}): {}",
+            self.code, self.sqlstate, self.message
+        )
+    }
+}
+
+/// The crate's error type. Cheap to move (one pointer).
+pub struct Error(Box<Inner>);
+
+struct Inner {
+    kind: ErrorKind,
+    server: Option<ServerError>,
+    message: String,
+    fatal: bool,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// Build an error of `kind` with a human message.
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        let fatal = matches!(
+            kind,
+            ErrorKind::Connect | ErrorKind::ConnectionLost | ErrorKind::Broken
+        );
+        Error(Box::new(Inner {
+            kind,
+            server: None,
+            message: message.into(),
+            fatal,
+            source: None,
+        }))
+    }
+
+    /// Override the fatality verdict.
+    pub(crate) fn with_fatal(mut self, fatal: bool) -> Error {
+        self.0.fatal = fatal;
+        self
+    }
+
+    /// Attach an underlying cause.
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        self.0.source = Some(Box::new(source));
+        self
+    }
+
+    /// Prefix the message with context (e.g. "acquire timed out; last connect error: …").
+    pub(crate) fn context(mut self, context: impl fmt::Display) -> Error {
+        self.0.message = format!("{context}: {}", self.0.message);
+        self
+    }
+
+    /// Classify a code reported by the C library after a failed call.
+    /// `connecting` is true while the handshake has not completed.
+    pub(crate) fn from_code(
+        code: u32,
+        sqlstate: String,
+        message: String,
+        connecting: bool,
+    ) -> Error {
+        let (kind, fatal) = classify(code, connecting);
+        let text = format!("{message} (error {code}, SQLSTATE {sqlstate})");
+        Error(Box::new(Inner {
+            kind,
+            server: Some(ServerError {
+                code,
+                sqlstate,
+                message,
+            }),
+            message: text,
+            fatal,
+            source: None,
+        }))
+    }
+
+    /// Read the error of the last failed call on `mysql`. Call it right after the
+    /// failing call, before anything else touches the handle.
+    ///
+    /// # Safety
+    /// `mysql` must be a valid handle from `mysql_init` that no other thread uses.
+    pub(crate) unsafe fn from_handle(mysql: *mut ffi::MYSQL, connecting: bool) -> Error {
+        // SAFETY: the caller guarantees `mysql` is valid and exclusively ours; the
+        // returned strings point into the handle and are copied out at once.
+        let (code, sqlstate, message) = unsafe {
+            let code = ffi::mysql_errno(mysql);
+            let sqlstate = cstr_lossy(ffi::mysql_sqlstate(mysql));
+            let message = cstr_lossy(ffi::mysql_error(mysql));
+            (code, sqlstate, message)
+        };
+        if code == 0 {
+            // The library failed without recording why (seen with out-of-memory).
+            return Error::new(
+                ErrorKind::Client,
+                "the client library reported a failure without an error code",
+            )
+            .with_fatal(true);
+        }
+        Error::from_code(code, sqlstate, message, connecting)
+    }
+
+    /// The class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    /// The server's (or library's) code, SQLSTATE and message, when there is one.
+    pub fn server(&self) -> Option<&ServerError> {
+        self.0.server.as_ref()
+    }
+
+    /// The numeric error code, when there is one (shortcut for `server().code`).
+    pub fn code(&self) -> Option<u32> {
+        self.0.server.as_ref().map(|s| s.code)
+    }
+
+    /// `true` if the connection that returned this error must be discarded;
+    /// `false` if it is still usable for the next command.
+    pub fn is_fatal(&self) -> bool {
+        self.0.fatal
+    }
+}
+
+/// Decide kind and fatality from a MySQL/MariaDB error code.
+fn classify(code: u32, connecting: bool) -> (ErrorKind, bool) {
+    // Server codes that end the session.
+    const ER_CON_COUNT_ERROR: u32 = 1040;
+    const ER_ACCESS_DENIED: u32 = 1045;
+    const ER_SERVER_SHUTDOWN: u32 = 1053;
+    const ER_ABORTING_CONNECTION: u32 = 1152;
+    const ER_NET_PACKET_TOO_LARGE: u32 = 1153;
+    const ER_NET_READ_ERROR: u32 = 1158;
+    const ER_NET_READ_INTERRUPTED: u32 = 1159;
+    const ER_NET_ERROR_ON_WRITE: u32 = 1160;
+    const ER_NET_WRITE_INTERRUPTED: u32 = 1161;
+    const ER_QUERY_INTERRUPTED: u32 = 1317;
+    const ER_CONNECTION_KILLED: u32 = 1927;
+    const ER_STATEMENT_TIMEOUT: u32 = 1969;
+    const ER_CLIENT_INTERACTION_TIMEOUT: u32 = 4031;
+
+    if connecting {
+        return (ErrorKind::Connect, true);
+    }
+    match code {
+        ER_QUERY_INTERRUPTED => (ErrorKind::Cancelled, false),
+        ER_STATEMENT_TIMEOUT => (ErrorKind::Timeout, false),
+        ER_CON_COUNT_ERROR | ER_ACCESS_DENIED => (ErrorKind::Connect, true),
+        ER_SERVER_SHUTDOWN
+        | ER_ABORTING_CONNECTION
+        | ER_NET_PACKET_TOO_LARGE
+        | ER_NET_READ_ERROR
+        | ER_NET_READ_INTERRUPTED
+        | ER_NET_ERROR_ON_WRITE
+        | ER_NET_WRITE_INTERRUPTED
+        | ER_CONNECTION_KILLED
+        | ER_CLIENT_INTERACTION_TIMEOUT => (ErrorKind::ConnectionLost, true),
+        c if (ffi::CR_MIN_ERROR..=ffi::CR_MAX_ERROR).contains(&c) || c >= 5000 => match c {
+            ffi::CR_SERVER_GONE_ERROR
+            | ffi::CR_SERVER_LOST
+            | ffi::CR_SERVER_LOST_EXTENDED
+            | ffi::CR_CONNECTION_ERROR
+            | ffi::CR_CONN_HOST_ERROR
+            | ffi::CR_SSL_CONNECTION_ERROR => (ErrorKind::ConnectionLost, true),
+            // The packet was refused before it was sent, the connection stays in sync.
+            ffi::CR_NET_PACKET_TOO_LARGE => (ErrorKind::Client, false),
+            _ => (ErrorKind::Client, true),
+        },
+        _ => (ErrorKind::Server, false),
+    }
+}
+
+/// Copy a C string, replacing invalid UTF-8. A null pointer gives "".
+///
+/// # Safety
+/// `p` is null or points to a NUL-terminated string valid for the call.
+pub(crate) unsafe fn cstr_lossy(p: *const std::os::raw::c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: non-null and NUL-terminated per the caller's contract.
+    unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.0.kind.describe(), self.0.message)?;
+        if self.0.fatal {
+            f.write_str(" [connection unusable: reconnect]")
+        } else {
+            f.write_str(" [connection still usable]")
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.0.kind)
+            .field("message", &self.0.message)
+            .field("fatal", &self.0.fatal);
+        if let Some(s) = &self.0.server {
+            d.field("server", s);
+        }
+        if let Some(s) = &self.0.source {
+            d.field("source", s);
+        }
+        d.finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::new(ErrorKind::Io, e.to_string())
+            .with_fatal(true)
+            .with_source(e)
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        let e = Error::from_code(1064, "42000".into(), "syntax".into(), false);
+        assert_eq!(e.kind(), ErrorKind::Server);
+        assert!(!e.is_fatal());
+        assert_eq!(e.server().unwrap().sqlstate, "42000");
+        let e = Error::from_code(2013, "HY000".into(), "lost".into(), false);
+        assert_eq!(e.kind(), ErrorKind::ConnectionLost);
+        assert!(e.is_fatal());
+        let e = Error::from_code(1045, "28000".into(), "denied".into(), true);
+        assert_eq!(e.kind(), ErrorKind::Connect);
+        assert!(e.is_fatal());
+        assert!(e.to_string().contains("reconnect"));
+        let e = Error::from_code(1317, "70100".into(), "interrupted".into(), false);
+        assert_eq!(e.kind(), ErrorKind::Cancelled);
+        assert!(!e.is_fatal());
+    }
+}

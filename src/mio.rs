@@ -1,0 +1,39 @@
+//! `mio` integration: register a connection's socket with a `mio::Poll`.
+//!
+//! After [`Conn::send_query`], register the connection for
+//! [`Interest::READABLE`](mio::Interest::READABLE); when the event arrives, the
+//! server has answered and [`Conn::read_query_result`] returns without waiting for
+//! the query to run. `examples/mio_loop.rs` runs many `SELECT SLEEP(1)` this way.
+
+use std::io;
+use std::os::fd::AsRawFd;
+
+use mio::event::Source;
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+
+use crate::conn::Conn;
+
+impl Source for Conn {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        SourceFd(&self.as_raw_fd()).register(registry, token, interests)
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        SourceFd(&self.as_raw_fd()).reregister(registry, token, interests)
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        SourceFd(&self.as_raw_fd()).deregister(registry)
+    }
+}

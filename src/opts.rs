@@ -1,0 +1,516 @@
+//! Connection options: a builder and a `mysql://` URL parser.
+//!
+//! ```
+//! use mysqlclient_async::Opts;
+//! use std::time::Duration;
+//!
+//! let opts = Opts::from_url("mysql://app:s3cret@db.internal:3306/shop?connect_timeout=5").unwrap();
+//! assert_eq!(opts.host(), "db.internal");
+//! assert_eq!(opts.connect_timeout(), Some(Duration::from_secs(5)));
+//! // The password never shows up in Debug output.
+//! assert!(!format!("{opts:?}").contains("s3cret"));
+//!
+//! let opts = Opts::builder()
+//!     .socket("/run/mysqld/mysqld.sock")
+//!     .user("root")
+//!     .db_name("test")
+//!     .init_sql("SET time_zone = '+00:00'")
+//!     .build();
+//! assert_eq!(opts.socket(), Some(std::path::Path::new("/run/mysqld/mysqld.sock")));
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// How a connection's I/O is driven on an event loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum IoMode {
+    /// Every step (connect, TLS, send, result header, each row, ping, close) goes
+    /// through the library's own non-blocking `_start`/`_cont` API, so nothing ever
+    /// blocks the thread. Needs MariaDB Connector/C; on a library without it the
+    /// connection falls back to [`IoMode::ReadableThenRead`].
+    #[default]
+    NonBlocking,
+    /// The 2011 Chartio technique, portable to every libmysqlclient: send the query,
+    /// wait until the socket is readable (the server has answered), then read the
+    /// result with the blocking calls. Connect, large results and rows arriving
+    /// slowly still block the thread; use it only where `NonBlocking` is missing.
+    ReadableThenRead,
+}
+
+/// TLS policy for a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum SslMode {
+    /// Never use TLS.
+    Disabled,
+    /// Use TLS when the server offers it; fall back to plain text otherwise.
+    #[default]
+    Preferred,
+    /// Require TLS, without checking the certificate.
+    Required,
+    /// Require TLS and a server certificate signed by the configured CA.
+    VerifyCa,
+    /// Like `VerifyCa`, and the certificate must name the host connected to.
+    VerifyIdentity,
+}
+
+impl SslMode {
+    fn parse(s: &str) -> Option<SslMode> {
+        Some(match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "disabled" | "disable" | "false" | "0" => SslMode::Disabled,
+            "preferred" | "prefer" => SslMode::Preferred,
+            "required" | "require" | "true" | "1" => SslMode::Required,
+            "verify_ca" => SslMode::VerifyCa,
+            "verify_identity" | "verify_full" => SslMode::VerifyIdentity,
+            _ => return None,
+        })
+    }
+}
+
+/// A password that never prints: `Debug` and `Display` show `***`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a password.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    /// The password itself. Keep it out of logs.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Inner {
+    host: String,
+    port: u16,
+    socket: Option<PathBuf>,
+    user: String,
+    password: Secret,
+    db_name: Option<String>,
+    connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+    charset: String,
+    init_sql: Vec<String>,
+    io_mode: IoMode,
+    multi_statements: bool,
+    ssl_mode: SslMode,
+    ssl_ca: Option<PathBuf>,
+    ssl_cert: Option<PathBuf>,
+    ssl_key: Option<PathBuf>,
+}
+
+impl Default for Inner {
+    fn default() -> Inner {
+        Inner {
+            host: "localhost".into(),
+            port: 3306,
+            socket: None,
+            user: "root".into(),
+            password: Secret::default(),
+            db_name: None,
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: None,
+            write_timeout: None,
+            charset: "utf8mb4".into(),
+            init_sql: Vec::new(),
+            io_mode: IoMode::default(),
+            multi_statements: true,
+            ssl_mode: SslMode::default(),
+            ssl_ca: None,
+            ssl_cert: None,
+            ssl_key: None,
+        }
+    }
+}
+
+/// Connection options. Cloning is cheap (one reference count).
+#[derive(Clone)]
+pub struct Opts(Arc<Inner>);
+
+impl Default for Opts {
+    fn default() -> Opts {
+        Opts(Arc::new(Inner::default()))
+    }
+}
+
+impl fmt::Debug for Opts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Inner's derived Debug prints the password through `Secret`, i.e. as ***.
+        self.0.fmt(f)
+    }
+}
+
+impl Opts {
+    /// Start from defaults: `root@localhost:3306`, no password, utf8mb4,
+    /// 10 s connect timeout, multi-statements on, TLS preferred, non-blocking I/O.
+    pub fn builder() -> OptsBuilder {
+        OptsBuilder(Inner::default())
+    }
+
+    /// Parse `mysql://user:pass@host:port/db?param=value&…` (`mariadb://` works too).
+    ///
+    /// User and password are percent-decoded. Parameters:
+    /// `socket`, `connect_timeout`, `read_timeout`, `write_timeout` (seconds, fractions
+    /// allowed), `charset`, `init` (SQL run after connecting; repeat for several),
+    /// `multi_statements` (true/false), `io_mode` (`nonblocking` or `readable_then_read`),
+    /// `ssl_mode` (`disabled`, `preferred`, `required`, `verify_ca`, `verify_identity`),
+    /// `ssl_ca`, `ssl_cert`, `ssl_key`. An unknown parameter is an error, not ignored.
+    pub fn from_url(url: &str) -> Result<Opts> {
+        let bad = |msg: String| Error::new(ErrorKind::Config, msg).with_fatal(false);
+        let u = url::Url::parse(url).map_err(|e| bad(format!("invalid URL: {e}")))?;
+        if u.scheme() != "mysql" && u.scheme() != "mariadb" {
+            return Err(bad(format!(
+                "URL scheme must be mysql:// or mariadb://, got {}://",
+                u.scheme()
+            )));
+        }
+        let mut b = Opts::builder();
+        if let Some(host) = u.host_str() {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            b = b.host(host);
+        }
+        if let Some(port) = u.port() {
+            b = b.port(port);
+        }
+        let decode = |s: &str| -> Result<String> {
+            percent_encoding_decode(s).ok_or_else(|| {
+                bad("URL user or password is not valid UTF-8 after percent-decoding".into())
+            })
+        };
+        if !u.username().is_empty() {
+            b = b.user(decode(u.username())?);
+        }
+        if let Some(p) = u.password() {
+            b = b.password(decode(p)?);
+        }
+        let path = u.path().trim_start_matches('/');
+        if !path.is_empty() {
+            b = b.db_name(decode(path)?);
+        }
+        for (k, v) in u.query_pairs() {
+            let secs = |v: &str| -> Result<Duration> {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(Duration::from_secs_f64)
+                    .ok_or_else(|| bad(format!("{k}={v}: expected a number of seconds")))
+            };
+            let flag = |v: &str| -> Result<bool> {
+                match v {
+                    "1" | "true" | "yes" | "on" => Ok(true),
+                    "0" | "false" | "no" | "off" => Ok(false),
+                    _ => Err(bad(format!("{k}={v}: expected true or false"))),
+                }
+            };
+            b = match k.as_ref() {
+                "socket" => b.socket(v.as_ref()),
+                "connect_timeout" => b.connect_timeout(secs(&v)?),
+                "read_timeout" => b.read_timeout(secs(&v)?),
+                "write_timeout" => b.write_timeout(secs(&v)?),
+                "charset" => b.charset(v.as_ref()),
+                "init" => b.init_sql(v.as_ref()),
+                "multi_statements" => b.multi_statements(flag(&v)?),
+                "io_mode" => b.io_mode(match v.as_ref() {
+                    "nonblocking" | "non_blocking" => IoMode::NonBlocking,
+                    "readable_then_read" | "chartio" => IoMode::ReadableThenRead,
+                    _ => {
+                        return Err(bad(format!(
+                            "io_mode={v}: expected nonblocking or readable_then_read"
+                        )))
+                    }
+                }),
+                "ssl_mode" | "sslmode" => b.ssl_mode(SslMode::parse(&v).ok_or_else(|| {
+                    bad(format!(
+                        "ssl_mode={v}: expected disabled, preferred, required, verify_ca or verify_identity"
+                    ))
+                })?),
+                "ssl_ca" => b.ssl_ca(v.as_ref()),
+                "ssl_cert" => b.ssl_cert(v.as_ref()),
+                "ssl_key" => b.ssl_key(v.as_ref()),
+                other => return Err(bad(format!("unknown URL parameter `{other}`"))),
+            };
+        }
+        Ok(b.build())
+    }
+
+    /// A builder that starts from these options.
+    pub fn to_builder(&self) -> OptsBuilder {
+        OptsBuilder((*self.0).clone())
+    }
+
+    /// Host name or IP address (ignored when [`socket`](Self::socket) is set).
+    pub fn host(&self) -> &str {
+        &self.0.host
+    }
+    /// TCP port.
+    pub fn port(&self) -> u16 {
+        self.0.port
+    }
+    /// Unix socket path, if connecting over a socket.
+    pub fn socket(&self) -> Option<&Path> {
+        self.0.socket.as_deref()
+    }
+    /// User name.
+    pub fn user(&self) -> &str {
+        &self.0.user
+    }
+    /// The password (printing it shows `***`).
+    pub fn password(&self) -> &Secret {
+        &self.0.password
+    }
+    /// Default database.
+    pub fn db_name(&self) -> Option<&str> {
+        self.0.db_name.as_deref()
+    }
+    /// Connect timeout (TCP connect plus handshake).
+    pub fn connect_timeout(&self) -> Option<Duration> {
+        self.0.connect_timeout
+    }
+    /// Read timeout for every network read (library-level; whole seconds).
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.0.read_timeout
+    }
+    /// Write timeout for every network write (library-level; whole seconds).
+    pub fn write_timeout(&self) -> Option<Duration> {
+        self.0.write_timeout
+    }
+    /// Connection character set (default `utf8mb4`).
+    pub fn charset(&self) -> &str {
+        &self.0.charset
+    }
+    /// SQL statements run, in order, on every new connection.
+    pub fn init_sql(&self) -> &[String] {
+        &self.0.init_sql
+    }
+    /// How I/O is driven on an event loop.
+    pub fn io_mode(&self) -> IoMode {
+        self.0.io_mode
+    }
+    /// Whether `a; b` in one query string is allowed (multiple result sets).
+    pub fn multi_statements(&self) -> bool {
+        self.0.multi_statements
+    }
+    /// TLS policy.
+    pub fn ssl_mode(&self) -> SslMode {
+        self.0.ssl_mode
+    }
+    /// CA certificate file.
+    pub fn ssl_ca(&self) -> Option<&Path> {
+        self.0.ssl_ca.as_deref()
+    }
+    /// Client certificate file.
+    pub fn ssl_cert(&self) -> Option<&Path> {
+        self.0.ssl_cert.as_deref()
+    }
+    /// Client key file.
+    pub fn ssl_key(&self) -> Option<&Path> {
+        self.0.ssl_key.as_deref()
+    }
+}
+
+fn percent_encoding_decode(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+impl TryFrom<&str> for Opts {
+    type Error = Error;
+    fn try_from(url: &str) -> Result<Opts> {
+        Opts::from_url(url)
+    }
+}
+
+impl TryFrom<String> for Opts {
+    type Error = Error;
+    fn try_from(url: String) -> Result<Opts> {
+        Opts::from_url(&url)
+    }
+}
+
+impl TryFrom<&String> for Opts {
+    type Error = Error;
+    fn try_from(url: &String) -> Result<Opts> {
+        Opts::from_url(url)
+    }
+}
+
+impl TryFrom<&Opts> for Opts {
+    type Error = Error;
+    fn try_from(opts: &Opts) -> Result<Opts> {
+        Ok(opts.clone())
+    }
+}
+
+impl From<OptsBuilder> for Opts {
+    fn from(b: OptsBuilder) -> Opts {
+        b.build()
+    }
+}
+
+/// Builder for [`Opts`]. Every setter consumes and returns the builder.
+#[derive(Clone, Debug)]
+pub struct OptsBuilder(Inner);
+
+impl OptsBuilder {
+    /// Host name or IP address. Names are resolved on the async runtime, not inside
+    /// the C library (whose resolver blocks).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.0.host = host.into();
+        self
+    }
+    /// TCP port (default 3306).
+    pub fn port(mut self, port: u16) -> Self {
+        self.0.port = port;
+        self
+    }
+    /// Connect over this unix socket instead of TCP.
+    pub fn socket(mut self, path: impl Into<PathBuf>) -> Self {
+        self.0.socket = Some(path.into());
+        self
+    }
+    /// User name (default `root`).
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.0.user = user.into();
+        self
+    }
+    /// Password.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.0.password = Secret::new(password);
+        self
+    }
+    /// Default database.
+    pub fn db_name(mut self, db: impl Into<String>) -> Self {
+        self.0.db_name = Some(db.into());
+        self
+    }
+    /// Connect timeout (`None` for the library default). Default 10 s.
+    pub fn connect_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
+        self.0.connect_timeout = t.into();
+        self
+    }
+    /// Library-level read timeout (rounded up to whole seconds).
+    pub fn read_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
+        self.0.read_timeout = t.into();
+        self
+    }
+    /// Library-level write timeout (rounded up to whole seconds).
+    pub fn write_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
+        self.0.write_timeout = t.into();
+        self
+    }
+    /// Connection character set (default `utf8mb4`).
+    pub fn charset(mut self, charset: impl Into<String>) -> Self {
+        self.0.charset = charset.into();
+        self
+    }
+    /// Add a statement to run on every new connection (after connect, in order).
+    pub fn init_sql(mut self, sql: impl Into<String>) -> Self {
+        self.0.init_sql.push(sql.into());
+        self
+    }
+    /// How I/O is driven on an event loop (default [`IoMode::NonBlocking`]).
+    pub fn io_mode(mut self, mode: IoMode) -> Self {
+        self.0.io_mode = mode;
+        self
+    }
+    /// Allow several statements in one query string (default on).
+    pub fn multi_statements(mut self, on: bool) -> Self {
+        self.0.multi_statements = on;
+        self
+    }
+    /// TLS policy (default [`SslMode::Preferred`]).
+    pub fn ssl_mode(mut self, mode: SslMode) -> Self {
+        self.0.ssl_mode = mode;
+        self
+    }
+    /// CA certificate file for `VerifyCa`/`VerifyIdentity`.
+    pub fn ssl_ca(mut self, path: impl Into<PathBuf>) -> Self {
+        self.0.ssl_ca = Some(path.into());
+        self
+    }
+    /// Client certificate file.
+    pub fn ssl_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.0.ssl_cert = Some(path.into());
+        self
+    }
+    /// Client private key file.
+    pub fn ssl_key(mut self, path: impl Into<PathBuf>) -> Self {
+        self.0.ssl_key = Some(path.into());
+        self
+    }
+    /// Finish.
+    pub fn build(self) -> Opts {
+        Opts(Arc::new(self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_full() {
+        let o = Opts::from_url(
+            "mysql://us%40er:p%3Ass@127.0.0.1:3307/db?socket=/tmp/s.sock&connect_timeout=2.5&read_timeout=3&init=SET%20a%3D1&init=SET%20b%3D2&ssl_mode=verify_ca&ssl_ca=/ca.pem&io_mode=readable_then_read",
+        )
+        .unwrap();
+        assert_eq!(o.user(), "us@er");
+        assert_eq!(o.password().expose(), "p:ss");
+        assert_eq!(o.host(), "127.0.0.1");
+        assert_eq!(o.port(), 3307);
+        assert_eq!(o.db_name(), Some("db"));
+        assert_eq!(o.socket(), Some(Path::new("/tmp/s.sock")));
+        assert_eq!(o.connect_timeout(), Some(Duration::from_millis(2500)));
+        assert_eq!(o.read_timeout(), Some(Duration::from_secs(3)));
+        assert_eq!(o.init_sql(), ["SET a=1", "SET b=2"]);
+        assert_eq!(o.ssl_mode(), SslMode::VerifyCa);
+        assert_eq!(o.ssl_ca(), Some(Path::new("/ca.pem")));
+        assert_eq!(o.io_mode(), IoMode::ReadableThenRead);
+        assert!(!format!("{o:?}").contains("p:ss"));
+    }
+
+    #[test]
+    fn url_errors() {
+        for bad in [
+            "http://x/",
+            "not a url",
+            "mysql://h/?connect_timeout=abc",
+            "mysql://h/?what=1",
+            "mysql://h/?ssl_mode=sometimes",
+            "mysql://h:99999/",
+        ] {
+            let e = Opts::from_url(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ipv6_host() {
+        let o = Opts::from_url("mysql://[::1]:3306/").unwrap();
+        assert_eq!(o.host(), "::1");
+    }
+}

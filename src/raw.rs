@@ -1,0 +1,769 @@
+//! The owners of the C handles, and the thin safe layer over the blocking C calls.
+//!
+//! [`RawConn`] owns one `MYSQL*`, [`RawResult`] one `MYSQL_RES*`; each frees its
+//! handle in `Drop`. Nothing else in the crate holds a raw handle. These types know
+//! nothing about event loops: `conn.rs` and `async_conn.rs` build on them, and
+//! `nonblock.rs` drives their `_start`/`_cont` variants.
+
+use std::ffi::{c_char, c_uint, c_ulong, c_void, CString};
+use std::os::fd::RawFd;
+use std::ptr::{self, NonNull};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use crate::error::{cstr_lossy, Error, ErrorKind, Result};
+use crate::ffi;
+use crate::nonblock::OpKind;
+use crate::opts::{Opts, SslMode};
+use crate::row::{Column, ColumnType};
+
+static LIBRARY_INIT: Once = Once::new();
+
+/// Initialise the C library exactly once per process, before the first handle, and
+/// the calling thread for it.
+pub(crate) fn library_init() {
+    LIBRARY_INIT.call_once(|| {
+        // SAFETY: mysql_server_init (what the mysql_library_init macro expands to)
+        // with no arguments; `Once` guarantees a single call before any handle exists.
+        let rc = unsafe { ffi::mysql_server_init(0, ptr::null_mut(), ptr::null_mut()) };
+        assert_eq!(
+            rc, 0,
+            "mysql_library_init failed: the client library cannot start"
+        );
+    });
+    thread_init();
+}
+
+thread_local! {
+    static THREAD_GUARD: ThreadGuard = ThreadGuard::new();
+}
+
+/// Calls `mysql_thread_init` when a thread first uses the library and
+/// `mysql_thread_end` when that thread exits (Oracle's library keeps per-thread state;
+/// for MariaDB Connector/C both are no-ops).
+struct ThreadGuard;
+
+impl ThreadGuard {
+    fn new() -> ThreadGuard {
+        // SAFETY: per-thread initialisation; library_init has already run.
+        unsafe { ffi::mysql_thread_init() };
+        ThreadGuard
+    }
+}
+
+impl Drop for ThreadGuard {
+    fn drop(&mut self) {
+        // SAFETY: pairs with the mysql_thread_init of this same thread.
+        unsafe { ffi::mysql_thread_end() };
+    }
+}
+
+/// Register the current thread with the library (cheap after the first call).
+pub(crate) fn thread_init() {
+    THREAD_GUARD.with(|_| {});
+}
+
+/// The strings `mysql_real_connect` reads. The non-blocking connect keeps reading
+/// them until it finishes, so they live as long as the connect operation.
+pub(crate) struct ConnectParams {
+    host: Option<CString>,
+    user: CString,
+    password: CString,
+    db: Option<CString>,
+    socket: Option<CString>,
+    port: c_uint,
+    flags: c_ulong,
+}
+
+fn cstring(what: &str, s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| {
+        Error::new(ErrorKind::Config, format!("{what} contains a NUL byte")).with_fatal(false)
+    })
+}
+
+impl ConnectParams {
+    /// Build the C strings. `host_override` replaces the host name (the async path
+    /// passes the IP it resolved on the runtime, so the library never calls DNS).
+    pub(crate) fn new(opts: &Opts, host_override: Option<&str>) -> Result<ConnectParams> {
+        let socket = opts
+            .socket()
+            .map(|p| cstring("socket path", &p.to_string_lossy()))
+            .transpose()?;
+        let host = match (&socket, host_override) {
+            (Some(_), _) => Some(cstring("host", "localhost")?),
+            (None, Some(h)) => Some(cstring("host", h)?),
+            (None, None) => Some(cstring("host", opts.host())?),
+        };
+        let mut flags = ffi::CLIENT_MULTI_RESULTS as c_ulong;
+        if opts.multi_statements() {
+            flags |= ffi::CLIENT_MULTI_STATEMENTS as c_ulong;
+        }
+        Ok(ConnectParams {
+            host,
+            user: cstring("user", opts.user())?,
+            password: cstring("password", opts.password().expose())?,
+            db: opts
+                .db_name()
+                .map(|d| cstring("database name", d))
+                .transpose()?,
+            socket,
+            port: opts.port() as c_uint,
+            flags,
+        })
+    }
+}
+
+fn opt_ptr(s: &Option<CString>) -> *const c_char {
+    s.as_ref().map_or(ptr::null(), |s| s.as_ptr())
+}
+
+/// Where a connection stands in the protocol. Kept by `RawConn` so that every
+/// caller (blocking, async, pool) can tell whether the next command is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Ready for a new command.
+    Idle,
+    /// A query was sent; its result header has not been read.
+    Sent,
+    /// The result header was read and a result set (rows) waits to be fetched.
+    ResultPending,
+    /// Rows of a result set are being fetched (a `RawResult` exists).
+    Fetching,
+    /// A result set was consumed and another one follows (multi-statement).
+    MoreResults,
+    /// The connection is unusable (lost, or abandoned mid-protocol).
+    Broken,
+}
+
+/// Sole owner of a `MYSQL*`. `Send` (the handle may move between threads), not
+/// `Sync` (it must never be used by two threads at once).
+pub(crate) struct RawConn {
+    ptr: NonNull<ffi::MYSQL>,
+    connected: bool,
+    phase: Phase,
+    /// A non-blocking operation suspended inside the library's co-routine, with the
+    /// `MYSQL_WAIT_*` events it waits for.
+    suspended: Option<(OpKind, i32)>,
+    /// `mysql_close_start`/`_cont` completed: the library freed the handle.
+    freed: bool,
+}
+
+// SAFETY: a MYSQL handle may be used from any thread as long as only one thread uses
+// it at a time; `RawConn` is not `Sync` and all methods take `&mut self` (or `&self`
+// for pure reads of fields), so Rust's aliasing rules give exactly that guarantee.
+unsafe impl Send for RawConn {}
+
+impl RawConn {
+    /// Allocate a handle (`mysql_init`).
+    pub(crate) fn new() -> Result<RawConn> {
+        library_init();
+        // SAFETY: mysql_init(NULL) allocates a fresh handle or returns NULL.
+        let p = unsafe { ffi::mysql_init(ptr::null_mut()) };
+        let ptr = NonNull::new(p)
+            .ok_or_else(|| Error::new(ErrorKind::Client, "mysql_init failed: out of memory"))?;
+        Ok(RawConn {
+            ptr,
+            connected: false,
+            phase: Phase::Idle,
+            suspended: None,
+            freed: false,
+        })
+    }
+
+    /// The raw handle, for `nonblock.rs`.
+    pub(crate) fn as_ptr(&self) -> *mut ffi::MYSQL {
+        self.ptr.as_ptr()
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub(crate) fn set_phase(&mut self, phase: Phase) {
+        self.phase = phase;
+    }
+
+    /// Record that a non-blocking operation is suspended (see `nonblock.rs`).
+    pub(crate) fn suspend(&mut self, kind: OpKind, bits: i32) {
+        self.suspended = Some((kind, bits));
+    }
+
+    /// The suspended operation finished.
+    pub(crate) fn resume_done(&mut self) {
+        self.suspended = None;
+    }
+
+    /// The suspended operation and the events it waits for, if any.
+    pub(crate) fn suspended(&self) -> Option<(OpKind, i32)> {
+        self.suspended
+    }
+
+    /// `mysql_close_start`/`_cont` finished and freed the handle.
+    pub(crate) fn mark_freed_by_library(&mut self) {
+        self.freed = true;
+    }
+
+    pub(crate) fn set_connected(&mut self) {
+        self.connected = true;
+    }
+
+    /// The error of the last failed call, read right after it.
+    pub(crate) fn last_error(&self) -> Error {
+        // SAFETY: our handle, used by this thread only (&self on a !Sync type).
+        let e = unsafe { Error::from_handle(self.as_ptr(), !self.connected) };
+        e
+    }
+
+    fn set_opt(&mut self, opt: ffi::mysql_option::Type, arg: *const c_void) -> Result<()> {
+        // SAFETY: `arg` points to the value type the option expects (checked by the
+        // callers below) and stays valid for the call; the library copies it.
+        let rc = unsafe { ffi::mysql_options(self.as_ptr(), opt, arg) };
+        if rc != 0 {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("mysql_options({opt}) was rejected by the client library"),
+            )
+            .with_fatal(false));
+        }
+        Ok(())
+    }
+
+    fn set_opt_uint(&mut self, opt: ffi::mysql_option::Type, v: c_uint) -> Result<()> {
+        self.set_opt(opt, &v as *const c_uint as *const c_void)
+    }
+
+    fn set_opt_bool(&mut self, opt: ffi::mysql_option::Type, v: bool) -> Result<()> {
+        let b: ffi::my_bool = v as ffi::my_bool;
+        self.set_opt(opt, &b as *const ffi::my_bool as *const c_void)
+    }
+
+    fn set_opt_str(&mut self, opt: ffi::mysql_option::Type, what: &str, v: &str) -> Result<()> {
+        let c = cstring(what, v)?;
+        self.set_opt(opt, c.as_ptr() as *const c_void)
+    }
+
+    /// Apply `opts` to the handle before connecting. `nonblocking` turns on the
+    /// library's `_start`/`_cont` machinery (MariaDB only).
+    pub(crate) fn apply_options(&mut self, opts: &Opts, nonblocking: bool) -> Result<()> {
+        use ffi::mysql_option as o;
+        // enum mysql_protocol_type: DEFAULT, TCP, SOCKET, PIPE, MEMORY.
+        const PROTOCOL_TCP: c_uint = 1;
+        const PROTOCOL_SOCKET: c_uint = 2;
+        fn secs(d: Duration) -> c_uint {
+            // The library counts whole seconds; round up so 0.5 s is not "no timeout".
+            let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+            s.clamp(1, c_uint::MAX as u64) as c_uint
+        }
+        if let Some(t) = opts.connect_timeout() {
+            self.set_opt_uint(o::MYSQL_OPT_CONNECT_TIMEOUT, secs(t))?;
+        }
+        if let Some(t) = opts.read_timeout() {
+            self.set_opt_uint(o::MYSQL_OPT_READ_TIMEOUT, secs(t))?;
+        }
+        if let Some(t) = opts.write_timeout() {
+            self.set_opt_uint(o::MYSQL_OPT_WRITE_TIMEOUT, secs(t))?;
+        }
+        self.set_opt_str(o::MYSQL_SET_CHARSET_NAME, "charset", opts.charset())?;
+        // Reconnecting swaps the socket under the reactor and loses session state;
+        // reconnection belongs to the pool.
+        self.set_opt_bool(o::MYSQL_OPT_RECONNECT, false)?;
+        // LOAD DATA LOCAL lets a server read client files; off unless asked for.
+        self.set_opt_uint(o::MYSQL_OPT_LOCAL_INFILE, 0)?;
+        if opts.socket().is_some() {
+            self.set_opt_uint(o::MYSQL_OPT_PROTOCOL, PROTOCOL_SOCKET)?;
+        } else {
+            self.set_opt_uint(o::MYSQL_OPT_PROTOCOL, PROTOCOL_TCP)?;
+        }
+        self.apply_tls(opts)?;
+        if nonblocking {
+            #[cfg(mca_nonblocking)]
+            self.set_opt(o::MYSQL_OPT_NONBLOCK, ptr::null())?;
+        }
+        Ok(())
+    }
+
+    fn apply_tls(&mut self, opts: &Opts) -> Result<()> {
+        use ffi::mysql_option as o;
+        let mode = opts.ssl_mode();
+        if mode == SslMode::Disabled {
+            #[cfg(mca_oracle)]
+            self.set_opt_uint(o::MYSQL_OPT_SSL_MODE, 1)?;
+            return Ok(());
+        }
+        if let Some(p) = opts.ssl_ca() {
+            self.set_opt_str(o::MYSQL_OPT_SSL_CA, "ssl_ca", &p.to_string_lossy())?;
+        }
+        if let Some(p) = opts.ssl_cert() {
+            self.set_opt_str(o::MYSQL_OPT_SSL_CERT, "ssl_cert", &p.to_string_lossy())?;
+        }
+        if let Some(p) = opts.ssl_key() {
+            self.set_opt_str(o::MYSQL_OPT_SSL_KEY, "ssl_key", &p.to_string_lossy())?;
+        }
+        #[cfg(mca_mariadb)]
+        {
+            // Connector/C: `use_ssl` is switched on by mysql_ssl_set; ENFORCE makes a
+            // server without TLS an error; VERIFY_SERVER_CERT checks CA and host name.
+            // SAFETY: all-NULL arguments only set the "use TLS if offered" flag; the
+            // file options were set above through mysql_options.
+            unsafe {
+                ffi::mysql_ssl_set(
+                    self.as_ptr(),
+                    ptr::null(),
+                    ptr::null(),
+                    ptr::null(),
+                    ptr::null(),
+                    ptr::null(),
+                )
+            };
+            let enforce = mode != SslMode::Preferred;
+            self.set_opt_bool(o::MYSQL_OPT_SSL_ENFORCE, enforce)?;
+            let verify = matches!(mode, SslMode::VerifyCa | SslMode::VerifyIdentity);
+            self.set_opt_bool(o::MYSQL_OPT_SSL_VERIFY_SERVER_CERT, verify)?;
+        }
+        #[cfg(mca_oracle)]
+        {
+            let m: c_uint = match mode {
+                SslMode::Disabled => 1,
+                SslMode::Preferred => 2,
+                SslMode::Required => 3,
+                SslMode::VerifyCa => 4,
+                SslMode::VerifyIdentity => 5,
+            };
+            self.set_opt_uint(o::MYSQL_OPT_SSL_MODE, m)?;
+        }
+        Ok(())
+    }
+
+    /// Blocking connect.
+    pub(crate) fn connect(&mut self, p: &ConnectParams) -> Result<()> {
+        // SAFETY: our handle; every string pointer stays valid for the call.
+        let r = unsafe {
+            ffi::mysql_real_connect(
+                self.as_ptr(),
+                opt_ptr(&p.host),
+                p.user.as_ptr(),
+                p.password.as_ptr(),
+                opt_ptr(&p.db),
+                p.port,
+                opt_ptr(&p.socket),
+                p.flags,
+            )
+        };
+        if r.is_null() {
+            return Err(self.last_error());
+        }
+        self.connected = true;
+        Ok(())
+    }
+
+    /// Pointers for `mysql_real_connect_start` (see `nonblock.rs`).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn connect_args(
+        p: &ConnectParams,
+    ) -> (
+        *const c_char,
+        *const c_char,
+        *const c_char,
+        *const c_char,
+        c_uint,
+        *const c_char,
+        c_ulong,
+    ) {
+        (
+            opt_ptr(&p.host),
+            p.user.as_ptr(),
+            p.password.as_ptr(),
+            opt_ptr(&p.db),
+            p.port,
+            opt_ptr(&p.socket),
+            p.flags,
+        )
+    }
+
+    /// The connection's socket descriptor (-1 before connecting).
+    pub(crate) fn fd(&self) -> RawFd {
+        #[cfg(mca_mariadb)]
+        {
+            // SAFETY: our handle; mysql_get_socket only reads it.
+            unsafe { ffi::mysql_get_socket(self.as_ptr()) }
+        }
+        #[cfg(not(mca_mariadb))]
+        {
+            // SAFETY: our handle; `net.fd` is a plain field of the installed layout.
+            unsafe { (*self.as_ptr()).net.fd }
+        }
+    }
+
+    /// Blocking `mysql_send_query`.
+    pub(crate) fn send_query(&mut self, q: &[u8]) -> Result<()> {
+        // SAFETY: our handle; `q` is valid for `len` bytes during the call.
+        let rc = unsafe {
+            ffi::mysql_send_query(
+                self.as_ptr(),
+                q.as_ptr() as *const c_char,
+                q.len() as c_ulong,
+            )
+        };
+        if rc != 0 {
+            return Err(self.last_error());
+        }
+        Ok(())
+    }
+
+    /// Blocking `mysql_read_query_result`.
+    pub(crate) fn read_query_result(&mut self) -> Result<()> {
+        // SAFETY: our handle.
+        let rc = unsafe { ffi::mysql_read_query_result(self.as_ptr()) };
+        if rc != 0 {
+            return Err(self.last_error());
+        }
+        Ok(())
+    }
+
+    /// Columns of the current result (0 for INSERT/UPDATE/…).
+    pub(crate) fn field_count(&self) -> u32 {
+        // SAFETY: our handle.
+        unsafe { ffi::mysql_field_count(self.as_ptr()) }
+    }
+
+    /// Affected rows of the last statement.
+    pub(crate) fn affected_rows(&self) -> u64 {
+        // SAFETY: our handle.
+        unsafe { ffi::mysql_affected_rows(self.as_ptr()) }
+    }
+
+    /// Last AUTO_INCREMENT value generated.
+    pub(crate) fn insert_id(&self) -> u64 {
+        // SAFETY: our handle.
+        unsafe { ffi::mysql_insert_id(self.as_ptr()) }
+    }
+
+    /// Warnings of the last statement.
+    pub(crate) fn warning_count(&self) -> u32 {
+        // SAFETY: our handle.
+        unsafe { ffi::mysql_warning_count(self.as_ptr()) }
+    }
+
+    /// The server's info string of the last statement ("Rows matched: …").
+    pub(crate) fn info(&self) -> Option<String> {
+        // SAFETY: our handle; the string is copied at once.
+        let p = unsafe { ffi::mysql_info(self.as_ptr()) };
+        if p.is_null() {
+            None
+        } else {
+            // SAFETY: non-null, NUL-terminated, owned by the handle.
+            Some(unsafe { cstr_lossy(p) })
+        }
+    }
+
+    /// The server status flags of the last OK/EOF packet.
+    pub(crate) fn server_status(&self) -> u32 {
+        // SAFETY: our handle; plain field read of the installed struct layout.
+        unsafe { (*self.as_ptr()).server_status }
+    }
+
+    /// Whether another result set follows the current one.
+    pub(crate) fn more_results(&self) -> bool {
+        // SAFETY: our handle.
+        unsafe { ffi::mysql_more_results(self.as_ptr()) != 0 }
+    }
+
+    /// Blocking `mysql_next_result`: `Ok(true)` when another result was read.
+    pub(crate) fn next_result(&mut self) -> Result<bool> {
+        // SAFETY: our handle.
+        match unsafe { ffi::mysql_next_result(self.as_ptr()) } {
+            0 => Ok(true),
+            -1 => Ok(false),
+            _ => Err(self.last_error()),
+        }
+    }
+
+    /// Wrap the result set that `store_result`/`use_result` returned.
+    pub(crate) fn wrap_result(&self, res: *mut ffi::MYSQL_RES) -> Result<Option<RawResult>> {
+        match NonNull::new(res) {
+            Some(ptr) => Ok(Some(RawResult::new(ptr))),
+            None if self.field_count() == 0 => Ok(None),
+            None => Err(self.last_error()),
+        }
+    }
+
+    /// Blocking `mysql_store_result`.
+    pub(crate) fn store_result(&mut self) -> Result<Option<RawResult>> {
+        // SAFETY: our handle.
+        let r = unsafe { ffi::mysql_store_result(self.as_ptr()) };
+        self.wrap_result(r)
+    }
+
+    /// `mysql_use_result` (reads nothing from the network itself).
+    pub(crate) fn use_result(&mut self) -> Result<Option<RawResult>> {
+        // SAFETY: our handle.
+        let r = unsafe { ffi::mysql_use_result(self.as_ptr()) };
+        self.wrap_result(r)
+    }
+
+    /// The error, if any, that ended a row fetch (`mysql_fetch_row` gives NULL for
+    /// both end-of-rows and error).
+    pub(crate) fn fetch_error(&self) -> Option<Error> {
+        // SAFETY: our handle.
+        if unsafe { ffi::mysql_errno(self.as_ptr()) } != 0 {
+            Some(self.last_error())
+        } else {
+            None
+        }
+    }
+
+    /// Blocking ping.
+    pub(crate) fn ping(&mut self) -> Result<()> {
+        // SAFETY: our handle.
+        if unsafe { ffi::mysql_ping(self.as_ptr()) } != 0 {
+            return Err(self.last_error());
+        }
+        Ok(())
+    }
+
+    /// Blocking `mysql_select_db`.
+    pub(crate) fn select_db(&mut self, db: &str) -> Result<()> {
+        let c = cstring("database name", db)?;
+        // SAFETY: our handle; `c` outlives the call.
+        if unsafe { ffi::mysql_select_db(self.as_ptr(), c.as_ptr()) } != 0 {
+            return Err(self.last_error());
+        }
+        Ok(())
+    }
+
+    /// Blocking `mysql_reset_connection`.
+    pub(crate) fn reset_connection(&mut self) -> Result<()> {
+        // SAFETY: our handle.
+        if unsafe { ffi::mysql_reset_connection(self.as_ptr()) } != 0 {
+            return Err(self.last_error());
+        }
+        Ok(())
+    }
+
+    /// Server version string, e.g. `10.11.19-MariaDB-0+deb12u1`.
+    pub(crate) fn server_version(&self) -> String {
+        // SAFETY: our handle; copied at once.
+        unsafe { cstr_lossy(ffi::mysql_get_server_info(self.as_ptr())) }
+    }
+
+    /// Server version as a number, e.g. 101119.
+    pub(crate) fn server_version_number(&self) -> u64 {
+        // SAFETY: our handle.
+        unsafe { ffi::mysql_get_server_version(self.as_ptr()) as u64 }
+    }
+
+    /// The server-side connection id (what `KILL` takes).
+    pub(crate) fn thread_id(&self) -> u64 {
+        // SAFETY: our handle.
+        unsafe { ffi::mysql_thread_id(self.as_ptr()) as u64 }
+    }
+
+    /// Escape `s` for use inside a quoted string literal, honouring the
+    /// connection's character set (and, on MariaDB, NO_BACKSLASH_ESCAPES).
+    pub(crate) fn escape_into(&self, s: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
+        out.reserve(s.len() * 2 + 1);
+        // SAFETY: `out` has room for 2*len+1 bytes after `start` (reserved above), as
+        // the C API requires; the library writes at most that and returns the length.
+        let n = unsafe {
+            let dst = out.as_mut_ptr().add(start) as *mut c_char;
+            #[cfg(mca_oracle)]
+            {
+                ffi::mysql_real_escape_string_quote(
+                    self.as_ptr(),
+                    dst,
+                    s.as_ptr() as *const c_char,
+                    s.len() as c_ulong,
+                    b'\'' as c_char,
+                )
+            }
+            #[cfg(not(mca_oracle))]
+            {
+                ffi::mysql_real_escape_string(
+                    self.as_ptr(),
+                    dst,
+                    s.as_ptr() as *const c_char,
+                    s.len() as c_ulong,
+                )
+            }
+        };
+        assert!(n != c_ulong::MAX, "mysql_real_escape_string failed");
+        // SAFETY: the library initialised exactly `n` bytes after `start`.
+        unsafe { out.set_len(start + n as usize) };
+    }
+
+    /// Make every later read and write on the socket fail at once. Used to unwind a
+    /// suspended non-blocking operation before closing (see `nonblock::abort`).
+    pub(crate) fn shutdown_socket(&mut self) {
+        let fd = self.fd();
+        if fd >= 0 {
+            // SAFETY: shutdown on our own socket; it stays open (mysql_close closes it).
+            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        }
+    }
+
+    /// Whether the server reports an open transaction.
+    pub(crate) fn is_in_transaction(&self) -> bool {
+        self.server_status() & ffi::SERVER_STATUS_IN_TRANS != 0
+    }
+}
+
+impl Drop for RawConn {
+    fn drop(&mut self) {
+        if self.suspended.is_some() {
+            // Owners that hold a result being fetched abort before dropping it; this
+            // catches every other suspended operation.
+            crate::nonblock::abort(self, ptr::null_mut());
+        }
+        if self.freed {
+            return;
+        }
+        // SAFETY: we own the handle; nothing references it after this point (results
+        // are dropped before their connection: see the field order of Conn/AsyncConn).
+        unsafe { ffi::mysql_close(self.as_ptr()) };
+    }
+}
+
+/// Sole owner of a `MYSQL_RES*` plus its column metadata.
+pub(crate) struct RawResult {
+    ptr: NonNull<ffi::MYSQL_RES>,
+    columns: Arc<[Column]>,
+}
+
+// SAFETY: same reasoning as RawConn: used by one thread at a time through &mut.
+unsafe impl Send for RawResult {}
+
+impl RawResult {
+    fn new(ptr: NonNull<ffi::MYSQL_RES>) -> RawResult {
+        // SAFETY: a valid result; the field array lives as long as the result and its
+        // strings are copied into `Column`s.
+        let columns: Arc<[Column]> = unsafe {
+            let n = ffi::mysql_num_fields(ptr.as_ptr()) as usize;
+            let f = ffi::mysql_fetch_fields(ptr.as_ptr());
+            if n == 0 || f.is_null() {
+                Arc::from(Vec::new())
+            } else {
+                std::slice::from_raw_parts(f, n)
+                    .iter()
+                    .map(|f| column_from_field(f))
+                    .collect::<Vec<_>>()
+                    .into()
+            }
+        };
+        RawResult { ptr, columns }
+    }
+
+    /// The raw pointer, for `nonblock.rs`.
+    pub(crate) fn as_ptr(&self) -> *mut ffi::MYSQL_RES {
+        self.ptr.as_ptr()
+    }
+
+    /// Column metadata, shared by every row of this result.
+    pub(crate) fn columns(&self) -> &Arc<[Column]> {
+        &self.columns
+    }
+
+    /// Number of rows (stored results only).
+    pub(crate) fn num_rows(&self) -> u64 {
+        // SAFETY: our result.
+        unsafe { ffi::mysql_num_rows(self.as_ptr()) }
+    }
+
+    /// Blocking `mysql_fetch_row`. `None` at the end or on error (ask the connection
+    /// with [`RawConn::fetch_error`]).
+    pub(crate) fn fetch_row(&mut self) -> Option<RawRow<'_>> {
+        // SAFETY: our result.
+        let row = unsafe { ffi::mysql_fetch_row(self.as_ptr()) };
+        self.row_at(row)
+    }
+
+    /// The row the last fetch returned (`mysql_fetch_row` or its `_cont`), if any.
+    pub(crate) fn current_row(&mut self) -> Option<RawRow<'_>> {
+        // SAFETY: our result; `current_row` is a plain field of the installed layout.
+        let row = unsafe { (*self.as_ptr()).current_row };
+        self.row_at(row)
+    }
+
+    /// Interpret a row pointer returned by `mysql_fetch_row` or its `_cont`.
+    pub(crate) fn row_at(&mut self, row: ffi::MYSQL_ROW) -> Option<RawRow<'_>> {
+        if row.is_null() {
+            return None;
+        }
+        // SAFETY: `row` is the current row of our result; lengths refer to it.
+        let lengths = unsafe { ffi::mysql_fetch_lengths(self.as_ptr()) };
+        Some(RawRow {
+            cells: row,
+            lengths,
+            n: self.columns.len(),
+            _res: std::marker::PhantomData,
+        })
+    }
+}
+
+impl Drop for RawResult {
+    fn drop(&mut self) {
+        // SAFETY: we own the result. For an unbuffered result with rows left this reads
+        // (and discards) them; the async layer drains rows without blocking first.
+        unsafe { ffi::mysql_free_result(self.as_ptr()) };
+    }
+}
+
+/// The current row of a result, borrowed from the library's buffer: valid until the
+/// next fetch on the same result.
+pub(crate) struct RawRow<'a> {
+    cells: ffi::MYSQL_ROW,
+    lengths: *const c_ulong,
+    n: usize,
+    _res: std::marker::PhantomData<&'a mut RawResult>,
+}
+
+impl<'a> RawRow<'a> {
+    /// Number of cells.
+    pub(crate) fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Cell `i`: `None` for SQL NULL, else its bytes (no terminator).
+    pub(crate) fn cell(&self, i: usize) -> Option<&'a [u8]> {
+        assert!(i < self.n);
+        // SAFETY: `i` < number of fields; the row and length arrays have that many
+        // entries and stay valid until the next fetch, which needs `&mut RawResult`
+        // and so cannot happen while `'a` is alive.
+        unsafe {
+            let p = *self.cells.add(i);
+            if p.is_null() {
+                None
+            } else {
+                let len = *self.lengths.add(i) as usize;
+                Some(std::slice::from_raw_parts(p as *const u8, len))
+            }
+        }
+    }
+}
+
+/// Copy one `MYSQL_FIELD` into an owned [`Column`].
+///
+/// # Safety
+/// `f` must come from a live result's field array.
+unsafe fn column_from_field(f: &ffi::MYSQL_FIELD) -> Column {
+    let s = |p: *const c_char, len: c_uint| -> String {
+        if p.is_null() {
+            return String::new();
+        }
+        // SAFETY: the library gives each string with its byte length.
+        let b = unsafe { std::slice::from_raw_parts(p as *const u8, len as usize) };
+        String::from_utf8_lossy(b).into_owned()
+    };
+    Column::new(
+        s(f.name, f.name_length),
+        s(f.org_name, f.org_name_length),
+        s(f.table, f.table_length),
+        s(f.org_table, f.org_table_length),
+        s(f.db, f.db_length),
+        ColumnType::from_raw(f.type_ as u32),
+        f.flags,
+        f.charsetnr,
+        f.decimals,
+        f.length as u64,
+    )
+}
