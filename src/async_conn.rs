@@ -1050,3 +1050,93 @@ impl Drop for Transaction<'_> {
         }
     }
 }
+
+// ----- parameters (issue 4) -----
+
+/// Statements with `?` placeholders, filled in on the client (see
+/// [`Params`](crate::Params) and [`ToValue`](crate::ToValue)). Each mirrors the
+/// `query*` method of the same suffix. A wrong number of parameters, or a value that
+/// cannot be written as SQL (NaN, infinity), is an [`ErrorKind::Params`] error and
+/// nothing is sent.
+///
+/// ```no_run
+/// # async fn demo(conn: &mut mysqlclient_async::AsyncConn) -> mysqlclient_async::Result<()> {
+/// conn.exec_drop("INSERT INTO users (name) VALUES (?)", ("O'Brien",)).await?;
+/// let n: i64 = conn.exec_one("SELECT COUNT(*) FROM users WHERE name = ?", ("O'Brien",)).await?;
+/// # Ok(()) }
+/// ```
+impl AsyncConn {
+    /// Bring the connection to idle (so the SQL mode in the status is current),
+    /// then fill in the placeholders.
+    async fn interpolate<P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<String> {
+        self.ensure_idle().await?;
+        crate::params::interpolate_for(&self.raw, sql, params)
+    }
+
+    /// [`query`](Self::query) with parameters: the rows of the first result set as `T`.
+    pub async fn exec<T: FromRow, P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<Vec<T>> {
+        let sql = self.interpolate(sql, params).await?;
+        self.query(&sql).await
+    }
+
+    /// [`query_one`](Self::query_one) with parameters: the first row, or an error if
+    /// there is none.
+    pub async fn exec_one<T: FromRow, P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<T> {
+        let sql = self.interpolate(sql, params).await?;
+        self.query_one(&sql).await
+    }
+
+    /// [`query_opt`](Self::query_opt) with parameters: the first row, if any.
+    pub async fn exec_opt<T: FromRow, P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<Option<T>> {
+        let sql = self.interpolate(sql, params).await?;
+        self.query_opt(&sql).await
+    }
+
+    /// [`query_drop`](Self::query_drop) with parameters: run it, discard any rows.
+    pub async fn exec_drop<P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<()> {
+        let sql = self.interpolate(sql, params).await?;
+        self.query_drop(&sql).await
+    }
+
+    /// [`query_result`](Self::query_result) with parameters: the first result set
+    /// with its columns and status (affected rows, last insert id, …).
+    pub async fn exec_result<P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<ResultSet> {
+        let sql = self.interpolate(sql, params).await?;
+        self.query_result(&sql).await
+    }
+
+    /// [`query_stream`](Self::query_stream) with parameters: stream the rows of the
+    /// first result set without buffering them.
+    pub async fn exec_stream<P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<RowStream<'_>> {
+        let sql = self.interpolate(sql, params).await?;
+        self.query_stream(&sql).await
+    }
+}

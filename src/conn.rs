@@ -471,3 +471,74 @@ impl std::fmt::Debug for Conn {
             .finish()
     }
 }
+
+// ----- parameters (issue 4) -----
+
+/// Statements with `?` placeholders, filled in on the client (see
+/// [`Params`](crate::Params) and [`ToValue`](crate::ToValue)). Each mirrors the
+/// `query*` method of the same suffix. A wrong number of parameters, or a value that
+/// cannot be written as SQL (NaN, infinity), is an [`ErrorKind::Params`] error and
+/// nothing is sent.
+///
+/// ```no_run
+/// # fn demo(conn: &mut mysqlclient_async::Conn) -> mysqlclient_async::Result<()> {
+/// conn.exec_drop("INSERT INTO users (name, avatar) VALUES (?, ?)", ("O'Brien", &b"\x89PNG"[..]))?;
+/// let id: Option<u64> = conn.exec_opt("SELECT id FROM users WHERE name = ?", ("O'Brien",))?;
+/// # Ok(()) }
+/// ```
+impl Conn {
+    /// Bring the connection to idle (so the SQL mode in the status is current),
+    /// then fill in the placeholders.
+    fn interpolate<P: crate::params::Params>(&mut self, sql: &str, params: P) -> Result<String> {
+        self.ensure_idle()?;
+        crate::params::interpolate_for(&self.raw, sql, params)
+    }
+
+    /// [`query`](Self::query) with parameters: the rows of the first result set as `T`.
+    pub fn exec<T: FromRow, P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<Vec<T>> {
+        let sql = self.interpolate(sql, params)?;
+        self.query(&sql)
+    }
+
+    /// [`query_one`](Self::query_one) with parameters: the first row, or an error if
+    /// there is none.
+    pub fn exec_one<T: FromRow, P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<T> {
+        let sql = self.interpolate(sql, params)?;
+        self.query_one(&sql)
+    }
+
+    /// [`query_opt`](Self::query_opt) with parameters: the first row, if any.
+    pub fn exec_opt<T: FromRow, P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<Option<T>> {
+        let sql = self.interpolate(sql, params)?;
+        self.query_opt(&sql)
+    }
+
+    /// [`query_drop`](Self::query_drop) with parameters: run it, discard any rows.
+    pub fn exec_drop<P: crate::params::Params>(&mut self, sql: &str, params: P) -> Result<()> {
+        let sql = self.interpolate(sql, params)?;
+        self.query_drop(&sql)
+    }
+
+    /// [`query_result`](Self::query_result) with parameters: the first result set
+    /// with its columns and status (affected rows, last insert id, …).
+    pub fn exec_result<P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<ResultSet> {
+        let sql = self.interpolate(sql, params)?;
+        self.query_result(&sql)
+    }
+}

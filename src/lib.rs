@@ -20,8 +20,10 @@ mod ffi;
 mod mio;
 mod nonblock;
 mod opts;
+mod params;
 mod raw;
 mod row;
+mod types;
 mod value;
 
 pub use async_conn::{AsyncConn, RowStream, Transaction};
@@ -29,7 +31,9 @@ pub use cancel::CancelToken;
 pub use conn::Conn;
 pub use error::{Error, ErrorKind, Result, ServerError};
 pub use opts::{IoMode, Opts, OptsBuilder, Secret, SslMode};
+pub use params::{Params, ToValue};
 pub use row::{
     Column, ColumnFlags, ColumnIndex, ColumnType, ExecResult, FromRow, ResultSet, Row, RowRef,
 };
-pub use value::{FromValue, FromValueError, ValueRef};
+pub use types::{Date, DateTime, Decimal, Time};
+pub use value::{FromValue, FromValueError, FromValueRef, Value, ValueRef};

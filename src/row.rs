@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::raw::RawRow;
-use crate::value::{FromValue, ValueRef};
+use crate::value::{FromValue, FromValueRef, ValueRef};
 
 /// The wire type of a column (`enum_field_types`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -286,50 +286,46 @@ impl ColumnIndex for String {
     }
 }
 
-#[derive(Clone, Copy)]
-struct Cell {
-    start: u32,
-    len: u32,
-}
-
+/// Length that marks a NULL cell in a [`Row`]'s cell table.
 const NULL_LEN: u32 = u32::MAX;
+/// Bytes per entry of a [`Row`]'s cell table: start and length, native-endian u32.
+const CELL: usize = 8;
 
-/// An owned row: the raw cell bytes in one allocation, plus the shared columns.
+/// An owned row: the shared columns plus one allocation holding a table of cells
+/// (start and length of each) followed by the cell bytes.
 #[derive(Clone)]
 pub struct Row {
     columns: Arc<[Column]>,
-    data: Vec<u8>,
-    cells: Vec<Cell>,
+    buf: Box<[u8]>,
 }
 
 impl Row {
     pub(crate) fn from_raw(columns: &Arc<[Column]>, raw: &RawRow<'_>) -> Row {
         let n = raw.len();
-        let mut total = 0;
+        debug_assert_eq!(n, columns.len());
+        let mut total = n * CELL;
         for i in 0..n {
-            total += raw.cell(i).map_or(0, |c| c.len());
+            total += raw.cell(i).map_or(0, <[u8]>::len);
         }
-        let mut data = Vec::with_capacity(total);
-        let mut cells = Vec::with_capacity(n);
+        // One allocation per row; `into_boxed_slice` keeps it (capacity == length).
+        let mut buf = Vec::with_capacity(total);
+        buf.resize(n * CELL, 0);
         for i in 0..n {
-            match raw.cell(i) {
-                None => cells.push(Cell {
-                    start: 0,
-                    len: NULL_LEN,
-                }),
+            let (start, len) = match raw.cell(i) {
+                None => (0, NULL_LEN),
                 Some(b) => {
-                    cells.push(Cell {
-                        start: data.len() as u32,
-                        len: b.len() as u32,
-                    });
-                    data.extend_from_slice(b);
+                    let start = buf.len();
+                    buf.extend_from_slice(b);
+                    // A packet (hence a row) is below 1 GiB: the offsets fit u32.
+                    (start as u32, b.len() as u32)
                 }
-            }
+            };
+            buf[i * CELL..i * CELL + 4].copy_from_slice(&start.to_ne_bytes());
+            buf[i * CELL + 4..i * CELL + 8].copy_from_slice(&len.to_ne_bytes());
         }
         Row {
             columns: columns.clone(),
-            data,
-            cells,
+            buf: buf.into_boxed_slice(),
         }
     }
 
@@ -340,21 +336,30 @@ impl Row {
 
     /// Number of columns.
     pub fn len(&self) -> usize {
-        self.cells.len()
+        self.columns.len()
     }
 
     /// Whether the row has no columns.
     pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
+        self.columns.is_empty()
     }
 
     /// The raw bytes of a cell as the server sent them (`None` for NULL).
+    ///
+    /// # Panics
+    /// If `i` is not below [`len`](Self::len).
+    #[inline]
     pub fn raw(&self, i: usize) -> Option<&[u8]> {
-        let c = self.cells[i];
-        if c.len == NULL_LEN {
+        assert!(i < self.len(), "column index {i} out of range");
+        let at = |k: usize| {
+            let b: [u8; 4] = self.buf[k..k + 4].try_into().expect("4 bytes");
+            u32::from_ne_bytes(b)
+        };
+        let (start, len) = (at(i * CELL), at(i * CELL + 4));
+        if len == NULL_LEN {
             None
         } else {
-            Some(&self.data[c.start as usize..(c.start + c.len) as usize])
+            Some(&self.buf[start as usize..start as usize + len as usize])
         }
     }
 
@@ -364,15 +369,14 @@ impl Row {
     }
 
     /// Convert a column to `T`, or explain why not (naming the column).
-    pub fn try_get<T: FromValue, I: ColumnIndex>(&self, index: I) -> Result<T> {
-        let i = index.index_in(&self.columns).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Conversion,
-                format!("no column {} in this row", index.describe()),
-            )
-            .with_fatal(false)
-        })?;
-        convert(&self.columns[i], self.value(i))
+    ///
+    /// `T` is any [`FromValue`] type, or a borrowing one (`&str`, `&[u8]`, see
+    /// [`FromValueRef`]) that reads from the row without copying.
+    pub fn try_get<'r, T: FromValueRef<'r>, I: ColumnIndex>(&'r self, index: I) -> Result<T> {
+        let i = index
+            .index_in(&self.columns)
+            .ok_or_else(|| no_column(&index))?;
+        convert_ref(&self.columns[i], self.value(i))
     }
 
     /// Convert a column to `T`.
@@ -380,7 +384,7 @@ impl Row {
     /// # Panics
     /// If the column does not exist or the value does not convert; the panic message
     /// names the column. Use [`Row::try_get`] to handle that as an error.
-    pub fn get<T: FromValue, I: ColumnIndex>(&self, index: I) -> T {
+    pub fn get<'r, T: FromValueRef<'r>, I: ColumnIndex>(&'r self, index: I) -> T {
         match self.try_get(index) {
             Ok(v) => v,
             Err(e) => panic!("Row::get: {e}"),
@@ -388,19 +392,36 @@ impl Row {
     }
 }
 
+fn no_column(index: &dyn ColumnIndex) -> Error {
+    Error::new(
+        ErrorKind::Conversion,
+        format!("no column {} in this row", index.describe()),
+    )
+    .with_fatal(false)
+}
+
+#[inline]
 pub(crate) fn convert<T: FromValue>(col: &Column, v: ValueRef<'_>) -> Result<T> {
-    T::from_value(v).map_err(|reason| {
-        Error::new(
-            ErrorKind::Conversion,
-            format!(
-                "column `{}` ({:?}): cannot convert to {}: {reason}",
-                col.name(),
-                col.column_type(),
-                std::any::type_name::<T>()
-            ),
-        )
-        .with_fatal(false)
-    })
+    T::from_value(v).map_err(|reason| conversion_error::<T>(col, reason))
+}
+
+#[inline]
+pub(crate) fn convert_ref<'a, T: FromValueRef<'a>>(col: &Column, v: ValueRef<'a>) -> Result<T> {
+    T::from_value_ref(v).map_err(|reason| conversion_error::<T>(col, reason))
+}
+
+#[cold]
+fn conversion_error<T>(col: &Column, reason: crate::value::FromValueError) -> Error {
+    Error::new(
+        ErrorKind::Conversion,
+        format!(
+            "column `{}` ({:?}): cannot convert to {}: {reason}",
+            col.name(),
+            col.column_type(),
+            std::any::type_name::<T>()
+        ),
+    )
+    .with_fatal(false)
 }
 
 impl fmt::Debug for Row {
@@ -451,19 +472,18 @@ impl<'a> RowRef<'a> {
     }
 
     /// Convert a column to `T`, or explain why not.
-    pub fn try_get<T: FromValue, I: ColumnIndex>(&self, index: I) -> Result<T> {
-        let i = index.index_in(self.columns).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Conversion,
-                format!("no column {} in this row", index.describe()),
-            )
-            .with_fatal(false)
-        })?;
-        convert(&self.columns[i], self.value(i))
+    ///
+    /// `T` may borrow from the library's buffer: `&'a str` and `&'a [u8]` (see
+    /// [`FromValueRef`]) read the cell without copying anything.
+    pub fn try_get<T: FromValueRef<'a>, I: ColumnIndex>(&self, index: I) -> Result<T> {
+        let i = index
+            .index_in(self.columns)
+            .ok_or_else(|| no_column(&index))?;
+        convert_ref(&self.columns[i], self.value(i))
     }
 
     /// Convert a column to `T`; panics naming the column on failure.
-    pub fn get<T: FromValue, I: ColumnIndex>(&self, index: I) -> T {
+    pub fn get<T: FromValueRef<'a>, I: ColumnIndex>(&self, index: I) -> T {
         match self.try_get(index) {
             Ok(v) => v,
             Err(e) => panic!("RowRef::get: {e}"),

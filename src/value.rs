@@ -1,12 +1,16 @@
-//! Values: a borrowed cell ([`ValueRef`]) and conversions into Rust types ([`FromValue`]).
+//! Values: a borrowed cell ([`ValueRef`]), an owned one ([`Value`]), and conversions
+//! into Rust types ([`FromValue`], and [`FromValueRef`] for zero-copy `&str`/`&[u8]`).
 //!
 //! Conversions look at the column's type and flags, never guess from the bytes alone:
 //! an integer column converts to integers (checked for overflow), a binary column
 //! gives bytes and refuses to become a `String`, NULL converts only into `Option`.
+//!
+//! The conversion table is on [`FromValue`].
 
 use std::fmt;
 
 use crate::row::{Column, ColumnType};
+use crate::types::{Date, DateTime, Decimal, Time};
 
 /// One cell, borrowed: its column plus the bytes the server sent (text protocol),
 /// or `None` for SQL NULL. Converting it copies only what the target type needs.
@@ -36,22 +40,36 @@ impl<'a> ValueRef<'a> {
         self.raw
     }
 
-    /// Whether this is a binary string (BINARY, VARBINARY, BLOB, …): bytes, not text.
-    /// Numbers and dates also carry the binary charset but are not "bytes".
+    /// Whether this is a binary string (BINARY, VARBINARY, BLOB, BIT, GEOMETRY, …):
+    /// bytes, not text. Numbers and dates also carry the binary charset but are not
+    /// "bytes"; ENUM, SET and JSON are always text (MySQL labels JSON binary).
     pub fn is_bytes(&self) -> bool {
-        self.column.is_binary() && self.column.column_type().is_string_like()
+        let t = self.column.column_type();
+        self.column.is_binary()
+            && t.is_string_like()
+            && !matches!(t, ColumnType::Json | ColumnType::Enum | ColumnType::Set)
     }
 
-    /// The value as text, when the column is a text column (not binary) and the
+    /// The value as text, borrowed, when the column is not a binary string and the
     /// bytes are valid UTF-8.
     pub fn as_str(&self) -> Result<&'a str, FromValueError> {
         let b = self.raw.ok_or(FromValueError::Null)?;
         if self.is_bytes() {
             return Err(FromValueError::WrongType(
-                "binary column: read it as Vec<u8>".into(),
+                "binary column: read it as Vec<u8> or &[u8]".into(),
             ));
         }
         std::str::from_utf8(b).map_err(|_| FromValueError::InvalidUtf8)
+    }
+
+    /// The bytes, borrowed (any non-NULL value).
+    pub fn as_bytes(&self) -> Result<&'a [u8], FromValueError> {
+        self.raw.ok_or(FromValueError::Null)
+    }
+
+    /// Convert into `T`.
+    pub fn get<T: FromValueRef<'a>>(self) -> Result<T, FromValueError> {
+        T::from_value_ref(self)
     }
 }
 
@@ -64,6 +82,144 @@ impl fmt::Debug for ValueRef<'_> {
                 _ => write!(f, "<{} bytes>", b.len()),
             },
         }
+    }
+}
+
+/// An owned value: what a cell holds once decoded by its column type, and what a
+/// query parameter is before it is written into the SQL text.
+///
+/// Read one with `row.get::<Value, _>(i)`; build one with `Value::from(…)` or
+/// [`ToValue`](crate::ToValue).
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub enum Value {
+    /// SQL NULL.
+    #[default]
+    Null,
+    /// A signed integer (TINYINT … BIGINT).
+    Int(i64),
+    /// An unsigned integer (… UNSIGNED, YEAR, BIT(n)).
+    UInt(u64),
+    /// A FLOAT.
+    Float(f32),
+    /// A DOUBLE.
+    Double(f64),
+    /// An exact DECIMAL.
+    Decimal(Decimal),
+    /// Text (CHAR, VARCHAR, TEXT, ENUM, SET, JSON).
+    Text(String),
+    /// Bytes (BINARY, VARBINARY, BLOB, GEOMETRY, or text that is not UTF-8).
+    Bytes(Vec<u8>),
+    /// A DATE.
+    Date(Date),
+    /// A TIME.
+    Time(Time),
+    /// A DATETIME or TIMESTAMP.
+    DateTime(DateTime),
+}
+
+impl Value {
+    /// Whether this is SQL NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+macro_rules! value_from {
+    ($($t:ty => $variant:ident as $as:ty),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Value {
+                Value::$variant(v as $as)
+            }
+        }
+    )*};
+}
+
+value_from!(
+    i8 => Int as i64, i16 => Int as i64, i32 => Int as i64, i64 => Int as i64,
+    u8 => UInt as u64, u16 => UInt as u64, u32 => UInt as u64, u64 => UInt as u64,
+    f32 => Float as f32, f64 => Double as f64,
+);
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Value {
+        Value::Int(v as i64)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Value {
+        Value::Text(v.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Value {
+        Value::Text(v)
+    }
+}
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Value {
+        Value::Bytes(v.to_vec())
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Value {
+        Value::Bytes(v)
+    }
+}
+impl From<Decimal> for Value {
+    fn from(v: Decimal) -> Value {
+        Value::Decimal(v)
+    }
+}
+impl From<Date> for Value {
+    fn from(v: Date) -> Value {
+        Value::Date(v)
+    }
+}
+impl From<Time> for Value {
+    fn from(v: Time) -> Value {
+        Value::Time(v)
+    }
+}
+impl From<DateTime> for Value {
+    fn from(v: DateTime) -> Value {
+        Value::DateTime(v)
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Value {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+impl FromValue for Value {
+    fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
+        let Some(b) = v.raw else {
+            return Ok(Value::Null);
+        };
+        use ColumnType as T;
+        Ok(match v.column.column_type() {
+            t if t.is_integer() => {
+                if v.column.is_unsigned() || t == T::Year {
+                    Value::UInt(u64::from_value(v)?)
+                } else {
+                    Value::Int(i64::from_value(v)?)
+                }
+            }
+            T::Bit => Value::UInt(bit_value(b)?),
+            T::Float => Value::Float(f32::from_value(v)?),
+            T::Double => Value::Double(f64::from_value(v)?),
+            T::Decimal | T::NewDecimal => Value::Decimal(Decimal::from_value(v)?),
+            T::Date | T::NewDate => Value::Date(Date::from_value(v)?),
+            T::Time => Value::Time(Time::from_value(v)?),
+            T::DateTime | T::Timestamp => Value::DateTime(DateTime::from_value(v)?),
+            T::Null => Value::Null,
+            _ if v.is_bytes() => Value::Bytes(b.to_vec()),
+            _ => match std::str::from_utf8(b) {
+                Ok(s) => Value::Text(s.to_owned()),
+                Err(_) => Value::Bytes(b.to_vec()),
+            },
+        })
     }
 }
 
@@ -97,13 +253,93 @@ impl fmt::Display for FromValueError {
 
 impl std::error::Error for FromValueError {}
 
-/// Conversion from a cell into a Rust type.
+/// Conversion from a cell into an owned Rust type, driven by the column's type and
+/// flags (never by guessing from the bytes). Failures are [`FromValueError`]s, which
+/// [`Row::try_get`](crate::Row::try_get) reports with the column's name.
+///
+/// | column type | converts into |
+/// |---|---|
+/// | TINYINT … BIGINT, YEAR (signed or UNSIGNED) | every integer type (checked), `bool` (0/1), `f32`/`f64`, [`Decimal`], `String` |
+/// | BIT(n) | integers, `bool`, [`Decimal`], `Vec<u8>` (the raw big-endian bytes) |
+/// | FLOAT, DOUBLE | `f32`, `f64`, `String` |
+/// | DECIMAL | [`Decimal`] (exact), integers (only without a fraction), `f64`/`f32` (rounded), `String` |
+/// | DATE | [`Date`], [`DateTime`] (midnight), `String` |
+/// | TIME | [`Time`] (signed, up to 838 h), `String` |
+/// | DATETIME, TIMESTAMP | [`DateTime`], `String` |
+/// | CHAR, VARCHAR, TEXT, ENUM, SET, JSON | `String`, `&str` (zero-copy), `Vec<u8>`, `&[u8]` |
+/// | BINARY, VARBINARY, BLOB, GEOMETRY (binary charset) | `Vec<u8>`, `&[u8]` (zero-copy); not `String` |
+/// | NULL | `Option<T>` (`None`) for every `T` above |
+///
+/// Every column type also converts into [`Value`].
+///
+/// With the cargo features `chrono`, `time`, `rust_decimal` and `serde_json`, those
+/// crates' date/time, decimal and JSON types convert too.
 pub trait FromValue: Sized {
     /// Convert, or say why not.
     fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError>;
 }
 
+/// Conversion from a cell into a type that may borrow from the row: `&'a str` and
+/// `&'a [u8]` (and their `Option`s) read without copying; every [`FromValue`] type
+/// works too. This is what [`Row::get`](crate::Row::get) and
+/// [`RowRef::get`](crate::RowRef::get) take.
+///
+/// ```no_run
+/// # fn demo(conn: &mut mysqlclient_async::Conn) -> mysqlclient_async::Result<()> {
+/// let row: mysqlclient_async::Row = conn.query_one("SELECT 'abc', X'00ff'")?;
+/// let s: &str = row.get(0); // borrowed from the row, no copy
+/// let b: &[u8] = row.get(1);
+/// assert_eq!((s, b), ("abc", &[0u8, 255][..]));
+/// # Ok(()) }
+/// ```
+pub trait FromValueRef<'a>: Sized {
+    /// Convert, or say why not.
+    fn from_value_ref(v: ValueRef<'a>) -> Result<Self, FromValueError>;
+}
+
+impl<'a, T: FromValue> FromValueRef<'a> for T {
+    #[inline]
+    fn from_value_ref(v: ValueRef<'a>) -> Result<Self, FromValueError> {
+        T::from_value(v)
+    }
+}
+
+impl<'a> FromValueRef<'a> for &'a str {
+    /// Text columns only (a binary string is refused, as for `String`).
+    #[inline]
+    fn from_value_ref(v: ValueRef<'a>) -> Result<Self, FromValueError> {
+        v.as_str()
+    }
+}
+
+impl<'a> FromValueRef<'a> for &'a [u8] {
+    /// The raw bytes of any non-NULL value.
+    #[inline]
+    fn from_value_ref(v: ValueRef<'a>) -> Result<Self, FromValueError> {
+        v.as_bytes()
+    }
+}
+
+impl<'a> FromValueRef<'a> for Option<&'a str> {
+    #[inline]
+    fn from_value_ref(v: ValueRef<'a>) -> Result<Self, FromValueError> {
+        if v.is_null() {
+            Ok(None)
+        } else {
+            v.as_str().map(Some)
+        }
+    }
+}
+
+impl<'a> FromValueRef<'a> for Option<&'a [u8]> {
+    #[inline]
+    fn from_value_ref(v: ValueRef<'a>) -> Result<Self, FromValueError> {
+        Ok(v.raw)
+    }
+}
+
 impl<T: FromValue> FromValue for Option<T> {
+    #[inline]
     fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
         if v.is_null() {
             Ok(None)
@@ -113,8 +349,43 @@ impl<T: FromValue> FromValue for Option<T> {
     }
 }
 
+#[inline]
 fn non_null<'a>(v: &ValueRef<'a>) -> Result<&'a [u8], FromValueError> {
     v.raw.ok_or(FromValueError::Null)
+}
+
+/// An ASCII decimal integer as sign and magnitude; `None` when it is not one or its
+/// magnitude exceeds `u64`. No allocation, one pass.
+#[inline]
+fn parse_u64_signed(b: &[u8]) -> Option<(bool, u64)> {
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    if digits.len() <= 19 {
+        // At most 19 digits cannot overflow u64.
+        for &c in digits {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            n = n * 10 + d as u64;
+        }
+    } else {
+        for &c in digits {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            n = n.checked_mul(10)?.checked_add(d as u64)?;
+        }
+    }
+    Some((neg, n))
 }
 
 /// Parse the ASCII decimal integer the text protocol sends for integer columns.
@@ -137,13 +408,42 @@ fn parse_i128(b: &[u8]) -> Option<i128> {
     Some(if neg { -n } else { n })
 }
 
-fn bit_value(b: &[u8]) -> Result<u64, FromValueError> {
+/// The value of a BIT(n) cell: big-endian bytes.
+pub(crate) fn bit_value(b: &[u8]) -> Result<u64, FromValueError> {
     if b.len() > 8 {
         return Err(FromValueError::Overflow);
     }
     Ok(b.iter().fold(0u64, |acc, &x| (acc << 8) | x as u64))
 }
 
+fn not_integer(b: &[u8]) -> FromValueError {
+    FromValueError::Invalid(format!(
+        "`{}` is not an integer",
+        String::from_utf8_lossy(b)
+    ))
+}
+
+/// An integer cell as sign and magnitude (the fast path for every type up to 64 bits).
+#[inline]
+fn integer64(v: &ValueRef<'_>) -> Result<(bool, u64), FromValueError> {
+    let b = non_null(v)?;
+    let t = v.column.column_type();
+    if t.is_integer() {
+        return match parse_u64_signed(b) {
+            Some(x) => Ok(x),
+            // Too many digits for u64: out of range for every 64-bit target.
+            None if parse_i128(b).is_some() => Err(FromValueError::Overflow),
+            None => Err(not_integer(b)),
+        };
+    }
+    let n = integer(v)?;
+    Ok((
+        n < 0,
+        u64::try_from(n.unsigned_abs()).map_err(|_| FromValueError::Overflow)?,
+    ))
+}
+
+/// Any integer-valued cell (integers, BIT, DECIMAL without a fraction) as i128.
 fn integer(v: &ValueRef<'_>) -> Result<i128, FromValueError> {
     let b = non_null(v)?;
     let t = v.column.column_type();
@@ -151,12 +451,7 @@ fn integer(v: &ValueRef<'_>) -> Result<i128, FromValueError> {
         return bit_value(b).map(|x| x as i128);
     }
     if t.is_integer() {
-        return parse_i128(b).ok_or_else(|| {
-            FromValueError::Invalid(format!(
-                "`{}` is not an integer",
-                String::from_utf8_lossy(b)
-            ))
-        });
+        return parse_i128(b).ok_or_else(|| not_integer(b));
     }
     if t.is_decimal() {
         // Exact conversion only: "12.00" is 12, "12.5" is not an integer.
@@ -166,7 +461,7 @@ fn integer(v: &ValueRef<'_>) -> Result<i128, FromValueError> {
             return parse_i128(int.as_bytes()).ok_or(FromValueError::Overflow);
         }
         return Err(FromValueError::WrongType(format!(
-            "DECIMAL {s} has a fraction; read it as f64 or String"
+            "DECIMAL {s} has a fraction; read it as Decimal, f64 or String"
         )));
     }
     Err(FromValueError::WrongType(format!(
@@ -174,7 +469,46 @@ fn integer(v: &ValueRef<'_>) -> Result<i128, FromValueError> {
     )))
 }
 
-macro_rules! int_from_value {
+macro_rules! signed_from_value {
+    ($($t:ty),*) => {$(
+        impl FromValue for $t {
+            #[inline]
+            fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
+                let (neg, mag) = integer64(&v)?;
+                if neg {
+                    // -(mag) fits iff mag <= |MIN|.
+                    if mag <= <$t>::MIN.unsigned_abs() as u64 {
+                        Ok((mag as i128).wrapping_neg() as $t)
+                    } else {
+                        Err(FromValueError::Overflow)
+                    }
+                } else {
+                    <$t>::try_from(mag).map_err(|_| FromValueError::Overflow)
+                }
+            }
+        }
+    )*};
+}
+
+macro_rules! unsigned_from_value {
+    ($($t:ty),*) => {$(
+        impl FromValue for $t {
+            #[inline]
+            fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
+                let (neg, mag) = integer64(&v)?;
+                if neg && mag != 0 {
+                    return Err(FromValueError::Overflow);
+                }
+                <$t>::try_from(mag).map_err(|_| FromValueError::Overflow)
+            }
+        }
+    )*};
+}
+
+signed_from_value!(i8, i16, i32, i64, isize);
+unsigned_from_value!(u8, u16, u32, u64, usize);
+
+macro_rules! wide_from_value {
     ($($t:ty),*) => {$(
         impl FromValue for $t {
             fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
@@ -185,43 +519,59 @@ macro_rules! int_from_value {
     )*};
 }
 
-int_from_value!(i8, i16, i32, i64, i128, u8, u16, u32, u64, u128, isize, usize);
+wide_from_value!(i128, u128);
 
 impl FromValue for bool {
     fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
-        match integer(&v)? {
-            0 => Ok(false),
-            1 => Ok(true),
+        match integer64(&v)? {
+            (_, 0) => Ok(false),
+            (false, 1) => Ok(true),
             _ => Err(FromValueError::Overflow),
         }
     }
 }
 
-fn float(v: &ValueRef<'_>) -> Result<f64, FromValueError> {
+/// The text of a numeric cell (FLOAT, DOUBLE, DECIMAL, integers).
+#[inline]
+fn number_text<'a>(v: &ValueRef<'a>) -> Result<&'a str, FromValueError> {
     let b = non_null(v)?;
     let t = v.column.column_type();
     if t.is_float() || t.is_decimal() || t.is_integer() {
-        let s = std::str::from_utf8(b).map_err(|_| FromValueError::InvalidUtf8)?;
-        return s
-            .parse::<f64>()
-            .map_err(|_| FromValueError::Invalid(format!("`{s}` is not a number")));
+        return std::str::from_utf8(b).map_err(|_| FromValueError::InvalidUtf8);
     }
     Err(FromValueError::WrongType(format!(
         "{t:?} column is not a number"
     )))
 }
 
+fn not_a_number(s: &str) -> FromValueError {
+    FromValueError::Invalid(format!("`{s}` is not a number"))
+}
+
 impl FromValue for f64 {
+    #[inline]
     fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
-        float(&v)
+        if v.column.column_type() == ColumnType::Bit {
+            return bit_value(non_null(&v)?).map(|x| x as f64);
+        }
+        let s = number_text(&v)?;
+        s.parse::<f64>().map_err(|_| not_a_number(s))
     }
 }
 
 impl FromValue for f32 {
     fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
         let t = v.column.column_type();
-        let x = float(&v)?;
-        if t == ColumnType::Double && x.is_finite() && (x as f32).is_infinite() {
+        if t == ColumnType::Bit {
+            return bit_value(non_null(&v)?).map(|x| x as f32);
+        }
+        let s = number_text(&v)?;
+        if t == ColumnType::Float {
+            // The server prints a FLOAT with float precision: parse it as one.
+            return s.parse::<f32>().map_err(|_| not_a_number(s));
+        }
+        let x = s.parse::<f64>().map_err(|_| not_a_number(s))?;
+        if x.is_finite() && (x as f32).is_infinite() {
             return Err(FromValueError::Overflow);
         }
         Ok(x as f32)
@@ -229,14 +579,28 @@ impl FromValue for f32 {
 }
 
 impl FromValue for String {
+    #[inline]
     fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
         v.as_str().map(str::to_owned)
     }
 }
 
 impl FromValue for Vec<u8> {
+    #[inline]
     fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
         Ok(non_null(&v)?.to_vec())
+    }
+}
+
+impl FromValue for Box<str> {
+    fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
+        v.as_str().map(Box::from)
+    }
+}
+
+impl FromValue for std::sync::Arc<str> {
+    fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
+        v.as_str().map(std::sync::Arc::from)
     }
 }
 
@@ -251,5 +615,59 @@ mod tests {
         assert_eq!(parse_i128(b""), None);
         assert_eq!(parse_i128(b"-"), None);
         assert_eq!(parse_i128(b"1x"), None);
+        assert_eq!(
+            parse_u64_signed(b"-9223372036854775808"),
+            Some((true, 1 << 63))
+        );
+        assert_eq!(
+            parse_u64_signed(b"18446744073709551615"),
+            Some((false, u64::MAX))
+        );
+        assert_eq!(parse_u64_signed(b"18446744073709551616"), None);
+        assert_eq!(parse_u64_signed(b"+0"), Some((false, 0)));
+        assert_eq!(parse_u64_signed(b"1:"), None);
+        assert_eq!(parse_u64_signed(b"/"), None);
+    }
+
+    fn col(t: ColumnType, flags: u32, charset: u32) -> Column {
+        Column::new(
+            "c".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            t,
+            flags,
+            charset,
+            0,
+            0,
+        )
+    }
+
+    #[test]
+    fn integer_bounds() {
+        let c = col(ColumnType::LongLong, 0, 63);
+        let v = |s: &'static str| ValueRef::new(&c, Some(s.as_bytes()));
+        assert_eq!(i64::from_value(v("-9223372036854775808")), Ok(i64::MIN));
+        assert_eq!(i64::from_value(v("9223372036854775807")), Ok(i64::MAX));
+        assert_eq!(
+            i64::from_value(v("9223372036854775808")),
+            Err(FromValueError::Overflow)
+        );
+        assert_eq!(i8::from_value(v("-128")), Ok(-128));
+        assert_eq!(i8::from_value(v("-129")), Err(FromValueError::Overflow));
+        assert_eq!(u8::from_value(v("-0")), Ok(0));
+        assert_eq!(u8::from_value(v("-1")), Err(FromValueError::Overflow));
+        assert_eq!(
+            u64::from_value(v("99999999999999999999")),
+            Err(FromValueError::Overflow)
+        );
+        assert!(matches!(
+            u64::from_value(v("12a")),
+            Err(FromValueError::Invalid(_))
+        ));
+        assert_eq!(bool::from_value(v("1")), Ok(true));
+        assert_eq!(bool::from_value(v("2")), Err(FromValueError::Overflow));
+        assert_eq!(Value::from_value(v("-5")), Ok(Value::Int(-5)));
     }
 }
