@@ -47,7 +47,8 @@ pub(crate) fn collect_stored<T: FromRow>(res: &mut RawResult) -> Result<Vec<T>> 
     let columns = res.columns().clone();
     let mut out = Vec::with_capacity(res.num_rows() as usize);
     while let Some(r) = res.fetch_row() {
-        out.push(T::from_row(Row::from_raw(&columns, &r))?);
+        // Convert straight from the library's buffer: no owned `Row` in between.
+        out.push(T::from_row_ref(&crate::row::RowRef::new(&columns, r))?);
     }
     Ok(out)
 }
