@@ -8,7 +8,7 @@ CARGO ?= cargo
 JOBS ?= 2
 export CARGO_BUILD_JOBS = $(JOBS)
 
-.PHONY: setup test test-nonblocking test-portable lint fmt clippy doc
+.PHONY: setup test lint fmt clippy doc memcheck
 
 setup:
 	@bash scripts/setup.sh
@@ -30,3 +30,11 @@ clippy: setup
 
 doc: setup
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+
+# Every FFI path once (tests/memcheck.rs) under valgrind: fails on any invalid read or
+# write and on any definite leak. Runs in CI after `make test`.
+VALGRIND = valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
+	--errors-for-leak-kinds=definite --num-callers=40 --quiet
+memcheck: setup
+	CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$(VALGRIND)" \
+		$(CARGO) test --test memcheck -- --test-threads=1

@@ -10,6 +10,7 @@ pkgs=(
   mariadb-server      # mariadbd + mariadb-install-db for the throwaway test server
   apache2-utils       # ab, for the Chartio benchmark
   openssl             # test CA and server certificates for the TLS tests
+  valgrind            # make memcheck
 )
 
 missing=()

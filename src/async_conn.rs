@@ -38,7 +38,7 @@ use crate::cancel::CancelToken;
 use crate::conn::{broken, busy, collect_stored, empty_columns, nothing_pending, status_of};
 use crate::error::{Error, ErrorKind, Result};
 use crate::nonblock::{self, Fd, OpKind, Out, ResPtr, Start, Step};
-use crate::opts::{IoMode, Opts, SslMode};
+use crate::opts::{IntoOpts, IoMode, Opts, SslMode};
 use crate::raw::{ConnectParams, Phase, RawConn, RawResult};
 use crate::row::{Column, ExecResult, FromRow, ResultSet, Row, RowRef};
 
@@ -99,16 +99,19 @@ impl AsyncConn {
     ///
     /// The host name is resolved on the runtime (`tokio::net::lookup_host`); each
     /// address is tried in turn. The init SQL of the options runs afterwards.
-    pub async fn connect<O>(opts: O) -> Result<AsyncConn>
-    where
-        O: TryInto<Opts, Error = Error>,
-    {
-        let opts = opts.try_into()?;
+    pub async fn connect(opts: impl IntoOpts) -> Result<AsyncConn> {
+        let opts = opts.into_opts()?;
         let nonblocking = cfg!(mca_nonblocking) && opts.io_mode() == IoMode::NonBlocking;
         let addrs = resolve(&opts).await?;
         let mut last_err = None;
         for addr in addrs {
-            match Self::connect_one(&opts, addr.as_deref(), nonblocking).await {
+            let mut attempt = Self::connect_one(&opts, addr.as_deref(), nonblocking).await;
+            if let Err(e) = &attempt {
+                if let Some(plain) = opts.plain_text_fallback(e) {
+                    attempt = Self::connect_one(&plain, addr.as_deref(), nonblocking).await;
+                }
+            }
+            match attempt {
                 Ok(mut conn) => {
                     for sql in opts.init_sql() {
                         conn.query_drop(sql)
@@ -132,12 +135,29 @@ impl AsyncConn {
         let mut raw = RawConn::new()?;
         raw.apply_options(opts, nonblocking)?;
         let params = Box::new(ConnectParams::new(opts, host)?);
+        let tls_possible = opts.ssl_mode() != SslMode::Disabled;
+        let (raw, params) = if nonblocking && tls_possible {
+            // Connector/C 3.3 runs the TLS handshake with blocking waits (and loads
+            // the system trust store when no CA is given), so a connect that may use
+            // TLS runs on tokio's blocking pool: the event loop never waits on it.
+            // Everything after the handshake is non-blocking again.
+            let (raw, r) = tokio::task::spawn_blocking(move || {
+                let r = raw.connect(&params);
+                (raw, r)
+            })
+            .await
+            .map_err(|e| Error::new(ErrorKind::Connect, format!("connect task failed: {e}")))?;
+            r?;
+            (raw, None)
+        } else {
+            (raw, Some(params))
+        };
         let mut conn = AsyncConn {
             io: None,
             result: None,
             raw,
             query_buf: Vec::new(),
-            params: Some(params),
+            params,
             db_buf: None,
             timer: None,
             opts: opts.clone(),
@@ -145,19 +165,26 @@ impl AsyncConn {
             query_timeout: None,
             rollback_pending: false,
         };
-        if nonblocking {
-            let params = conn.params.as_deref().expect("set above");
-            let step = nonblock::start(&mut conn.raw, Start::Connect(params));
-            match conn.drive(step).await? {
-                Out::Conn(p) if !p.is_null() => {}
-                _ => return Err(conn.raw.last_error()),
+        if let Some(params) = conn.params.as_deref() {
+            if nonblocking {
+                let step = nonblock::start(&mut conn.raw, Start::Connect(params));
+                match conn.drive(step).await? {
+                    Out::Conn(p) if !p.is_null() => {}
+                    _ => return Err(conn.raw.last_error()),
+                }
+            } else {
+                // The portable path's documented caveat: connecting blocks.
+                conn.raw.connect(params)?;
             }
-        } else {
-            // The portable path's documented caveat: connecting blocks.
-            let params = conn.params.as_deref().expect("set above");
-            conn.raw.connect(params)?;
         }
         conn.raw.set_connected();
+        conn.raw.check_tls(opts)?;
+        if nonblocking && conn.raw.tls_cipher().is_some() {
+            // The 3.3 handshake leaves the socket in blocking mode, and OpenSSL would
+            // then block in read(); the library's TLS reads yield once it is
+            // non-blocking again.
+            conn.raw.set_socket_nonblocking()?;
+        }
         conn.params = None;
         conn.register()?;
         Ok(conn)
@@ -454,7 +481,13 @@ impl AsyncConn {
         };
         if let Err(e) = sent {
             self.raw.set_phase(Phase::Broken);
-            return Err(e);
+            // The library writes the whole command in one go before reading: a
+            // failed send means the server did not receive a complete command.
+            return Err(if e.kind() == ErrorKind::ConnectionLost {
+                e.mark_unsent()
+            } else {
+                e
+            });
         }
         Ok(())
     }
@@ -857,6 +890,11 @@ impl AsyncConn {
         self.raw.thread_id()
     }
 
+    /// The TLS cipher of this connection, or `None` if it is plain text.
+    pub fn tls_cipher(&self) -> Option<String> {
+        self.raw.tls_cipher()
+    }
+
     /// Whether the server reports an open transaction on this connection.
     pub fn in_transaction(&self) -> bool {
         self.raw.is_in_transaction()
@@ -870,7 +908,27 @@ impl AsyncConn {
     /// Whether a command is unfinished (its future was dropped, or a result or
     /// stream was not read to the end). The next command finishes it first.
     pub fn has_pending_work(&self) -> bool {
-        self.raw.suspended().is_some() || !matches!(self.raw.phase(), Phase::Idle | Phase::Broken)
+        self.rollback_pending
+            || self.raw.suspended().is_some()
+            || !matches!(self.raw.phase(), Phase::Idle | Phase::Broken)
+    }
+
+    /// Whether a query was sent and its answer (the result header) not yet read:
+    /// the server may still be running it.
+    pub(crate) fn has_command_in_flight(&self) -> bool {
+        self.raw.phase() == Phase::Sent
+    }
+
+    /// Finish whatever an abandoned command left behind (see [`Self::has_pending_work`]).
+    pub(crate) async fn settle(&mut self) -> Result<()> {
+        self.ensure_idle().await
+    }
+
+    /// A zero-round-trip liveness check of an idle connection: peek at the socket
+    /// without blocking. EOF, an error, or unexpected bytes (an idle connection gets
+    /// none, except a server's goodbye) mean it is unusable.
+    pub fn peek_alive(&self) -> bool {
+        !self.has_pending_work() && self.raw.peek_idle_socket()
     }
 
     /// A token that can cancel this connection's running query from elsewhere.
@@ -972,8 +1030,9 @@ impl<'c> RowStream<'c> {
         }
     }
 
-    /// Convert every remaining row to `T` and collect them.
-    pub async fn collect<T: FromRow>(mut self) -> Result<Vec<T>> {
+    /// Convert every remaining row to `T` and collect them. (Named so as not to
+    /// shadow `StreamExt::collect`, which collects owned `Result<Row>`s.)
+    pub async fn collect_as<T: FromRow>(mut self) -> Result<Vec<T>> {
         let mut out = Vec::new();
         while let Some(r) = self.next().await {
             out.push(T::from_row_ref(&r?)?);

@@ -22,7 +22,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::opts::Opts;
+use crate::opts::{IntoOpts, Opts};
 use crate::raw::{ConnectParams, Phase, RawConn, RawResult};
 use crate::row::{Column, ExecResult, FromRow, ResultSet, Row};
 
@@ -83,21 +83,30 @@ pub(crate) fn nothing_pending() -> Error {
 impl Conn {
     /// Connect (blocking). Accepts a URL (`"mysql://…"`), an [`Opts`], or `&Opts`.
     /// Runs the options' init SQL afterwards.
-    pub fn connect<O>(opts: O) -> Result<Conn>
-    where
-        O: TryInto<Opts, Error = Error>,
-    {
-        let opts = opts.try_into()?;
-        let mut raw = RawConn::new()?;
-        raw.apply_options(&opts, false)?;
-        let params = ConnectParams::new(&opts, None)?;
-        raw.connect(&params)?;
+    pub fn connect(opts: impl IntoOpts) -> Result<Conn> {
+        let opts = opts.into_opts()?;
+        let raw = match Self::connect_raw(&opts) {
+            Err(e) => match opts.plain_text_fallback(&e) {
+                Some(plain) => Self::connect_raw(&plain)?,
+                None => return Err(e),
+            },
+            ok => ok?,
+        };
         let mut conn = Conn { raw, opts };
         for sql in conn.opts.init_sql().to_vec() {
             conn.query_drop(&sql)
                 .map_err(|e| e.context(format_args!("init SQL `{sql}` failed")))?;
         }
         Ok(conn)
+    }
+
+    fn connect_raw(opts: &Opts) -> Result<RawConn> {
+        let mut raw = RawConn::new()?;
+        raw.apply_options(opts, false)?;
+        let params = ConnectParams::new(opts, None)?;
+        raw.connect(&params)?;
+        raw.check_tls(opts)?;
+        Ok(raw)
     }
 
     /// The options this connection was made with.
@@ -345,9 +354,8 @@ impl Conn {
         }
         self.ensure_idle()?;
         self.raw.set_phase(Phase::Sent);
-        self.raw.send_query(sql.as_bytes()).map_err(|e| {
+        self.raw.send_query(sql.as_bytes()).inspect_err(|_| {
             self.raw.set_phase(Phase::Broken);
-            e
         })
     }
 
@@ -421,6 +429,11 @@ impl Conn {
     /// The server-side connection id (what `KILL` and the processlist show).
     pub fn thread_id(&self) -> u64 {
         self.raw.thread_id()
+    }
+
+    /// The TLS cipher of this connection, or `None` if it is plain text.
+    pub fn tls_cipher(&self) -> Option<String> {
+        self.raw.tls_cipher()
     }
 
     /// Whether the server reports an open transaction on this connection.

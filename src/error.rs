@@ -101,6 +101,8 @@ struct Inner {
     server: Option<ServerError>,
     message: String,
     fatal: bool,
+    /// The command failed before any byte of it reached the server.
+    unsent: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -116,6 +118,7 @@ impl Error {
             server: None,
             message: message.into(),
             fatal,
+            unsent: false,
             source: None,
         }))
     }
@@ -124,6 +127,19 @@ impl Error {
     pub(crate) fn with_fatal(mut self, fatal: bool) -> Error {
         self.0.fatal = fatal;
         self
+    }
+
+    /// Mark: the command failed before any byte of it reached the server, so
+    /// running it again elsewhere cannot run it twice.
+    pub(crate) fn mark_unsent(mut self) -> Error {
+        self.0.unsent = true;
+        self
+    }
+
+    /// Whether the command failed before any of it reached the server (a pool may
+    /// then safely retry it on another connection).
+    pub fn is_unsent(&self) -> bool {
+        self.0.unsent
     }
 
     /// Attach an underlying cause.
@@ -160,6 +176,7 @@ impl Error {
             }),
             message: text,
             fatal,
+            unsent: false,
             source: None,
         }))
     }

@@ -1,14 +1,19 @@
-//! # mysqlclient-async
+#![doc = include_str!("../README.md")]
 //!
-//! MySQL and MariaDB from an event loop, on the system's own client library
-//! (libmysqlclient / MariaDB Connector/C).
+//! ## Thread safety
 //!
-//! - [`Conn`]: a blocking connection with the two steps of the 2011 Chartio post,
-//!   [`Conn::send_query`] and [`Conn::read_query_result`], and its socket exposed
-//!   through [`AsRawFd`](std::os::fd::AsRawFd)/[`AsFd`](std::os::fd::AsFd) and as a
-//!   [`mio::event::Source`].
+//! Connections are `Send` but not `Sync`: a connection moves between threads freely,
+//! but is never used by two threads at once.
 //!
-//! Everything talks to a real server; see the README for the test setup.
+//! ```compile_fail
+//! fn assert_sync<T: Sync>() {}
+//! assert_sync::<mysqlclient_async::Conn>();
+//! ```
+//!
+//! ```compile_fail
+//! fn assert_sync<T: Sync>() {}
+//! assert_sync::<mysqlclient_async::AsyncConn>();
+//! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
@@ -21,6 +26,7 @@ mod mio;
 mod nonblock;
 mod opts;
 mod params;
+mod pool;
 mod raw;
 mod row;
 mod types;
@@ -30,8 +36,9 @@ pub use async_conn::{AsyncConn, RowStream, Transaction};
 pub use cancel::CancelToken;
 pub use conn::Conn;
 pub use error::{Error, ErrorKind, Result, ServerError};
-pub use opts::{IoMode, Opts, OptsBuilder, Secret, SslMode};
+pub use opts::{IntoOpts, IoMode, Opts, OptsBuilder, Secret, SslMode};
 pub use params::{Params, ToValue};
+pub use pool::{Pool, PoolBuilder, PoolMetrics, PooledConn};
 pub use row::{
     Column, ColumnFlags, ColumnIndex, ColumnType, ExecResult, FromRow, ResultSet, Row, RowRef,
 };

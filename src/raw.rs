@@ -210,8 +210,7 @@ impl RawConn {
     /// The error of the last failed call, read right after it.
     pub(crate) fn last_error(&self) -> Error {
         // SAFETY: our handle, used by this thread only (&self on a !Sync type).
-        let e = unsafe { Error::from_handle(self.as_ptr(), !self.connected) };
-        e
+        unsafe { Error::from_handle(self.as_ptr(), !self.connected) }
     }
 
     fn set_opt(&mut self, opt: ffi::mysql_option::Type, arg: *const c_void) -> Result<()> {
@@ -301,24 +300,13 @@ impl RawConn {
         }
         #[cfg(mca_mariadb)]
         {
-            // Connector/C: `use_ssl` is switched on by mysql_ssl_set; ENFORCE makes a
-            // server without TLS an error; VERIFY_SERVER_CERT checks CA and host name.
-            // SAFETY: all-NULL arguments only set the "use TLS if offered" flag; the
-            // file options were set above through mysql_options.
-            unsafe {
-                ffi::mysql_ssl_set(
-                    self.as_ptr(),
-                    ptr::null(),
-                    ptr::null(),
-                    ptr::null(),
-                    ptr::null(),
-                    ptr::null(),
-                )
-            };
-            let enforce = mode != SslMode::Preferred;
-            self.set_opt_bool(o::MYSQL_OPT_SSL_ENFORCE, enforce)?;
-            let verify = matches!(mode, SslMode::VerifyCa | SslMode::VerifyIdentity);
-            self.set_opt_bool(o::MYSQL_OPT_SSL_VERIFY_SERVER_CERT, verify)?;
+            // Connector/C 3.3: MYSQL_OPT_SSL_ENFORCE sets `use_ssl` (TLS or fail); a
+            // CA makes the handshake verify the chain; VERIFY_SERVER_CERT adds the
+            // host-name check. "Preferred" is done by the connect functions: TLS
+            // first, plain text if the server offers no TLS.
+            self.set_opt_bool(o::MYSQL_OPT_SSL_ENFORCE, true)?;
+            let verify_host = mode == SslMode::VerifyIdentity;
+            self.set_opt_bool(o::MYSQL_OPT_SSL_VERIFY_SERVER_CERT, verify_host)?;
         }
         #[cfg(mca_oracle)]
         {
@@ -354,6 +342,47 @@ impl RawConn {
         }
         self.connected = true;
         Ok(())
+    }
+
+    /// After the handshake: refuse a plain-text connection when the options demand
+    /// TLS. Connector/C 3.3 treats "use TLS" as "use TLS if the server offers it" and
+    /// silently continues in plain text otherwise, which is right for `Preferred`
+    /// and a downgrade for every stricter mode.
+    pub(crate) fn check_tls(&self, opts: &Opts) -> Result<()> {
+        let required = !matches!(opts.ssl_mode(), SslMode::Disabled | SslMode::Preferred);
+        // SAFETY: our connected handle; the cipher name is only tested for NULL.
+        let in_use = unsafe { !ffi::mysql_get_ssl_cipher(self.as_ptr()).is_null() };
+        if required && !in_use {
+            return Err(Error::new(
+                ErrorKind::Connect,
+                format!(
+                    "ssl_mode {:?} requires TLS, but the server does not offer it; refusing a plain-text connection",
+                    opts.ssl_mode()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Put the socket back in non-blocking mode (see `AsyncConn::connect_one`).
+    pub(crate) fn set_socket_nonblocking(&mut self) -> std::io::Result<()> {
+        let fd = self.fd();
+        // SAFETY: fcntl on our own open socket; only the O_NONBLOCK flag changes.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+
+    /// The TLS cipher in use, or `None` for a plain-text connection.
+    pub(crate) fn tls_cipher(&self) -> Option<String> {
+        // SAFETY: our handle; the string is copied at once.
+        let p = unsafe { ffi::mysql_get_ssl_cipher(self.as_ptr()) };
+        // SAFETY: non-null, NUL-terminated, owned by the handle.
+        (!p.is_null()).then(|| unsafe { cstr_lossy(p) })
     }
 
     /// Pointers for `mysql_real_connect_start` (see `nonblock.rs`).
@@ -602,6 +631,26 @@ impl RawConn {
         }
     }
 
+    /// Peek at an idle connection's socket without blocking: `true` if nothing is
+    /// there (alive and quiet), `false` on EOF, error or unexpected bytes.
+    pub(crate) fn peek_idle_socket(&self) -> bool {
+        let fd = self.fd();
+        if fd < 0 {
+            return false;
+        }
+        let mut b = 0u8;
+        // SAFETY: a one-byte peek into a local on our own socket; nothing is consumed.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                &mut b as *mut u8 as *mut c_void,
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
+    }
+
     /// Whether the server reports an open transaction.
     pub(crate) fn is_in_transaction(&self) -> bool {
         self.server_status() & ffi::SERVER_STATUS_IN_TRANS != 0
@@ -764,6 +813,8 @@ unsafe fn column_from_field(f: &ffi::MYSQL_FIELD) -> Column {
         f.flags,
         f.charsetnr,
         f.decimals,
-        f.length as u64,
+        // c_ulong is u64 on the 64-bit targets this crate supports.
+        #[allow(clippy::useless_conversion)]
+        u64::from(f.length),
     )
 }

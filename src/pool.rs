@@ -1,0 +1,560 @@
+//! A connection pool on [`deadpool`], with the checks that keep stale, broken and
+//! half-read connections away from callers.
+//!
+//! **Checkout** (deadpool's `recycle`): a connection is handed out only if it is not
+//! broken, has nothing in flight, is younger than `max_lifetime`, has not idled past
+//! `idle_timeout`, and a zero-round-trip peek at its socket (`recv` with
+//! `MSG_PEEK | MSG_DONTWAIT`) finds neither EOF nor unexpected bytes. After
+//! `ping_after_idle` of idleness it must also answer a (non-blocking) `COM_PING`.
+//! Anything else is discarded and replaced by a fresh connection.
+//!
+//! **Return** ([`PooledConn`]'s `Drop`): a broken connection is discarded. One with a
+//! command in flight (its future was dropped, say by a timeout), an unread result or
+//! an open transaction is cleaned up in a background task: the running query is
+//! killed on the server (`KILL QUERY`), the rest is drained without blocking, the
+//! transaction is rolled back; only then does the connection go back. If any step
+//! fails, it is discarded.
+//!
+//! ```no_run
+//! # async fn demo() -> mysqlclient_async::Result<()> {
+//! use mysqlclient_async::Pool;
+//! use std::time::Duration;
+//!
+//! let pool = Pool::builder("mysql://root@127.0.0.1:3306/test")
+//!     .max_size(32)
+//!     .min_idle(4)
+//!     .acquire_timeout(Duration::from_secs(2))
+//!     .build()?;
+//! let mut conn = pool.get().await?;
+//! let n: i64 = conn.query_one("SELECT 1").await?;
+//! drop(conn); // back to the pool
+//! // Single statements can go through the pool directly; a connection that died
+//! // before the query was sent is replaced and the query retried once.
+//! let n2: i64 = pool.query_one("SELECT 2").await?;
+//! # let _ = (n, n2);
+//! pool.close().await;
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
+
+use crate::async_conn::AsyncConn;
+use crate::error::{Error, ErrorKind, Result};
+use crate::opts::{IntoOpts, Opts};
+use crate::row::{ExecResult, FromRow};
+
+/// Pool settings (see [`PoolBuilder`] for each one's meaning and default).
+#[derive(Debug, Clone)]
+struct Settings {
+    max_size: usize,
+    min_idle: usize,
+    acquire_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    max_lifetime: Option<Duration>,
+    ping_after_idle: Duration,
+    cleanup_timeout: Duration,
+}
+
+/// State shared by the pool, its manager and its connections.
+struct Shared {
+    opts: Opts,
+    settings: Settings,
+    /// The server's `wait_timeout`, read once from the first connection; the
+    /// default max lifetime stays below it.
+    wait_timeout: Mutex<Option<Duration>>,
+    last_connect_error: Mutex<Option<String>>,
+    created: AtomicU64,
+    discarded: AtomicU64,
+    retried: AtomicU64,
+}
+
+impl Shared {
+    fn discard(&self, why: &str) {
+        self.discarded.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(target: "mysqlclient_async::pool", reason = why, "discarding connection");
+    }
+
+    /// Max lifetime in force: the configured one, or 90% of the server's wait_timeout.
+    fn max_lifetime(&self) -> Option<Duration> {
+        let server = self.wait_timeout.lock().unwrap().map(|w| w.mul_f64(0.9));
+        match (self.settings.max_lifetime, server) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// The deadpool manager: creates and checks connections.
+struct Manager {
+    shared: Arc<Shared>,
+}
+
+impl managed::Manager for Manager {
+    type Type = AsyncConn;
+    type Error = Error;
+
+    async fn create(&self) -> Result<AsyncConn> {
+        match AsyncConn::connect(&self.shared.opts).await {
+            Ok(mut conn) => {
+                self.shared.created.fetch_add(1, Ordering::Relaxed);
+                let unknown = self.shared.wait_timeout.lock().unwrap().is_none();
+                if unknown {
+                    if let Ok(secs) = conn.query_one::<u64>("SELECT @@wait_timeout").await {
+                        *self.shared.wait_timeout.lock().unwrap() = Some(Duration::from_secs(secs));
+                    }
+                }
+                tracing::debug!(target: "mysqlclient_async::pool", thread_id = conn.thread_id(), "connection created");
+                Ok(conn)
+            }
+            Err(e) => {
+                tracing::warn!(target: "mysqlclient_async::pool", error = %e, "connect failed");
+                *self.shared.last_connect_error.lock().unwrap() = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    async fn recycle(&self, conn: &mut AsyncConn, metrics: &Metrics) -> RecycleResult<Error> {
+        let reject = |why: &'static str| {
+            self.shared.discard(why);
+            Err(RecycleError::message(why))
+        };
+        if conn.is_broken() {
+            return reject("broken");
+        }
+        if conn.has_pending_work() {
+            return reject("command in flight");
+        }
+        if self
+            .shared
+            .max_lifetime()
+            .is_some_and(|m| metrics.age() >= m)
+        {
+            return reject("max lifetime reached");
+        }
+        let idle = metrics.last_used();
+        if self.shared.settings.idle_timeout.is_some_and(|t| idle >= t) {
+            return reject("idle timeout");
+        }
+        if !conn.peek_alive() {
+            return reject("socket closed by the server");
+        }
+        if idle >= self.shared.settings.ping_after_idle && conn.ping().await.is_err() {
+            return reject("ping failed");
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`Pool`].
+pub struct PoolBuilder {
+    opts: Result<Opts>,
+    settings: Settings,
+}
+
+impl PoolBuilder {
+    /// Most connections open at once (default: 10).
+    pub fn max_size(mut self, n: usize) -> Self {
+        self.settings.max_size = n.max(1);
+        self
+    }
+    /// Connections opened when the pool is built and kept idle (default 0).
+    pub fn min_idle(mut self, n: usize) -> Self {
+        self.settings.min_idle = n;
+        self
+    }
+    /// How long [`Pool::get`] waits for a connection (default 30 s; `None`: forever).
+    /// The timeout error names the last connect error.
+    pub fn acquire_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
+        self.settings.acquire_timeout = t.into();
+        self
+    }
+    /// Discard connections idle for longer than this (default 10 min).
+    pub fn idle_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
+        self.settings.idle_timeout = t.into();
+        self
+    }
+    /// Discard connections older than this (default: 30 min, and never more than
+    /// 90% of the server's `wait_timeout`).
+    pub fn max_lifetime(mut self, t: impl Into<Option<Duration>>) -> Self {
+        self.settings.max_lifetime = t.into();
+        self
+    }
+    /// Ping a connection at checkout when it has been idle this long (default 5 s).
+    pub fn ping_after_idle(mut self, t: Duration) -> Self {
+        self.settings.ping_after_idle = t;
+        self
+    }
+    /// Longest a returned connection's cleanup (kill, drain, rollback) may take
+    /// before the connection is discarded instead (default 5 s).
+    pub fn cleanup_timeout(mut self, t: Duration) -> Self {
+        self.settings.cleanup_timeout = t;
+        self
+    }
+
+    /// Build the pool. Call inside a tokio runtime: connections made later belong to
+    /// it. With `min_idle > 0`, the idle connections are opened in the background.
+    pub fn build(self) -> Result<Pool> {
+        let opts = self.opts?;
+        let settings = self.settings;
+        let shared = Arc::new(Shared {
+            opts,
+            settings: settings.clone(),
+            wait_timeout: Mutex::new(None),
+            last_connect_error: Mutex::new(None),
+            created: AtomicU64::new(0),
+            discarded: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+        });
+        let inner = managed::Pool::builder(Manager {
+            shared: shared.clone(),
+        })
+        .max_size(settings.max_size)
+        .wait_timeout(settings.acquire_timeout)
+        .create_timeout(settings.acquire_timeout)
+        .recycle_timeout(settings.acquire_timeout)
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| {
+            Error::new(ErrorKind::Config, format!("cannot build pool: {e}")).with_fatal(false)
+        })?;
+        let pool = Pool { inner, shared };
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let weak = pool.inner.weak();
+            let shared = pool.shared.clone();
+            handle.spawn(maintain(weak, shared));
+        }
+        Ok(pool)
+    }
+}
+
+/// Background upkeep: evict idle and old connections, keep `min_idle` open.
+/// Ends when the pool is dropped or closed.
+async fn maintain(weak: managed::WeakPool<Manager>, shared: Arc<Shared>) {
+    let s = &shared.settings;
+    let period = [s.idle_timeout, shared.max_lifetime()]
+        .into_iter()
+        .flatten()
+        .map(|d| d / 4)
+        .min()
+        .unwrap_or(Duration::from_secs(30))
+        .clamp(Duration::from_millis(250), Duration::from_secs(30));
+    let mut first = true;
+    loop {
+        if !first {
+            tokio::time::sleep(period).await;
+        }
+        first = false;
+        let Some(pool) = weak.upgrade() else { return };
+        if pool.is_closed() {
+            return;
+        }
+        let (idle, life) = (s.idle_timeout, shared.max_lifetime());
+        let r = pool.retain(|_, m| {
+            !(idle.is_some_and(|t| m.last_used() >= t) || life.is_some_and(|t| m.age() >= t))
+        });
+        for _ in &r.removed {
+            shared.discard("evicted by maintenance");
+        }
+        drop(r);
+        let status = pool.status();
+        if status.size < s.min_idle {
+            let mut held = Vec::new();
+            for _ in status.size..s.min_idle {
+                match pool.get().await {
+                    Ok(c) => held.push(c),
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+}
+
+/// A pool of [`AsyncConn`]s. Cheap to clone (clones share the pool).
+#[derive(Clone)]
+pub struct Pool {
+    inner: managed::Pool<Manager>,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("opts", &self.shared.opts)
+            .field("metrics", &self.metrics())
+            .finish()
+    }
+}
+
+/// A snapshot of a pool's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolMetrics {
+    /// Connections open now (idle + in use).
+    pub size: usize,
+    /// Idle connections.
+    pub idle: usize,
+    /// Connections handed out.
+    pub in_use: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+    /// Largest size allowed.
+    pub max_size: usize,
+    /// Connections created since the pool was built.
+    pub created: u64,
+    /// Connections discarded (broken, stale, failed checks, failed cleanup).
+    pub discarded: u64,
+    /// Queries retried on a fresh connection by the pool's own query methods.
+    pub retried: u64,
+}
+
+impl Pool {
+    /// Start building a pool for these options (a URL, [`Opts`] or `&Opts`).
+    pub fn builder(opts: impl IntoOpts) -> PoolBuilder {
+        PoolBuilder {
+            opts: opts.into_opts(),
+            settings: Settings {
+                max_size: 10,
+                min_idle: 0,
+                acquire_timeout: Some(Duration::from_secs(30)),
+                idle_timeout: Some(Duration::from_secs(600)),
+                max_lifetime: Some(Duration::from_secs(1800)),
+                ping_after_idle: Duration::from_secs(5),
+                cleanup_timeout: Duration::from_secs(5),
+            },
+        }
+    }
+
+    /// Check out a connection, waiting up to the acquire timeout.
+    pub async fn get(&self) -> Result<PooledConn> {
+        match self.inner.get().await {
+            Ok(obj) => Ok(PooledConn {
+                obj: Some(obj),
+                shared: self.shared.clone(),
+            }),
+            Err(e) => Err(self.pool_error(e)),
+        }
+    }
+
+    fn pool_error(&self, e: managed::PoolError<Error>) -> Error {
+        use managed::PoolError;
+        match e {
+            PoolError::Backend(e) => e,
+            PoolError::Timeout(kind) => {
+                let m = self.metrics();
+                let last = self.shared.last_connect_error.lock().unwrap().clone();
+                let mut msg = format!(
+                    "timed out after {:?} waiting for a connection ({kind:?}); pool size {}/{} with {} in use and {} waiting",
+                    self.shared.settings.acquire_timeout.unwrap_or_default(),
+                    m.size,
+                    m.max_size,
+                    m.in_use,
+                    m.waiting
+                );
+                match last {
+                    Some(l) => msg.push_str(&format!("; last connect error: {l}")),
+                    None => msg.push_str(
+                        "; no connect error so far: all connections are busy (raise max_size?)",
+                    ),
+                }
+                Error::new(ErrorKind::Pool, msg).with_fatal(false)
+            }
+            PoolError::Closed => {
+                Error::new(ErrorKind::Pool, "the pool is closed").with_fatal(false)
+            }
+            PoolError::NoRuntimeSpecified => {
+                Error::new(ErrorKind::Pool, "the pool has no runtime").with_fatal(false)
+            }
+            PoolError::PostCreateHook(e) => {
+                Error::new(ErrorKind::Pool, format!("post-create hook failed: {e}"))
+                    .with_fatal(false)
+            }
+        }
+    }
+
+    /// Current counters.
+    pub fn metrics(&self) -> PoolMetrics {
+        let s = self.inner.status();
+        PoolMetrics {
+            size: s.size,
+            idle: s.available,
+            in_use: s.size.saturating_sub(s.available),
+            waiting: s.waiting,
+            max_size: s.max_size,
+            created: self.shared.created.load(Ordering::Relaxed),
+            discarded: self.shared.discarded.load(Ordering::Relaxed),
+            retried: self.shared.retried.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The options new connections are made with.
+    pub fn opts(&self) -> &Opts {
+        &self.shared.opts
+    }
+
+    /// Close the pool: idle connections are closed now, connections in use when
+    /// they come back, and waiting callers get an error. Never waits for borrowers.
+    pub async fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// Whether a failed pool-level query may run again on a fresh connection: only
+    /// when the connection was dead before any byte of the query was sent, and
+    /// never inside a transaction.
+    fn may_retry(&self, e: &Error, conn: &PooledConn) -> bool {
+        let retry = e.is_unsent() && !conn.in_transaction();
+        if retry {
+            self.shared.retried.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(target: "mysqlclient_async::pool", error = %e, "connection was dead before sending; retrying once");
+        }
+        retry
+    }
+}
+
+/// The pool-level query methods: check out, run, return; retried once on a fresh
+/// connection when the first one was dead before the query was sent.
+macro_rules! pool_query_methods {
+    ($($(#[$doc:meta])* $name:ident<$($t:ident)?>($sql:ident) -> $ret:ty;)*) => {
+        impl Pool {
+            $(
+                $(#[$doc])*
+                pub async fn $name$(<$t: FromRow + Send>)?(&self, $sql: &str) -> Result<$ret> {
+                    let mut conn = self.get().await?;
+                    match conn.$name$(::<$t>)?($sql).await {
+                        Err(e) if self.may_retry(&e, &conn) => {
+                            drop(conn);
+                            self.get().await?.$name$(::<$t>)?($sql).await
+                        }
+                        r => r,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+pool_query_methods! {
+    /// [`AsyncConn::query`] on a pooled connection (retried once if the connection
+    /// was found dead before the query was sent).
+    query<T>(sql) -> Vec<T>;
+    /// [`AsyncConn::query_one`] on a pooled connection, with the same retry rule.
+    query_one<T>(sql) -> T;
+    /// [`AsyncConn::query_opt`] on a pooled connection, with the same retry rule.
+    query_opt<T>(sql) -> Option<T>;
+    /// [`AsyncConn::execute`] on a pooled connection, with the same retry rule (a
+    /// write never runs twice: the retry happens only if nothing reached the wire).
+    execute<>(sql) -> ExecResult;
+    /// [`AsyncConn::query_drop`] on a pooled connection, with the same retry rule.
+    query_drop<>(sql) -> ();
+}
+
+/// A connection checked out of a [`Pool`]; derefs to [`AsyncConn`]. Dropping it
+/// returns it to the pool (after cleanup, see the module docs).
+pub struct PooledConn {
+    obj: Option<Object<Manager>>,
+    shared: Arc<Shared>,
+}
+
+impl PooledConn {
+    /// Take the connection out of the pool for good (the pool may open another).
+    pub fn detach(mut self) -> AsyncConn {
+        Object::take(self.obj.take().expect("present until drop"))
+    }
+}
+
+impl Deref for PooledConn {
+    type Target = AsyncConn;
+    fn deref(&self) -> &AsyncConn {
+        self.obj.as_ref().expect("present until drop")
+    }
+}
+
+impl DerefMut for PooledConn {
+    fn deref_mut(&mut self) -> &mut AsyncConn {
+        self.obj.as_mut().expect("present until drop")
+    }
+}
+
+impl fmt::Debug for PooledConn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PooledConn").field(&**self).finish()
+    }
+}
+
+impl Drop for PooledConn {
+    fn drop(&mut self) {
+        let Some(obj) = self.obj.take() else { return };
+        if obj.is_broken() {
+            self.shared.discard("broken");
+            drop(Object::take(obj));
+            return;
+        }
+        if !obj.has_pending_work() && !obj.in_transaction() {
+            return; // straight back to the pool
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                let shared = self.shared.clone();
+                handle.spawn(cleanup(obj, shared));
+            }
+            Err(_) => {
+                self.shared
+                    .discard("returned mid-command outside a runtime");
+                drop(Object::take(obj));
+            }
+        }
+    }
+}
+
+/// How long a returned connection's abandoned query may run on before it is killed.
+const KILL_GRACE: Duration = Duration::from_millis(25);
+
+/// Bring a returned connection back to a clean state, or discard it.
+async fn cleanup(mut obj: Object<Manager>, shared: Arc<Shared>) {
+    let limit = shared.settings.cleanup_timeout;
+    let work = async {
+        if obj.has_command_in_flight() {
+            // The caller gave up on its query. Most finish within milliseconds:
+            // drain for a short grace (cancel-safe: an unfinished drain resumes
+            // below); only a query still running after that is killed on the server.
+            if let Ok(r) = tokio::time::timeout(KILL_GRACE, obj.settle()).await {
+                r.map_err(|_| "drain failed")?;
+            }
+        }
+        if obj.has_command_in_flight() {
+            let token = obj.cancel_token();
+            tokio::time::timeout(limit, token.cancel_query())
+                .await
+                .map_err(|_| "kill timed out")?
+                .map_err(|_| "kill failed")?;
+        }
+        obj.settle().await.map_err(|_| "drain failed")?;
+        if obj.in_transaction() {
+            obj.query_drop("ROLLBACK")
+                .await
+                .map_err(|_| "rollback failed")?;
+        }
+        Ok::<(), &'static str>(())
+    };
+    match tokio::time::timeout(limit, work).await {
+        Ok(Ok(())) if !obj.is_broken() => drop(obj), // back to the pool
+        Ok(Err(why)) => {
+            shared.discard(why);
+            drop(Object::take(obj));
+        }
+        _ => {
+            shared.discard("cleanup timed out");
+            drop(Object::take(obj));
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! The pool and failure handling, each against a private test server (issue 5).
+
+mod support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysqlclient_async::{AsyncConn, ErrorKind, Opts, Pool};
+
+const TEST_LIMIT: Duration = Duration::from_secs(120);
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            tokio::time::timeout(TEST_LIMIT, f)
+                .await
+                .expect("test exceeded its time limit")
+        })
+}
+
+fn url() -> String {
+    support::url()
+}
+
+#[test]
+fn checkout_return_and_metrics() {
+    run(async {
+        let pool = Pool::builder(url().as_str())
+            .max_size(4)
+            .min_idle(2)
+            .build()
+            .unwrap();
+        // min_idle is prefilled in the background.
+        let t0 = Instant::now();
+        while pool.metrics().idle < 2 {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "min_idle never filled"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut c = pool.get().await.unwrap();
+        assert_eq!(c.query_one::<i32>("SELECT 1").await.unwrap(), 1);
+        let id = c.thread_id();
+        let m = pool.metrics();
+        assert_eq!(m.in_use, 1, "{m:?}");
+        drop(c);
+        let c = pool.get().await.unwrap();
+        assert!(
+            [id].contains(&c.thread_id()) || pool.metrics().size >= 2,
+            "connections are reused"
+        );
+        drop(c);
+        assert_eq!(pool.query_one::<i64>("SELECT 40 + 2").await.unwrap(), 42);
+        let m = pool.metrics();
+        assert!(m.created >= 2 && m.size <= 4, "{m:?}");
+        pool.close().await;
+        assert!(pool.is_closed());
+        assert_eq!(pool.get().await.unwrap_err().kind(), ErrorKind::Pool);
+    });
+}
+
+#[test]
+fn init_sql_runs_on_every_new_connection() {
+    run(async {
+        let opts = Opts::from_url(&url())
+            .unwrap()
+            .to_builder()
+            .init_sql("SET @pool_init = 'yes'")
+            .build();
+        let pool = Pool::builder(&opts).max_size(3).build().unwrap();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let mut c = pool.get().await.unwrap();
+            assert_eq!(
+                c.query_one::<String>("SELECT @pool_init").await.unwrap(),
+                "yes"
+            );
+            held.push(c);
+        }
+    });
+}
+
+#[test]
+fn open_transaction_is_rolled_back_on_return() {
+    run(async {
+        let t = format!("t_pool_tx_{}", std::process::id());
+        let pool = Pool::builder(url().as_str()).max_size(1).build().unwrap();
+        pool.query_drop(&format!(
+            "CREATE TABLE IF NOT EXISTS {t} (x INT) ENGINE=InnoDB"
+        ))
+        .await
+        .unwrap();
+        {
+            let mut c = pool.get().await.unwrap();
+            c.query_drop("BEGIN").await.unwrap();
+            c.query_drop(&format!("INSERT INTO {t} VALUES (1)"))
+                .await
+                .unwrap();
+            assert!(c.in_transaction());
+        } // returned with the transaction open
+        let mut c = pool.get().await.unwrap();
+        assert!(!c.in_transaction());
+        let n: i64 = c
+            .query_one(&format!("SELECT COUNT(*) FROM {t}"))
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "the open transaction was rolled back");
+        c.query_drop(&format!("DROP TABLE {t}")).await.unwrap();
+    });
+}
+
+#[test]
+fn acquire_timeout_names_the_last_connect_error() {
+    run(async {
+        let opts = Opts::from_url(&url())
+            .unwrap()
+            .to_builder()
+            .password("wrong-password-for-pool")
+            .build();
+        let pool = Pool::builder(&opts)
+            .max_size(2)
+            .acquire_timeout(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        let e = pool.get().await.unwrap_err();
+        // Either the connect error itself, or a timeout that names it.
+        let text = e.to_string();
+        assert!(
+            e.code() == Some(1045) || text.contains("1045"),
+            "error does not carry the connect error: {e}"
+        );
+        assert!(!format!("{e:?}").contains("wrong-password-for-pool"));
+
+        // All connections busy: the timeout says so.
+        let pool = Pool::builder(url().as_str())
+            .max_size(1)
+            .acquire_timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let held = pool.get().await.unwrap();
+        let e = pool.get().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Pool);
+        assert!(e.to_string().contains("in use"), "{e}");
+        drop(held);
+    });
+}
+
+#[test]
+fn a_write_that_reached_the_server_is_never_retried() {
+    run(async {
+        let t = format!("t_noretry_{}", std::process::id());
+        let pool = Pool::builder(url().as_str()).max_size(2).build().unwrap();
+        pool.query_drop(&format!("CREATE TABLE IF NOT EXISTS {t} (x INT)"))
+            .await
+            .unwrap();
+        pool.query_drop(&format!("DELETE FROM {t}")).await.unwrap();
+        let victim = pool.get().await.unwrap();
+        let victim_id = victim.thread_id();
+        drop(victim);
+        let killer = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let mut k = AsyncConn::connect(pool.opts()).await.unwrap();
+                k.query_drop(&format!("KILL CONNECTION {victim_id}"))
+                    .await
+                    .unwrap();
+            })
+        };
+        let e = pool
+            .execute(&format!("INSERT INTO {t} VALUES (1); SELECT SLEEP(3)"))
+            .await
+            .unwrap_err();
+        killer.await.unwrap();
+        assert!(e.is_fatal(), "{e}");
+        assert!(!e.is_unsent());
+        let n: i64 = pool
+            .query_one(&format!("SELECT COUNT(*) FROM {t}"))
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "the INSERT ran exactly once");
+        assert_eq!(pool.metrics().retried, 0);
+        pool.query_drop(&format!("DROP TABLE {t}")).await.unwrap();
+    });
+}
+
+/// 10,000 queries with random timeouts of 0–50 ms over a pool of 16.
+#[test]
+fn cancellation_storm() {
+    run(async {
+        let pool = Pool::builder(url().as_str()).max_size(16).build().unwrap();
+        let marker = format!("storm{}", std::process::id());
+        let wrong = Arc::new(AtomicU64::new(0));
+        let (ok, timed_out, failed) = (
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicU64::new(0)),
+        );
+        let mut tasks = Vec::new();
+        for w in 0..32u64 {
+            let (pool, marker) = (pool.clone(), marker.clone());
+            let (wrong, ok, timed_out, failed) =
+                (wrong.clone(), ok.clone(), timed_out.clone(), failed.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut rng = 0x2545f4914f6cdd1du64 ^ (w + 1).wrapping_mul(0x9e3779b97f4a7c15);
+                for i in 0..(10_000 / 32 + 1) {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    let token = w * 1_000_000 + i;
+                    let budget = Duration::from_millis(rng % 51);
+                    let sleep = if rng % 4 == 0 { (rng >> 8) % 40 } else { 0 };
+                    let sql = format!("SELECT {token} AS {marker}, SLEEP({sleep} / 1000)");
+                    let q = async {
+                        let mut c = pool.get().await?;
+                        c.query_one::<(u64, i64)>(&sql).await
+                    };
+                    match tokio::time::timeout(budget, q).await {
+                        Err(_) => {
+                            timed_out.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(Ok((got, _))) => {
+                            if got != token {
+                                wrong.fetch_add(1, Ordering::Relaxed);
+                            }
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(Err(e)) => {
+                            assert_ne!(e.code(), Some(2014), "commands out of sync: {e}");
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let storm_end = Instant::now();
+        let m = pool.metrics();
+        println!(
+            "cancellation storm: ok {}, timed out {}, failed {}, wrong tokens {}, pool {m:?}",
+            ok.load(Ordering::Relaxed),
+            timed_out.load(Ordering::Relaxed),
+            failed.load(Ordering::Relaxed),
+            wrong.load(Ordering::Relaxed)
+        );
+        assert_eq!(
+            wrong.load(Ordering::Relaxed),
+            0,
+            "a query returned another's token"
+        );
+        assert_eq!(failed.load(Ordering::Relaxed), 0, "queries failed");
+        assert!(ok.load(Ordering::Relaxed) > 1000);
+        assert!(timed_out.load(Ordering::Relaxed) > 100);
+        // Within 2 s, none of the storm's queries may still run on the server.
+        let mut check = AsyncConn::connect(url().as_str()).await.unwrap();
+        let sql = format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%AS {marker}%' AND INFO NOT LIKE '%PROCESSLIST%'"
+        );
+        loop {
+            let running: i64 = check.query_one(&sql).await.unwrap();
+            if running == 0 {
+                println!(
+                    "storm: processlist clear {:?} after the storm",
+                    storm_end.elapsed()
+                );
+                break;
+            }
+            assert!(
+                storm_end.elapsed() < Duration::from_secs(2),
+                "{running} storm queries still running after 2 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Every pooled connection is in sync.
+        for _ in 0..32 {
+            let v: u64 = pool.query_one("SELECT 777").await.unwrap();
+            assert_eq!(v, 777);
+        }
+    });
+}
+
+#[test]
+fn dropping_the_pool_outside_a_runtime_does_not_panic() {
+    let pool = run(async {
+        let pool = Pool::builder(url().as_str()).max_size(3).build().unwrap();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(pool.get().await.unwrap());
+        }
+        drop(held);
+        pool
+    });
+    // The runtime is gone; dropping must not panic.
+    drop(pool);
+}
+
+#[test]
+fn close_never_hangs_with_connections_checked_out() {
+    run(async {
+        let pool = Pool::builder(url().as_str()).max_size(2).build().unwrap();
+        let held = pool.get().await.unwrap();
+        let waiter = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.get().await.map(|_| ()) })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::timeout(Duration::from_secs(2), pool.close())
+            .await
+            .expect("close() hung");
+        let r = tokio::time::timeout(Duration::from_secs(2), waiter)
+            .await
+            .expect("waiter hung");
+        drop(r);
+        drop(held);
+    });
+}
+
+#[test]
+fn stale_connections_after_wait_timeout_are_replaced() {
+    let server = support::start_private_with(&["--wait-timeout=2"]);
+    let url = server.url();
+    run(async move {
+        let pool = Pool::builder(url.as_str()).max_size(8).build().unwrap();
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            held.push(pool.get().await.unwrap());
+        }
+        drop(held);
+        assert_eq!(pool.metrics().idle, 8);
+        tokio::time::sleep(Duration::from_secs(3)).await; // the server closes them all
+        for i in 0..100u32 {
+            let v: u32 = pool
+                .query_one(&format!("SELECT {i}"))
+                .await
+                .unwrap_or_else(|e| panic!("query {i} failed after wait_timeout: {e}"));
+            assert_eq!(v, i);
+        }
+        let m = pool.metrics();
+        println!("stale: 100/100 queries ok after wait_timeout; {m:?}");
+        assert!(m.discarded >= 8, "stale connections were discarded: {m:?}");
+    });
+}
+
+#[test]
+fn max_connections_exhausted_then_recovers() {
+    let server = support::start_private_with(&["--max-connections=10"]);
+    let url = server.url();
+    run(async move {
+        // Hold every connection the server allows (10 + 1 for SUPER is not ours).
+        let mut held = Vec::new();
+        let mut limit_err = None;
+        for _ in 0..30 {
+            match AsyncConn::connect(url.as_str()).await {
+                Ok(c) => held.push(c),
+                Err(e) => {
+                    limit_err = Some(e);
+                    break;
+                }
+            }
+        }
+        let e = limit_err.expect("the server never refused a connection");
+        assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
+        assert_eq!(e.code(), Some(1040), "too many connections: {e}");
+        let pool = Pool::builder(url.as_str())
+            .max_size(4)
+            .acquire_timeout(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        let e = pool.get().await.unwrap_err();
+        assert!(
+            e.to_string().contains("1040") || e.code() == Some(1040),
+            "{e}"
+        );
+        held.truncate(held.len() - 3);
+        // The server frees a closed connection's slot asynchronously: poll.
+        let freed = Instant::now();
+        let v: i32 = loop {
+            match pool.query_one("SELECT 1").await {
+                Ok(v) => break v,
+                Err(e) if freed.elapsed() < Duration::from_secs(5) => {
+                    assert!(
+                        e.to_string().contains("1040") || e.code() == Some(1040),
+                        "{e}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("no recovery 5 s after connections were freed: {e}"),
+            }
+        };
+        assert_eq!(v, 1, "the pool recovers once connections free up");
+        println!(
+            "max_connections: recovered {:?} after freeing connections",
+            freed.elapsed()
+        );
+    });
+}
