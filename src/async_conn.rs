@@ -481,8 +481,9 @@ impl AsyncConn {
         };
         if let Err(e) = sent {
             self.raw.set_phase(Phase::Broken);
-            // The library writes the whole command in one go before reading: a
-            // failed send means the server did not receive a complete command.
+            // The library writes the whole command before reading anything: a failed
+            // send means the server never received a complete command, so it cannot
+            // have run it.
             return Err(if e.kind() == ErrorKind::ConnectionLost {
                 e.mark_unsent()
             } else {

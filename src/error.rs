@@ -101,7 +101,8 @@ struct Inner {
     server: Option<ServerError>,
     message: String,
     fatal: bool,
-    /// The command failed before any byte of it reached the server.
+    /// Sending the command failed, so the server never received all of it and
+    /// cannot have executed it.
     unsent: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -129,15 +130,17 @@ impl Error {
         self
     }
 
-    /// Mark: the command failed before any byte of it reached the server, so
-    /// running it again elsewhere cannot run it twice.
+    /// Mark: sending the command failed, so the server never received all of it
+    /// and running it again elsewhere cannot run it twice.
     pub(crate) fn mark_unsent(mut self) -> Error {
         self.0.unsent = true;
         self
     }
 
-    /// Whether the command failed before any of it reached the server (a pool may
-    /// then safely retry it on another connection).
+    /// Whether the command failed while it was being sent: the server never
+    /// received all of it, so it cannot have run (a pool may then safely retry it on
+    /// another connection). A failure after the whole command was sent is never
+    /// marked, since the server may have run it.
     pub fn is_unsent(&self) -> bool {
         self.0.unsent
     }

@@ -409,20 +409,20 @@ impl Pool {
     }
 
     /// Whether a failed pool-level query may run again on a fresh connection: only
-    /// when the connection was dead before any byte of the query was sent, and
-    /// never inside a transaction.
+    /// when sending it failed (the server never received all of it, so it cannot
+    /// have run), and never inside a transaction.
     fn may_retry(&self, e: &Error, conn: &PooledConn) -> bool {
         let retry = e.is_unsent() && !conn.in_transaction();
         if retry {
             self.shared.retried.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(target: "mysqlclient_async::pool", error = %e, "connection was dead before sending; retrying once");
+            tracing::debug!(target: "mysqlclient_async::pool", error = %e, "sending failed, so the server cannot have run it; retrying once");
         }
         retry
     }
 }
 
 /// The pool-level query methods: check out, run, return; retried once on a fresh
-/// connection when the first one was dead before the query was sent.
+/// connection when sending it on the first one failed.
 macro_rules! pool_query_methods {
     ($($(#[$doc:meta])* $name:ident<$($t:ident)?>($sql:ident) -> $ret:ty;)*) => {
         impl Pool {
@@ -445,14 +445,15 @@ macro_rules! pool_query_methods {
 
 pool_query_methods! {
     /// [`AsyncConn::query`] on a pooled connection (retried once if the connection
-    /// was found dead before the query was sent).
+    /// failed while the query was being sent, so the server cannot have run it).
     query<T>(sql) -> Vec<T>;
     /// [`AsyncConn::query_one`] on a pooled connection, with the same retry rule.
     query_one<T>(sql) -> T;
     /// [`AsyncConn::query_opt`] on a pooled connection, with the same retry rule.
     query_opt<T>(sql) -> Option<T>;
     /// [`AsyncConn::execute`] on a pooled connection, with the same retry rule (a
-    /// write never runs twice: the retry happens only if nothing reached the wire).
+    /// write never runs twice: the retry happens only if the query never reached the
+    /// server whole).
     execute<>(sql) -> ExecResult;
     /// [`AsyncConn::query_drop`] on a pooled connection, with the same retry rule.
     query_drop<>(sql) -> ();

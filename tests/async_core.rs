@@ -243,7 +243,7 @@ async fn async_workload() {
 fn nothing_blocks_the_loop() {
     let local = tokio::task::LocalSet::new();
     let gap = current_thread().block_on(local.run_until(async {
-        tokio::time::timeout(TEST_LIMIT, stall_probe(|| async_workload()))
+        tokio::time::timeout(TEST_LIMIT, stall_probe(async_workload))
             .await
             .unwrap()
     }));
@@ -265,7 +265,7 @@ fn stall_probe_control_blocking_conn_inline() {
         tokio::time::timeout(
             TEST_LIMIT,
             stall_probe(|| async {
-                let mut c = Conn::connect(&opts()).unwrap();
+                let mut c = Conn::connect(opts()).unwrap();
                 let v: i64 = c.query_one("SELECT SLEEP(0.5)").unwrap();
                 assert_eq!(v, 0);
             }),
@@ -438,7 +438,7 @@ fn dropped_futures_never_leak_results() {
 }
 
 fn processlist_has(sql_fragment: &str) -> bool {
-    let mut c = Conn::connect(&opts()).unwrap();
+    let mut c = Conn::connect(opts()).unwrap();
     let rows: Vec<(u64, Option<String>)> = c
         .query("SELECT ID, INFO FROM information_schema.PROCESSLIST")
         .unwrap();

@@ -108,7 +108,7 @@ fn verify_ca_accepts_the_right_ca_and_refuses_another() {
         // The blocking connection verifies the same way.
         let e = Conn::connect(&wrong).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
-        Conn::connect(&opts(server, SslMode::VerifyCa)).unwrap();
+        Conn::connect(opts(server, SslMode::VerifyCa)).unwrap();
     });
 }
 
