@@ -35,7 +35,7 @@ use tokio::io::Interest;
 use tokio::time::Sleep;
 
 use crate::cancel::CancelToken;
-use crate::conn::{broken, busy, collect_stored, empty_columns, nothing_pending, status_of};
+use crate::conn::{broken, busy, empty_columns, nothing_pending, status_of};
 use crate::error::{Error, ErrorKind, Result};
 use crate::nonblock::{self, Fd, OpKind, Out, ResPtr, Start, Step};
 use crate::opts::{IntoOpts, IoMode, Opts, SslMode};
@@ -167,7 +167,7 @@ impl AsyncConn {
         };
         if let Some(params) = conn.params.as_deref() {
             if nonblocking {
-                let step = nonblock::start(&mut conn.raw, Start::Connect(params));
+                let step = nonblock::start_connect(&mut conn.raw, params);
                 match conn.drive(step).await? {
                     Out::Conn(p) if !p.is_null() => {}
                     _ => return Err(conn.raw.last_error()),
@@ -315,18 +315,6 @@ impl AsyncConn {
         }
     }
 
-    /// Reading a result set failed. The server may end a result with an error packet
-    /// after the column definitions or some rows (a killed query, say); the protocol
-    /// is still in sync then, unless the error is fatal.
-    fn result_failed(&mut self, e: Error) -> Error {
-        if e.is_fatal() {
-            self.raw.set_phase(Phase::Broken);
-        } else {
-            self.after_result();
-        }
-        e
-    }
-
     fn after_result(&mut self) {
         self.result = None;
         if self.raw.phase() == Phase::Broken {
@@ -394,15 +382,6 @@ impl AsyncConn {
                     _ => Err(self.raw.last_error()),
                 };
                 self.after_header(r).ok();
-            }
-            OpKind::StoreResult => {
-                if let Out::Res(p) = out {
-                    drop(self.raw.wrap_result(p));
-                }
-                if self.raw.fetch_error().is_some_and(|e| e.is_fatal()) {
-                    self.raw.set_phase(Phase::Broken);
-                }
-                self.after_result();
             }
             OpKind::FetchRow => {
                 if let Out::Row(p) = out {
@@ -520,33 +499,56 @@ impl AsyncConn {
         .with_fatal(!usable)
     }
 
-    /// Store the current result set (header already read) into rows.
+    /// Read the current result set (header already read) into rows: unbuffered,
+    /// one non-blocking fetch per row, each row decoded straight from the library's
+    /// buffer while the next ones are still arriving.
     async fn store_all<T: FromRow>(&mut self) -> Result<(Arc<[Column]>, Vec<T>, ExecResult)> {
         if self.raw.phase() != Phase::ResultPending {
             return Ok((empty_columns(), Vec::new(), status_of(&self.raw)));
         }
-        let stored = if self.nonblocking {
-            match self.run(Start::StoreResult).await? {
-                Out::Res(p) => self.raw.wrap_result(p),
-                _ => Err(self.raw.last_error()),
+        self.start_rows()?;
+        let columns = self
+            .result
+            .as_ref()
+            .map_or_else(empty_columns, |r| r.columns().clone());
+        let mut rows = Vec::new();
+        let mut conversion = None;
+        while self.fetch_next().await?.is_some() {
+            // After a conversion error keep reading (and discarding) so the
+            // connection stays in sync; the error is returned at the end.
+            if conversion.is_none() {
+                let res = self.result.as_mut().expect("a row was just fetched");
+                match T::from_row_ref(&RowRef::new(&columns, current_row(res))) {
+                    Ok(v) => rows.push(v),
+                    Err(e) => conversion = Some(e),
+                }
             }
-        } else {
-            self.raw.store_result()
-        };
-        let mut res = match stored {
-            Ok(Some(r)) => r,
+        }
+        let status = status_of(&self.raw);
+        match conversion {
+            Some(e) => Err(e),
+            None => Ok((columns, rows, status)),
+        }
+    }
+
+    /// Begin reading the rows of the pending result set (`mysql_use_result`, which
+    /// reads nothing itself).
+    fn start_rows(&mut self) -> Result<()> {
+        match self.raw.use_result() {
+            Ok(Some(r)) => {
+                self.result = Some(r);
+                self.raw.set_phase(Phase::Fetching);
+                Ok(())
+            }
             Ok(None) => {
                 self.after_result();
-                return Ok((empty_columns(), Vec::new(), status_of(&self.raw)));
+                Ok(())
             }
-            Err(e) => return Err(self.result_failed(e)),
-        };
-        let status = status_of(&self.raw);
-        let columns = res.columns().clone();
-        let rows = collect_stored(&mut res);
-        drop(res);
-        self.after_result();
-        Ok((columns, rows?, status))
+            Err(e) => {
+                self.raw.set_phase(Phase::Broken);
+                Err(e)
+            }
+        }
     }
 
     /// Fetch the next row of the streaming result; `None` at the end.
@@ -740,17 +742,7 @@ impl AsyncConn {
     pub async fn query_stream(&mut self, sql: &str) -> Result<RowStream<'_>> {
         self.start_query(sql).await?;
         if self.raw.phase() == Phase::ResultPending {
-            match self.raw.use_result() {
-                Ok(Some(r)) => {
-                    self.result = Some(r);
-                    self.raw.set_phase(Phase::Fetching);
-                }
-                Ok(None) => self.after_result(),
-                Err(e) => {
-                    self.raw.set_phase(Phase::Broken);
-                    return Err(e);
-                }
-            }
+            self.start_rows()?;
         }
         let columns = self
             .result

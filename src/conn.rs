@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::opts::{IntoOpts, Opts};
-use crate::raw::{ConnectParams, Phase, RawConn, RawResult};
+use crate::raw::{ConnectParams, Phase, RawConn};
 use crate::row::{Column, ExecResult, FromRow, ResultSet, Row};
 
 /// A blocking connection. `Send` (move it to another thread freely) but not `Sync`.
@@ -40,17 +40,6 @@ pub(crate) fn status_of(raw: &RawConn) -> ExecResult {
         warnings: raw.warning_count(),
         info: raw.info(),
     }
-}
-
-/// Copy every row of a stored (buffered) result.
-pub(crate) fn collect_stored<T: FromRow>(res: &mut RawResult) -> Result<Vec<T>> {
-    let columns = res.columns().clone();
-    let mut out = Vec::with_capacity(res.num_rows() as usize);
-    while let Some(r) = res.fetch_row() {
-        // Convert straight from the library's buffer: no owned `Row` in between.
-        out.push(T::from_row_ref(&crate::row::RowRef::new(&columns, r))?);
-    }
-    Ok(out)
 }
 
 pub(crate) fn empty_columns() -> Arc<[Column]> {
@@ -133,11 +122,16 @@ impl Conn {
                     let r = self.raw.read_query_result();
                     self.after_header(r.map(|_| ())).ok();
                 }
-                Phase::ResultPending | Phase::Fetching => {
-                    let r = self.raw.store_result();
+                Phase::ResultPending => {
+                    // Unbuffered, then freed: mysql_free_result skips the rows
+                    // without keeping them.
+                    let r = self.raw.use_result();
                     drop(r);
                     self.after_result();
                 }
+                // A result dropped mid-read (a panic in a conversion, say) was drained
+                // by mysql_free_result; only the phase is stale.
+                Phase::Fetching => self.after_result(),
                 Phase::MoreResults => {
                     let r = self.raw.next_result();
                     self.after_header(r.map(|_| ())).ok();
@@ -189,30 +183,53 @@ impl Conn {
             let status = status_of(&self.raw);
             return Ok((empty_columns(), Vec::new(), status));
         }
-        let stored = self.raw.store_result();
-        let mut res = match stored {
+        // Unbuffered: each row is decoded while the next ones are still arriving,
+        // straight from the library's buffer (no intermediate copy of the result).
+        let mut res = match self.raw.use_result() {
             Ok(Some(r)) => r,
             Ok(None) => {
                 self.after_result();
                 return Ok((empty_columns(), Vec::new(), status_of(&self.raw)));
-            }
-            // An error packet may end a result after its column definitions (a killed
-            // query); the protocol stays in sync unless the error is fatal.
-            Err(e) if !e.is_fatal() => {
-                self.after_result();
-                return Err(e);
             }
             Err(e) => {
                 self.raw.set_phase(Phase::Broken);
                 return Err(e);
             }
         };
-        let status = status_of(&self.raw);
+        self.raw.set_phase(Phase::Fetching);
         let columns = res.columns().clone();
-        let rows = collect_stored(&mut res);
+        let mut rows = Vec::new();
+        let mut conversion = None;
+        while let Some(r) = res.fetch_row() {
+            // After a conversion error keep reading (and discarding) so the
+            // connection stays in sync; the error is returned at the end.
+            if conversion.is_none() {
+                match T::from_row_ref(&crate::row::RowRef::new(&columns, r)) {
+                    Ok(v) => rows.push(v),
+                    Err(e) => conversion = Some(e),
+                }
+            }
+        }
+        let fetch_error = self.raw.fetch_error();
         drop(res);
-        self.after_result();
-        Ok((columns, rows?, status))
+        let status = status_of(&self.raw);
+        match fetch_error {
+            // An error packet may end a result after some rows (a killed query); the
+            // protocol stays in sync unless the error is fatal.
+            Some(e) if e.is_fatal() => {
+                self.raw.set_phase(Phase::Broken);
+                return Err(e);
+            }
+            Some(e) => {
+                self.after_result();
+                return Err(e);
+            }
+            None => self.after_result(),
+        }
+        match conversion {
+            Some(e) => Err(e),
+            None => Ok((columns, rows, status)),
+        }
     }
 
     /// Send `sql` and read its first result header.

@@ -43,7 +43,6 @@ pub(crate) enum OpKind {
     Connect,
     SendQuery,
     ReadQueryResult,
-    StoreResult,
     FetchRow,
     NextResult,
     Ping,
@@ -59,8 +58,6 @@ pub(crate) enum Out {
     Int(c_int),
     /// `my_bool` results: false success.
     Bool(bool),
-    /// `MYSQL_RES*` (store_result): null means none or error.
-    Res(*mut ffi::MYSQL_RES),
     /// `MYSQL_ROW` (fetch_row): null means end or error.
     Row(ffi::MYSQL_ROW),
     /// `MYSQL*` (connect): null means error.
@@ -70,7 +67,7 @@ pub(crate) enum Out {
 }
 
 // SAFETY: an `Out` is a plain value naming memory owned by the connection it came
-// from (its result, row or handle); it travels with that connection, which is Send,
+// from (its row or handle); it travels with that connection, which is Send,
 // and is only dereferenced through it, by one thread at a time.
 unsafe impl Send for Out {}
 
@@ -87,7 +84,6 @@ pub(crate) enum Start<'a> {
     /// The buffer must stay alive and unmoved until the operation finishes.
     SendQuery(*const u8, usize),
     ReadQueryResult,
-    StoreResult,
     FetchRow(*mut ffi::MYSQL_RES),
     NextResult,
     Ping,
@@ -124,7 +120,6 @@ impl Start<'_> {
             Start::Connect(_) => OpKind::Connect,
             Start::SendQuery(..) => OpKind::SendQuery,
             Start::ReadQueryResult => OpKind::ReadQueryResult,
-            Start::StoreResult => OpKind::StoreResult,
             Start::FetchRow(_) => OpKind::FetchRow,
             Start::NextResult => OpKind::NextResult,
             Start::Ping => OpKind::Ping,
@@ -143,7 +138,6 @@ pub(crate) fn start(conn: &mut RawConn, op: Start<'_>) -> Step {
     let m = conn.as_ptr();
     let mut i: c_int = 0;
     let mut b: ffi::my_bool = 0;
-    let mut res: *mut ffi::MYSQL_RES = std::ptr::null_mut();
     let mut row: ffi::MYSQL_ROW = std::ptr::null_mut();
     let mut ret_conn: *mut ffi::MYSQL = std::ptr::null_mut();
     // SAFETY: `m` is our live handle, used by this thread only (&mut RawConn). Every
@@ -169,7 +163,6 @@ pub(crate) fn start(conn: &mut RawConn, op: Start<'_>) -> Step {
                 ffi::mysql_send_query_start(&mut i, m, q as *const c_char, len as c_ulong)
             }
             Start::ReadQueryResult => ffi::mysql_read_query_result_start(&mut b, m),
-            Start::StoreResult => ffi::mysql_store_result_start(&mut res, m),
             Start::FetchRow(r) => ffi::mysql_fetch_row_start(&mut row, r),
             Start::NextResult => ffi::mysql_next_result_start(&mut i, m),
             Start::Ping => ffi::mysql_ping_start(&mut i, m),
@@ -178,7 +171,57 @@ pub(crate) fn start(conn: &mut RawConn, op: Start<'_>) -> Step {
             Start::Close => ffi::mysql_close_start(m),
         }
     };
-    finish(conn, kind, status, i, b, res, row, ret_conn)
+    finish(conn, kind, status, i, b, row, ret_conn)
+}
+
+/// Start a non-blocking connect on one dedicated, otherwise idle thread, and wait
+/// for that call (not the connect: it returns at the first WAIT) to return.
+///
+/// Why: in Connector/C 3.3 the asynchronous TCP connect takes the address of
+/// `errno` before it yields, and after resuming (possibly on another thread, since
+/// tokio migrates tasks) stores a failed connect's `SO_ERROR` through that address,
+/// i.e. into the errno of the thread that ran `_start` (checked in the disassembly
+/// of Debian's libmariadb.so.3). Running `_start` here makes that stale write land in
+/// this thread's errno, which nothing reads, instead of a live worker's. The call
+/// itself is `socket()` + `connect()` returning `EINPROGRESS`: microseconds.
+pub(crate) fn start_connect(conn: &mut RawConn, params: &ConnectParams) -> Step {
+    use std::sync::mpsc;
+    struct Job {
+        conn: *mut RawConn,
+        params: *const ConnectParams,
+        reply: mpsc::SyncSender<Step>,
+    }
+    // SAFETY: the pointers are only used while the sender blocks on `reply`, so the
+    // borrows they come from are alive and exclusive for that whole time.
+    unsafe impl Send for Job {}
+    static STARTER: std::sync::OnceLock<std::sync::Mutex<mpsc::Sender<Job>>> =
+        std::sync::OnceLock::new();
+    let starter = STARTER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("mysqlclient-async-connect-start".into())
+            .spawn(move || {
+                for job in rx {
+                    // SAFETY: see `Job`: the sender waits for our reply.
+                    let step = unsafe { start(&mut *job.conn, Start::Connect(&*job.params)) };
+                    let _ = job.reply.send(step);
+                }
+            })
+            .expect("cannot spawn the connect-start thread");
+        std::sync::Mutex::new(tx)
+    });
+    let (reply, done) = mpsc::sync_channel(1);
+    let job = Job {
+        conn,
+        params,
+        reply,
+    };
+    starter
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(job)
+        .expect("the connect-start thread is gone");
+    done.recv().expect("the connect-start thread is gone")
 }
 
 /// Resume the suspended operation with the events that occurred. `res` is the
@@ -193,7 +236,6 @@ pub(crate) fn cont(
     let m = conn.as_ptr();
     let mut i: c_int = 0;
     let mut b: ffi::my_bool = 0;
-    let mut res: *mut ffi::MYSQL_RES = std::ptr::null_mut();
     let mut row: ffi::MYSQL_ROW = std::ptr::null_mut();
     let mut ret_conn: *mut ffi::MYSQL = std::ptr::null_mut();
     // SAFETY: the handle has a suspended operation of exactly `kind` (recorded by
@@ -203,7 +245,6 @@ pub(crate) fn cont(
             OpKind::Connect => ffi::mysql_real_connect_cont(&mut ret_conn, m, ready),
             OpKind::SendQuery => ffi::mysql_send_query_cont(&mut i, m, ready),
             OpKind::ReadQueryResult => ffi::mysql_read_query_result_cont(&mut b, m, ready),
-            OpKind::StoreResult => ffi::mysql_store_result_cont(&mut res, m, ready),
             OpKind::FetchRow => ffi::mysql_fetch_row_cont(&mut row, res_for_fetch, ready),
             OpKind::NextResult => ffi::mysql_next_result_cont(&mut i, m, ready),
             OpKind::Ping => ffi::mysql_ping_cont(&mut i, m, ready),
@@ -212,7 +253,7 @@ pub(crate) fn cont(
             OpKind::Close => ffi::mysql_close_cont(m, ready),
         }
     };
-    finish(conn, kind, status, i, b, res, row, ret_conn)
+    finish(conn, kind, status, i, b, row, ret_conn)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -222,7 +263,6 @@ fn finish(
     status: c_int,
     i: c_int,
     b: ffi::my_bool,
-    res: *mut ffi::MYSQL_RES,
     row: ffi::MYSQL_ROW,
     ret_conn: *mut ffi::MYSQL,
 ) -> Step {
@@ -234,7 +274,6 @@ fn finish(
     Step::Done(match kind {
         OpKind::Connect => Out::Conn(ret_conn),
         OpKind::ReadQueryResult => Out::Bool(b != 0),
-        OpKind::StoreResult => Out::Res(res),
         OpKind::FetchRow => Out::Row(row),
         OpKind::Close => Out::Unit,
         _ => Out::Int(i),
@@ -268,13 +307,6 @@ pub(crate) fn abort(conn: &mut RawConn, res_for_fetch: *mut ffi::MYSQL_RES) {
             res_for_fetch,
             WAIT_READ | WAIT_WRITE | WAIT_TIMEOUT,
         ) {
-            Step::Done(Out::Res(r)) => {
-                if !r.is_null() {
-                    // SAFETY: a result the aborted store_result produced; nobody else has it.
-                    unsafe { ffi::mysql_free_result(r) };
-                }
-                break;
-            }
             Step::Done(_) => break,
             Step::Wait(_) => continue,
         }
