@@ -28,8 +28,13 @@ pub struct CancelToken {
 
 impl CancelToken {
     pub(crate) fn new(opts: Opts, thread_id: u64) -> CancelToken {
-        // The side connection needs no init SQL of its own.
-        let opts = Opts::from(opts.to_builder().multi_statements(false));
+        // The side connection runs no init SQL: it may have side effects, and
+        // `KILL QUERY` needs no session setup.
+        let opts = opts
+            .to_builder()
+            .without_init_sql()
+            .multi_statements(false)
+            .build();
         CancelToken { opts, thread_id }
     }
 

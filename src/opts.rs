@@ -491,6 +491,13 @@ impl OptsBuilder {
         self.0.ssl_key = Some(path.into());
         self
     }
+    /// Drop every init statement (for internal side connections, such as the one
+    /// a `CancelToken` opens to send `KILL QUERY`).
+    pub(crate) fn without_init_sql(mut self) -> Self {
+        self.0.init_sql.clear();
+        self
+    }
+
     /// Finish.
     pub fn build(self) -> Opts {
         Opts(Arc::new(self.0))

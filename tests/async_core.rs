@@ -515,3 +515,32 @@ fn futures_are_send() {
         assert_eq!(h.await.unwrap(), 2);
     });
 }
+
+#[test]
+fn cancel_side_connection_runs_no_init_sql() {
+    run(async {
+        let t = format!("t_init_audit_{}_{:?}", std::process::id(), io_mode());
+        let mut setup = conn().await;
+        setup
+            .query_drop(&format!("CREATE TABLE IF NOT EXISTS {t} (n INT)"))
+            .await
+            .unwrap();
+        let o = opts()
+            .to_builder()
+            .init_sql(format!("INSERT INTO {t} VALUES (1)"))
+            .build();
+        let mut c = AsyncConn::connect(&o).await.unwrap();
+        let count = format!("SELECT COUNT(*) FROM {t}");
+        assert_eq!(setup.query_one::<i64>(&count).await.unwrap(), 1);
+        c.cancel_token().cancel_query().await.unwrap();
+        c.set_query_timeout(Some(Duration::from_millis(50)));
+        let e = c.query_drop("SELECT SLEEP(5)").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        assert_eq!(
+            setup.query_one::<i64>(&count).await.unwrap(),
+            1,
+            "the KILL side connections ran the init SQL"
+        );
+        setup.query_drop(&format!("DROP TABLE {t}")).await.unwrap();
+    });
+}
