@@ -38,3 +38,20 @@ VALGRIND = valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=defi
 memcheck: setup
 	CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$(VALGRIND)" \
 		$(CARGO) test --test memcheck -- --test-threads=1
+
+# ---- Benchmarks (issue 6): see bench/RESULTS.md. Each uses MYSQL_URL, or starts a
+# throwaway mariadbd (scripts/with-mysql.sh). Shorter runs, e.g.:
+#   CONCURRENCY=20 REQUESTS=200 SLEEP=0.2 MODES="null async" make chartio
+.PHONY: chartio chartio-sweep bench
+
+# The Chartio replication: ab -c 100 -n 10000 against each mode of examples/chartio.rs.
+chartio: setup
+	bash scripts/chartio.sh
+
+# c = 10, 100, 1000 over the modes, with an SVG plot (docs/chartio-sweep.svg).
+chartio-sweep: setup
+	bash scripts/chartio.sh sweep
+
+# mysqlclient-async against mysql_async, sqlx and the sync mysql crate (BENCH_ARGS: see --help).
+bench: setup
+	bash scripts/with-mysql.sh $(CARGO) run --release -p mysqlclient-async-bench --features peers -- $(BENCH_ARGS)

@@ -1,0 +1,262 @@
+//! Helpers shared by the benchmark binaries: CPU time, measurements, markdown
+//! tables and the Chartio sweep data.
+//!
+//! - `src/main.rs` (`cargo run --release -p mysqlclient-async-bench --features peers`,
+//!   or `make bench`): this crate against mysql_async, sqlx and the sync mysql crate.
+//! - `src/bin/chartio-plot.rs`: the SVG plot of `make chartio-sweep`.
+
+use std::time::Duration;
+
+/// CPU time (user + system) this process has used so far, over all its threads.
+pub fn cpu_time() -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct we pass; nothing else is touched.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut ru) != 0 {
+            return Duration::ZERO;
+        }
+        ru
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Work done in a measured window.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Measurement {
+    /// Operations (queries, rows, requests) completed in the window.
+    pub ops: u64,
+    /// Wall-clock length of the window, seconds.
+    pub secs: f64,
+    /// CPU time the whole process used in the window, seconds.
+    pub cpu_secs: f64,
+}
+
+impl Measurement {
+    /// Operations per second.
+    pub fn rate(&self) -> f64 {
+        if self.secs > 0.0 {
+            self.ops as f64 / self.secs
+        } else {
+            0.0
+        }
+    }
+
+    /// Client CPU microseconds per operation.
+    pub fn cpu_us_per_op(&self) -> f64 {
+        if self.ops > 0 {
+            self.cpu_secs * 1e6 / self.ops as f64
+        } else {
+            f64::NAN
+        }
+    }
+}
+
+/// Snapshot of an operation counter, the CPU clock and the wall clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    ops: u64,
+    cpu: Duration,
+    at: std::time::Instant,
+}
+
+impl Mark {
+    /// Take a snapshot with the counter at `ops`.
+    pub fn now(ops: u64) -> Mark {
+        Mark {
+            ops,
+            cpu: cpu_time(),
+            at: std::time::Instant::now(),
+        }
+    }
+
+    /// What happened between `self` and `later`.
+    pub fn until(&self, later: &Mark) -> Measurement {
+        Measurement {
+            ops: later.ops.saturating_sub(self.ops),
+            secs: later.at.duration_since(self.at).as_secs_f64(),
+            cpu_secs: later.cpu.saturating_sub(self.cpu).as_secs_f64(),
+        }
+    }
+}
+
+/// Format a number with thousands separators and `decimals` decimals.
+pub fn fmt_num(x: f64, decimals: usize) -> String {
+    if !x.is_finite() {
+        return "n/a".into();
+    }
+    let s = format!("{:.*}", decimals, x.abs());
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i.to_string(), Some(f.to_string())),
+        None => (s.clone(), None),
+    };
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    let sign = if x < 0.0 { "-" } else { "" };
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// A markdown table.
+#[derive(Debug, Default, Clone)]
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column titles.
+    pub fn new<S: Into<String>>(header: impl IntoIterator<Item = S>) -> Table {
+        Table {
+            header: header.into_iter().map(Into::into).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Add a row (padded or cut to the header's width).
+    pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
+        let mut r: Vec<String> = cells.into_iter().map(Into::into).collect();
+        r.resize(self.header.len(), String::new());
+        self.rows.push(r);
+    }
+
+    /// Render as GitHub markdown; the first column left-aligned, the rest right-aligned.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
+        out.push_str(&line(&self.header));
+        let align: Vec<String> = (0..self.header.len())
+            .map(|i| if i == 0 { "---".into() } else { "---:".into() })
+            .collect();
+        out.push_str(&line(&align));
+        for r in &self.rows {
+            out.push_str(&line(r));
+        }
+        out
+    }
+}
+
+/// One line of `target/chartio/sweep.tsv` (written by scripts/chartio.sh):
+/// mode, concurrency, completed requests, req/s, p50 ms, p99 ms, failed, seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepRow {
+    /// `async`, `per-request`, `blocking`, `threads` or `null`.
+    pub mode: String,
+    /// ab -c.
+    pub concurrency: u32,
+    /// Requests completed.
+    pub requests: u64,
+    /// Requests per second.
+    pub rps: f64,
+    /// Median latency, ms (None if ab printed none).
+    pub p50_ms: Option<f64>,
+    /// 99th percentile latency, ms.
+    pub p99_ms: Option<f64>,
+    /// Failed requests (including non-2xx).
+    pub failed: u64,
+}
+
+/// Parse the sweep TSV; blank lines are skipped, a malformed line is an error.
+pub fn parse_sweep(text: &str) -> Result<Vec<SweepRow>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 7 {
+            return Err(format!(
+                "line {}: expected at least 7 tab-separated fields, got {}",
+                i + 1,
+                f.len()
+            ));
+        }
+        let num = |s: &str, what: &str| -> Result<f64, String> {
+            s.trim()
+                .parse::<f64>()
+                .map_err(|e| format!("line {}: {what} `{s}`: {e}", i + 1))
+        };
+        let opt = |s: &str| s.trim().parse::<f64>().ok();
+        out.push(SweepRow {
+            mode: f[0].to_string(),
+            concurrency: num(f[1], "concurrency")? as u32,
+            requests: num(f[2], "requests")? as u64,
+            rps: num(f[3], "req/s")?,
+            p50_ms: opt(f[4]),
+            p99_ms: opt(f[5]),
+            failed: num(f[6], "failed")? as u64,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped() {
+        assert_eq!(fmt_num(1234567.891, 1), "1,234,567.9");
+        assert_eq!(fmt_num(999.0, 0), "999");
+        assert_eq!(fmt_num(1000.0, 0), "1,000");
+        assert_eq!(fmt_num(-12345.0, 2), "-12,345.00");
+        assert_eq!(fmt_num(f64::NAN, 2), "n/a");
+    }
+
+    #[test]
+    fn measurement_rates() {
+        let m = Measurement {
+            ops: 1000,
+            secs: 2.0,
+            cpu_secs: 0.004,
+        };
+        assert_eq!(m.rate(), 500.0);
+        assert!((m.cpu_us_per_op() - 4.0).abs() < 1e-9);
+        assert!(Measurement::default().cpu_us_per_op().is_nan());
+    }
+
+    #[test]
+    fn cpu_time_advances() {
+        let a = cpu_time();
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        assert!(cpu_time() > a);
+    }
+
+    #[test]
+    fn table_renders() {
+        let mut t = Table::new(["a", "b"]);
+        t.row(["x", "1"]);
+        t.row(["y"]);
+        assert_eq!(
+            t.render(),
+            "| a | b |\n| --- | ---: |\n| x | 1 |\n| y |  |\n"
+        );
+    }
+
+    #[test]
+    fn sweep_parses() {
+        let rows = parse_sweep(
+            "null\t10\t100\t90.91\t1001\t1003\t0\t1.1\n\nasync\t10\t100\t90.5\t-\t-\t2\t1.1\n",
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].mode, "null");
+        assert_eq!(rows[0].concurrency, 10);
+        assert_eq!(rows[0].p50_ms, Some(1001.0));
+        assert_eq!(rows[1].p99_ms, None);
+        assert_eq!(rows[1].failed, 2);
+        assert!(parse_sweep("null\t10\n").is_err());
+        assert!(parse_sweep("null\tx\t1\t1\t1\t1\t0\n").is_err());
+    }
+}

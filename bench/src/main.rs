@@ -1,0 +1,948 @@
+//! mysqlclient-async against its peers, in one run, on one machine and one server.
+//!
+//! ```text
+//! make bench                     # a throwaway mariadbd (or MYSQL_URL), all peers
+//! cargo run --release -p mysqlclient-async-bench --features peers -- [OPTIONS]
+//! ```
+//!
+//! Figures, each for every driver:
+//! - `SELECT 1` queries per second at c = 1, 16 and 64, one connection per task (per
+//!   thread for the sync `mysql` crate), counted over a fixed window after a warm-up;
+//! - client CPU µs per query in that window: `getrusage(RUSAGE_SELF)` user + sys over
+//!   the whole process, divided by the queries;
+//! - rows/s reading a 200,000-row x 5-column table (BIGINT, VARCHAR, DOUBLE,
+//!   DATETIME(6), TEXT) into `Vec<(i64, String, f64, String, String)>`;
+//! - Chartio at c = 1000 without HTTP: 1000 tasks (threads for `mysql`) each run
+//!   `rounds` x (check out a pooled connection, `SELECT SLEEP(1)`, return it), on a
+//!   cold pool (empty: the 1000 connects are inside the timing) and on a warm one
+//!   (1000 connections already open), against `null` (the same tasks sleeping 1 s).
+//!
+//! Fairness: every driver talks plain TCP to 127.0.0.1 without TLS (ours with
+//! `ssl_mode=disabled`; the peers are built without any TLS feature, and `mysql` /
+//! `mysql_async` get `prefer_socket=false` so they do not switch to the unix socket);
+//! every query goes over the text protocol (COM_QUERY: `query` for ours, mysql and
+//! mysql_async, `raw_sql` for sqlx), so the server does the same work for all;
+//! DATETIME(6) is read as its text. The async drivers share one current-thread tokio
+//! runtime (one core, the Tornado setting); the sync `mysql` crate gets one OS thread
+//! per connection. Pools use each driver's defaults apart from their size
+//! (mysql / mysql_async reset each returned connection and mysql pings on checkout:
+//! that is what their users get).
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysqlclient_async_bench::{fmt_num, Mark, Measurement, Table};
+
+type R<T> = Result<T, Box<dyn std::error::Error>>;
+
+const DECODE_TABLE: &str = "bench_decode";
+
+fn decode_sql() -> String {
+    format!("SELECT id, name, score, at, body FROM {DECODE_TABLE}")
+}
+
+// ---------------------------------------------------------------- configuration
+
+#[derive(Clone, Debug)]
+struct Config {
+    /// Our URL (with ssl_mode=disabled).
+    url: String,
+    /// The same server for the peers: scheme, user, password, host, port, db only.
+    peer_url: String,
+    levels: Vec<usize>,
+    warmup: Duration,
+    window: Duration,
+    rows: u64,
+    decode_iters: usize,
+    chartio_c: usize,
+    chartio_rounds: usize,
+    sleep: f64,
+    drivers: Vec<String>,
+    sections: Vec<String>,
+    out: String,
+}
+
+const USAGE: &str = "usage: mysqlclient-async-bench [--url URL] [--levels 1,16,64] [--secs 3] \
+[--warmup 0.5] [--rows 200000] [--decode-iters 3] [--chartio-c 1000] [--rounds 10] [--sleep 1] \
+[--drivers ours,mysql_async,sqlx,mysql] [--only select1,decode,chartio] [--out target/bench/report.md]";
+
+fn all_drivers() -> Vec<String> {
+    let mut d = vec!["ours".to_string()];
+    if cfg!(feature = "peers") {
+        d.extend(["mysql_async", "sqlx", "mysql"].map(String::from));
+    }
+    d
+}
+
+fn parse_args() -> R<Config> {
+    let mut url =
+        std::env::var("MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+    let mut cfg = Config {
+        url: String::new(),
+        peer_url: String::new(),
+        levels: vec![1, 16, 64],
+        warmup: Duration::from_millis(500),
+        window: Duration::from_secs(3),
+        rows: 200_000,
+        decode_iters: 3,
+        chartio_c: 1000,
+        chartio_rounds: 10,
+        sleep: 1.0,
+        drivers: all_drivers(),
+        sections: vec!["select1".into(), "decode".into(), "chartio".into()],
+        out: "target/bench/report.md".into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut val = || {
+            it.next()
+                .ok_or_else(|| format!("{a} needs a value\n{USAGE}"))
+        };
+        let list = |s: String| -> Vec<String> {
+            s.split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect()
+        };
+        match a.as_str() {
+            "--url" => url = val()?,
+            "--levels" => {
+                cfg.levels = list(val()?)
+                    .iter()
+                    .map(|x| x.parse())
+                    .collect::<Result<_, _>>()?
+            }
+            "--secs" => cfg.window = Duration::from_secs_f64(val()?.parse()?),
+            "--warmup" => cfg.warmup = Duration::from_secs_f64(val()?.parse()?),
+            "--rows" => cfg.rows = val()?.parse()?,
+            "--decode-iters" => cfg.decode_iters = val()?.parse::<usize>()?.max(1),
+            "--chartio-c" => cfg.chartio_c = val()?.parse::<usize>()?.max(1),
+            "--rounds" => cfg.chartio_rounds = val()?.parse::<usize>()?.max(1),
+            "--sleep" => cfg.sleep = val()?.parse()?,
+            "--drivers" => cfg.drivers = list(val()?),
+            "--only" => cfg.sections = list(val()?),
+            "--out" => cfg.out = val()?,
+            "-h" | "--help" => return Err(USAGE.into()),
+            _ => return Err(format!("unknown argument `{a}`\n{USAGE}").into()),
+        }
+    }
+    for d in &cfg.drivers {
+        if !all_drivers().contains(d) {
+            return Err(if cfg!(feature = "peers") {
+                format!("unknown driver `{d}`")
+            } else {
+                format!("driver `{d}` needs the `peers` feature (make bench)")
+            }
+            .into());
+        }
+    }
+    let base = url.split('?').next().unwrap_or(&url).to_string();
+    cfg.peer_url = base.clone();
+    cfg.url = if url.contains("ssl_mode=") {
+        url
+    } else if url.contains('?') {
+        format!("{url}&ssl_mode=disabled")
+    } else {
+        format!("{url}?ssl_mode=disabled")
+    };
+    Ok(cfg)
+}
+
+// ---------------------------------------------------------------- async drivers
+
+/// One async driver, as its users would write it.
+#[allow(async_fn_in_trait)]
+trait AsyncDriver: 'static {
+    type Conn: 'static;
+    type Pool: Clone + 'static;
+    type Pooled: 'static;
+    async fn connect(cfg: &Config) -> R<Self::Conn>;
+    async fn select1(conn: &mut Self::Conn) -> R<i64>;
+    /// Read every row into tuples; returns (rows, a checksum).
+    async fn decode(conn: &mut Self::Conn, sql: &str) -> R<(usize, u64)>;
+    async fn close(conn: Self::Conn);
+    /// An empty pool of at most `max` connections.
+    fn pool(cfg: &Config, max: usize) -> R<Self::Pool>;
+    async fn checkout(pool: &Self::Pool) -> R<Self::Pooled>;
+    async fn exec(conn: &mut Self::Pooled, sql: &str) -> R<()>;
+    async fn close_pool(pool: Self::Pool);
+}
+
+type Decoded = (i64, String, f64, String, String);
+
+fn checksum(rows: &[Decoded]) -> u64 {
+    rows.iter().fold(0u64, |acc, (id, name, score, at, body)| {
+        acc.wrapping_add(*id as u64)
+            .wrapping_add((name.len() + at.len() + body.len()) as u64)
+            .wrapping_add(*score as u64)
+    })
+}
+
+struct Ours;
+
+impl AsyncDriver for Ours {
+    type Conn = mysqlclient_async::AsyncConn;
+    type Pool = mysqlclient_async::Pool;
+    type Pooled = mysqlclient_async::PooledConn;
+
+    async fn connect(cfg: &Config) -> R<Self::Conn> {
+        Ok(mysqlclient_async::AsyncConn::connect(cfg.url.as_str()).await?)
+    }
+    async fn select1(conn: &mut Self::Conn) -> R<i64> {
+        Ok(conn.query_one::<i64>("SELECT 1").await?)
+    }
+    async fn decode(conn: &mut Self::Conn, sql: &str) -> R<(usize, u64)> {
+        let rows: Vec<Decoded> = conn.query(sql).await?;
+        Ok((rows.len(), checksum(&rows)))
+    }
+    async fn close(conn: Self::Conn) {
+        let _ = conn.close().await;
+    }
+    fn pool(cfg: &Config, max: usize) -> R<Self::Pool> {
+        Ok(mysqlclient_async::Pool::builder(cfg.url.as_str())
+            .max_size(max)
+            .acquire_timeout(Duration::from_secs(120))
+            .build()?)
+    }
+    async fn checkout(pool: &Self::Pool) -> R<Self::Pooled> {
+        Ok(pool.get().await?)
+    }
+    async fn exec(conn: &mut Self::Pooled, sql: &str) -> R<()> {
+        Ok(conn.query_drop(sql).await?)
+    }
+    async fn close_pool(pool: Self::Pool) {
+        pool.close().await;
+    }
+}
+
+#[cfg(feature = "peers")]
+mod peers {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Barrier;
+    use mysql_async::prelude::Queryable as _;
+    use sqlx::{Connection as _, Row as _};
+
+    pub struct MysqlAsync;
+
+    fn ma_opts(cfg: &Config, pool_max: Option<usize>) -> R<mysql_async::Opts> {
+        let mut b =
+            mysql_async::OptsBuilder::from_opts(mysql_async::Opts::from_url(&cfg.peer_url)?)
+                .prefer_socket(false);
+        if let Some(max) = pool_max {
+            let constraints = mysql_async::PoolConstraints::new(0, max).ok_or("bad pool size")?;
+            b = b.pool_opts(mysql_async::PoolOpts::default().with_constraints(constraints));
+        }
+        Ok(b.into())
+    }
+
+    impl AsyncDriver for MysqlAsync {
+        type Conn = mysql_async::Conn;
+        type Pool = mysql_async::Pool;
+        type Pooled = mysql_async::Conn;
+
+        async fn connect(cfg: &Config) -> R<Self::Conn> {
+            Ok(mysql_async::Conn::new(ma_opts(cfg, None)?).await?)
+        }
+        async fn select1(conn: &mut Self::Conn) -> R<i64> {
+            Ok(conn
+                .query_first::<i64, _>("SELECT 1")
+                .await?
+                .ok_or("no row")?)
+        }
+        async fn decode(conn: &mut Self::Conn, sql: &str) -> R<(usize, u64)> {
+            let rows: Vec<Decoded> = conn.query(sql).await?;
+            Ok((rows.len(), checksum(&rows)))
+        }
+        async fn close(conn: Self::Conn) {
+            let _ = conn.disconnect().await;
+        }
+        fn pool(cfg: &Config, max: usize) -> R<Self::Pool> {
+            Ok(mysql_async::Pool::new(ma_opts(cfg, Some(max))?))
+        }
+        async fn checkout(pool: &Self::Pool) -> R<Self::Pooled> {
+            Ok(pool.get_conn().await?)
+        }
+        async fn exec(conn: &mut Self::Pooled, sql: &str) -> R<()> {
+            Ok(conn.query_drop(sql).await?)
+        }
+        async fn close_pool(pool: Self::Pool) {
+            let _ = pool.disconnect().await;
+        }
+    }
+
+    pub struct Sqlx;
+
+    fn sqlx_opts(cfg: &Config) -> R<sqlx::mysql::MySqlConnectOptions> {
+        Ok(cfg
+            .peer_url
+            .parse::<sqlx::mysql::MySqlConnectOptions>()?
+            .ssl_mode(sqlx::mysql::MySqlSslMode::Disabled))
+    }
+
+    fn sql_of(sql: &str) -> sqlx::AssertSqlSafe<String> {
+        sqlx::AssertSqlSafe(sql.to_owned())
+    }
+
+    impl AsyncDriver for Sqlx {
+        type Conn = sqlx::MySqlConnection;
+        type Pool = sqlx::MySqlPool;
+        type Pooled = sqlx::pool::PoolConnection<sqlx::MySql>;
+
+        async fn connect(cfg: &Config) -> R<Self::Conn> {
+            Ok(sqlx::MySqlConnection::connect_with(&sqlx_opts(cfg)?).await?)
+        }
+        async fn select1(conn: &mut Self::Conn) -> R<i64> {
+            let row = sqlx::raw_sql("SELECT 1").fetch_one(&mut *conn).await?;
+            Ok(row.try_get::<i64, _>(0)?)
+        }
+        async fn decode(conn: &mut Self::Conn, sql: &str) -> R<(usize, u64)> {
+            use futures_util::TryStreamExt as _;
+            let mut stream = sqlx::raw_sql(sql_of(sql)).fetch(&mut *conn);
+            let mut rows: Vec<Decoded> = Vec::new();
+            while let Some(row) = stream.try_next().await? {
+                rows.push((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    // No chrono/time feature: the text protocol's DATETIME text.
+                    row.try_get_unchecked(3)?,
+                    row.try_get(4)?,
+                ));
+            }
+            Ok((rows.len(), checksum(&rows)))
+        }
+        async fn close(conn: Self::Conn) {
+            let _ = conn.close().await;
+        }
+        fn pool(cfg: &Config, max: usize) -> R<Self::Pool> {
+            Ok(sqlx::mysql::MySqlPoolOptions::new()
+                .max_connections(max as u32)
+                .min_connections(0)
+                .acquire_timeout(Duration::from_secs(120))
+                .connect_lazy_with(sqlx_opts(cfg)?))
+        }
+        async fn checkout(pool: &Self::Pool) -> R<Self::Pooled> {
+            Ok(pool.acquire().await?)
+        }
+        async fn exec(conn: &mut Self::Pooled, sql: &str) -> R<()> {
+            sqlx::raw_sql(sql_of(sql)).execute(&mut **conn).await?;
+            Ok(())
+        }
+        async fn close_pool(pool: Self::Pool) {
+            pool.close().await;
+        }
+    }
+
+    // ------------------------------------------------ the sync mysql crate on threads
+
+    use mysql::prelude::Queryable as _;
+
+    fn my_opts(cfg: &Config, pool_max: Option<usize>) -> R<mysql::Opts> {
+        let mut b = mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&cfg.peer_url)?)
+            .prefer_socket(false);
+        if let Some(max) = pool_max {
+            let constraints = mysql::PoolConstraints::new(0, max).ok_or("bad pool size")?;
+            b = b.pool_opts(mysql::PoolOpts::default().with_constraints(constraints));
+        }
+        Ok(b.into())
+    }
+
+    pub fn select1_threads(cfg: &Config, c: usize) -> R<Measurement> {
+        let opts = my_opts(cfg, None)?;
+        let count = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let start = Arc::new(Barrier::new(c + 1));
+        let mut threads = Vec::new();
+        for _ in 0..c {
+            let mut conn = mysql::Conn::new(opts.clone())?;
+            let (count, stop, start) = (count.clone(), stop.clone(), start.clone());
+            threads.push(std::thread::spawn(move || -> Result<(), String> {
+                start.wait();
+                while !stop.load(Ordering::Relaxed) {
+                    let v: i64 = conn
+                        .query_first("SELECT 1")
+                        .map_err(|e| e.to_string())?
+                        .ok_or("no row")?;
+                    std::hint::black_box(v);
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(())
+            }));
+        }
+        start.wait();
+        std::thread::sleep(cfg.warmup);
+        let m0 = Mark::now(count.load(Ordering::Relaxed));
+        std::thread::sleep(cfg.window);
+        let m1 = Mark::now(count.load(Ordering::Relaxed));
+        stop.store(true, Ordering::Relaxed);
+        for t in threads {
+            t.join().map_err(|_| "thread panicked")??;
+        }
+        Ok(m0.until(&m1))
+    }
+
+    pub fn decode_sync(cfg: &Config) -> R<Measurement> {
+        let mut conn = mysql::Conn::new(my_opts(cfg, None)?)?;
+        let sql = decode_sql();
+        let mut best: Option<Measurement> = None;
+        for _ in 0..cfg.decode_iters {
+            let m0 = Mark::now(0);
+            let rows: Vec<Decoded> = conn.query(&sql)?;
+            let n = rows.len() as u64;
+            std::hint::black_box(checksum(&rows));
+            drop(rows);
+            let m = m0.until(&Mark::now(n));
+            check_rows(cfg, n)?;
+            if best.map_or(true, |b| m.rate() > b.rate()) {
+                best = Some(m);
+            }
+        }
+        Ok(best.expect("at least one iteration"))
+    }
+
+    pub fn chartio_threads(cfg: &Config, warm: bool) -> R<Measurement> {
+        let c = cfg.chartio_c;
+        let pool = mysql::Pool::new(my_opts(cfg, Some(c))?)?;
+        let sql = sleep_sql(cfg);
+        let spawn = |f: Box<dyn FnOnce() -> Result<(), String> + Send>| {
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(f)
+                .map_err(|e| e.to_string())
+        };
+        if warm {
+            let all = Arc::new(Barrier::new(c));
+            let mut threads = Vec::new();
+            for _ in 0..c {
+                let (pool, all) = (pool.clone(), all.clone());
+                threads.push(spawn(Box::new(move || {
+                    let conn = pool.get_conn().map_err(|e| e.to_string())?;
+                    all.wait();
+                    drop(conn);
+                    Ok(())
+                }))?);
+            }
+            for t in threads {
+                t.join().map_err(|_| "thread panicked")??;
+            }
+        }
+        let start = Arc::new(Barrier::new(c + 1));
+        let mut threads = Vec::new();
+        for _ in 0..c {
+            let (pool, start, sql) = (pool.clone(), start.clone(), sql.clone());
+            let rounds = cfg.chartio_rounds;
+            threads.push(spawn(Box::new(move || {
+                start.wait();
+                for _ in 0..rounds {
+                    let mut conn = pool.get_conn().map_err(|e| e.to_string())?;
+                    conn.query_drop(&sql).map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }))?);
+        }
+        start.wait();
+        let m0 = Mark::now(0);
+        for t in threads {
+            t.join().map_err(|_| "thread panicked")??;
+        }
+        let m = m0.until(&Mark::now((c * cfg.chartio_rounds) as u64));
+        drop(pool);
+        Ok(m)
+    }
+}
+
+fn check_rows(cfg: &Config, n: u64) -> R<()> {
+    if n != cfg.rows {
+        return Err(format!("decode read {n} rows, expected {}", cfg.rows).into());
+    }
+    Ok(())
+}
+
+fn sleep_sql(cfg: &Config) -> String {
+    format!("SELECT SLEEP({})", cfg.sleep)
+}
+
+/// `SELECT 1` in a loop on `c` connections, one task each; the queries done in a
+/// window after a warm-up.
+async fn select1_async<D: AsyncDriver>(cfg: &Config, c: usize) -> R<Measurement> {
+    let mut conns = Vec::with_capacity(c);
+    for _ in 0..c {
+        conns.push(D::connect(cfg).await?);
+    }
+    let count = Rc::new(Cell::new(0u64));
+    let stop = Rc::new(Cell::new(false));
+    let mut tasks = Vec::new();
+    for mut conn in conns {
+        let (count, stop) = (count.clone(), stop.clone());
+        tasks.push(tokio::task::spawn_local(async move {
+            while !stop.get() {
+                let v = D::select1(&mut conn).await.map_err(|e| e.to_string())?;
+                if v != 1 {
+                    return Err(format!("SELECT 1 returned {v}"));
+                }
+                count.set(count.get() + 1);
+            }
+            D::close(conn).await;
+            Ok::<(), String>(())
+        }));
+    }
+    tokio::time::sleep(cfg.warmup).await;
+    let m0 = Mark::now(count.get());
+    tokio::time::sleep(cfg.window).await;
+    let m1 = Mark::now(count.get());
+    stop.set(true);
+    for t in tasks {
+        t.await??;
+    }
+    Ok(m0.until(&m1))
+}
+
+/// The best of `decode_iters` full reads of the decode table.
+async fn decode_async<D: AsyncDriver>(cfg: &Config) -> R<Measurement> {
+    let mut conn = D::connect(cfg).await?;
+    let sql = decode_sql();
+    let mut best: Option<Measurement> = None;
+    for _ in 0..cfg.decode_iters {
+        let m0 = Mark::now(0);
+        let (n, sum) = D::decode(&mut conn, &sql).await?;
+        std::hint::black_box(sum);
+        let m = m0.until(&Mark::now(n as u64));
+        check_rows(cfg, n as u64)?;
+        if best.map_or(true, |b| m.rate() > b.rate()) {
+            best = Some(m);
+        }
+    }
+    D::close(conn).await;
+    Ok(best.expect("at least one iteration"))
+}
+
+/// Chartio without HTTP: `chartio_c` tasks, each `rounds` x (check out, slow query,
+/// return). Cold: the pool starts empty. Warm: `chartio_c` connections are opened
+/// (and held at once) before the clock starts.
+async fn chartio_async<D: AsyncDriver>(cfg: &Config, warm: bool) -> R<Measurement> {
+    let c = cfg.chartio_c;
+    let pool = D::pool(cfg, c)?;
+    if warm {
+        let all = Arc::new(tokio::sync::Barrier::new(c));
+        let mut tasks = Vec::new();
+        for _ in 0..c {
+            let (pool, all) = (pool.clone(), all.clone());
+            tasks.push(tokio::task::spawn_local(async move {
+                let mut conn = D::checkout(&pool).await.map_err(|e| e.to_string())?;
+                D::exec(&mut conn, "DO 1")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                all.wait().await;
+                drop(conn);
+                Ok::<(), String>(())
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+    }
+    let sql: Rc<str> = sleep_sql(cfg).into();
+    let start = Rc::new(tokio::sync::Barrier::new(c + 1));
+    let mut tasks = Vec::new();
+    for _ in 0..c {
+        let (pool, sql, start, rounds) =
+            (pool.clone(), sql.clone(), start.clone(), cfg.chartio_rounds);
+        tasks.push(tokio::task::spawn_local(async move {
+            start.wait().await;
+            for _ in 0..rounds {
+                let mut conn = D::checkout(&pool).await.map_err(|e| e.to_string())?;
+                D::exec(&mut conn, &sql).await.map_err(|e| e.to_string())?;
+            }
+            Ok::<(), String>(())
+        }));
+    }
+    start.wait().await;
+    let m0 = Mark::now(0);
+    for t in tasks {
+        t.await??;
+    }
+    let m = m0.until(&Mark::now((c * cfg.chartio_rounds) as u64));
+    D::close_pool(pool).await;
+    Ok(m)
+}
+
+/// The ceiling: the same tasks, sleeping instead of querying.
+async fn chartio_null(cfg: &Config) -> R<Measurement> {
+    let c = cfg.chartio_c;
+    let d = Duration::from_secs_f64(cfg.sleep);
+    let start = Rc::new(tokio::sync::Barrier::new(c + 1));
+    let mut tasks = Vec::new();
+    for _ in 0..c {
+        let (start, rounds) = (start.clone(), cfg.chartio_rounds);
+        tasks.push(tokio::task::spawn_local(async move {
+            start.wait().await;
+            for _ in 0..rounds {
+                tokio::time::sleep(d).await;
+            }
+        }));
+    }
+    start.wait().await;
+    let m0 = Mark::now(0);
+    for t in tasks {
+        t.await?;
+    }
+    Ok(m0.until(&Mark::now((c * cfg.chartio_rounds) as u64)))
+}
+
+// ---------------------------------------------------------------- running it all
+
+/// Results: figure name -> per-driver measurement.
+#[derive(Default)]
+struct Results {
+    rows: Vec<(String, Vec<(String, Measurement)>)>,
+    null_chartio: Option<Measurement>,
+}
+
+impl Results {
+    fn put(&mut self, figure: &str, driver: &str, m: Measurement) {
+        match self.rows.iter_mut().find(|(f, _)| f == figure) {
+            Some((_, v)) => v.push((driver.into(), m)),
+            None => self.rows.push((figure.into(), vec![(driver.into(), m)])),
+        }
+    }
+    fn get(&self, figure: &str, driver: &str) -> Option<Measurement> {
+        self.rows
+            .iter()
+            .find(|(f, _)| f == figure)
+            .and_then(|(_, v)| v.iter().find(|(d, _)| d == driver).map(|(_, m)| *m))
+    }
+}
+
+fn note(msg: impl AsRef<str>) {
+    eprintln!("bench: {}", msg.as_ref());
+}
+
+async fn run_async_driver<D: AsyncDriver>(cfg: &Config, name: &str, res: &mut Results) -> R<()> {
+    if cfg.sections.iter().any(|s| s == "select1") {
+        for &c in &cfg.levels {
+            let m = select1_async::<D>(cfg, c).await?;
+            note(format!(
+                "{name:12} SELECT 1 c={c:<3} {:>9} q/s  {:>6} µs CPU/query",
+                fmt_num(m.rate(), 0),
+                fmt_num(m.cpu_us_per_op(), 2)
+            ));
+            res.put(&format!("select1-{c}"), name, m);
+        }
+    }
+    if cfg.sections.iter().any(|s| s == "decode") {
+        let m = decode_async::<D>(cfg).await?;
+        note(format!(
+            "{name:12} decode {:>11} rows/s",
+            fmt_num(m.rate(), 0)
+        ));
+        res.put("decode", name, m);
+    }
+    if cfg.sections.iter().any(|s| s == "chartio") {
+        for warm in [false, true] {
+            let m = chartio_async::<D>(cfg, warm).await?;
+            let label = if warm { "warm" } else { "cold" };
+            note(format!(
+                "{name:12} chartio c={} {label} {:>8} q/s",
+                cfg.chartio_c,
+                fmt_num(m.rate(), 1)
+            ));
+            res.put(&format!("chartio-{label}"), name, m);
+            // Let the server finish closing the pool's connections.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "peers")]
+fn run_sync_driver(cfg: &Config, name: &str, res: &mut Results) -> R<()> {
+    if cfg.sections.iter().any(|s| s == "select1") {
+        for &c in &cfg.levels {
+            let m = peers::select1_threads(cfg, c)?;
+            note(format!(
+                "{name:12} SELECT 1 c={c:<3} {:>9} q/s  {:>6} µs CPU/query",
+                fmt_num(m.rate(), 0),
+                fmt_num(m.cpu_us_per_op(), 2)
+            ));
+            res.put(&format!("select1-{c}"), name, m);
+        }
+    }
+    if cfg.sections.iter().any(|s| s == "decode") {
+        let m = peers::decode_sync(cfg)?;
+        note(format!(
+            "{name:12} decode {:>11} rows/s",
+            fmt_num(m.rate(), 0)
+        ));
+        res.put("decode", name, m);
+    }
+    if cfg.sections.iter().any(|s| s == "chartio") {
+        for warm in [false, true] {
+            let m = peers::chartio_threads(cfg, warm)?;
+            let label = if warm { "warm" } else { "cold" };
+            note(format!(
+                "{name:12} chartio c={} {label} {:>8} q/s",
+                cfg.chartio_c,
+                fmt_num(m.rate(), 1)
+            ));
+            res.put(&format!("chartio-{label}"), name, m);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+    Ok(())
+}
+
+/// Create (once) the 200k-row table the decode figure reads.
+fn prepare_decode_table(cfg: &Config) -> R<()> {
+    let mut conn = mysqlclient_async::Conn::connect(cfg.url.as_str())?;
+    let n: Option<i64> = conn
+        .query_opt(&format!(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{DECODE_TABLE}'"
+        ))?;
+    if n == Some(1) {
+        let rows: i64 = conn.query_one(&format!("SELECT COUNT(*) FROM {DECODE_TABLE}"))?;
+        if rows as u64 == cfg.rows {
+            return Ok(());
+        }
+    }
+    note(format!("creating {DECODE_TABLE} with {} rows", cfg.rows));
+    conn.query_drop(&format!("DROP TABLE IF EXISTS {DECODE_TABLE}"))?;
+    conn.query_drop(&format!(
+        "CREATE TABLE {DECODE_TABLE} (id BIGINT PRIMARY KEY, name VARCHAR(64) NOT NULL, \
+         score DOUBLE NOT NULL, at DATETIME(6) NOT NULL, body TEXT NOT NULL) ENGINE=InnoDB"
+    ))?;
+    conn.query_drop(&format!(
+        "INSERT INTO {DECODE_TABLE} SELECT seq, CONCAT('name-', seq), seq * 1.25, \
+         TIMESTAMP'2020-01-01 00:00:00' + INTERVAL seq SECOND + INTERVAL (seq * 7919) MOD 1000000 MICROSECOND, \
+         REPEAT(CHAR(97 + seq MOD 26), 20 + seq MOD 180) FROM seq_1_to_{}",
+        cfg.rows
+    ))?;
+    Ok(())
+}
+
+fn pct(a: f64, b: f64) -> String {
+    if b > 0.0 && a.is_finite() {
+        format!("{:.1}%", 100.0 * a / b)
+    } else {
+        "n/a".into()
+    }
+}
+
+fn ratio(ours: f64, peer: f64) -> String {
+    if peer > 0.0 && ours.is_finite() && peer.is_finite() {
+        format!("{:.2}×", ours / peer)
+    } else {
+        "n/a".into()
+    }
+}
+
+fn report(cfg: &Config, res: &Results) -> String {
+    let peers: Vec<&String> = cfg.drivers.iter().filter(|d| *d != "ours").collect();
+    let title = |d: &str| match d {
+        "ours" => "mysqlclient-async".to_string(),
+        "mysql" => "mysql (threads)".to_string(),
+        other => other.to_string(),
+    };
+    let mut header = vec!["figure".to_string()];
+    header.extend(cfg.drivers.iter().map(|d| title(d)));
+    header.extend(peers.iter().map(|p| format!("ours ÷ {}", title(p))));
+    let mut t = Table::new(header);
+    let mut line = |label: String,
+                    figure: &str,
+                    value: &dyn Fn(&Measurement) -> f64,
+                    decimals: usize,
+                    extra: &dyn Fn(&Measurement) -> String| {
+        if cfg.drivers.iter().all(|d| res.get(figure, d).is_none()) {
+            return;
+        }
+        let mut cells = vec![label];
+        for d in &cfg.drivers {
+            cells.push(match res.get(figure, d) {
+                Some(m) => format!("{}{}", fmt_num(value(&m), decimals), extra(&m)),
+                None => "—".into(),
+            });
+        }
+        let ours = res.get(figure, "ours").map(|m| value(&m));
+        for p in &peers {
+            cells.push(match (ours, res.get(figure, p)) {
+                (Some(o), Some(m)) => ratio(o, value(&m)),
+                _ => "—".into(),
+            });
+        }
+        t.row(cells);
+    };
+    let none = |_: &Measurement| String::new();
+    for &c in &cfg.levels {
+        line(
+            format!("SELECT 1, q/s, c={c}"),
+            &format!("select1-{c}"),
+            &|m| m.rate(),
+            0,
+            &none,
+        );
+    }
+    for &c in &cfg.levels {
+        line(
+            format!("client CPU µs/query (lower is better), c={c}"),
+            &format!("select1-{c}"),
+            &|m| m.cpu_us_per_op(),
+            2,
+            &none,
+        );
+    }
+    line(
+        format!("rows/s, {}k rows × 5 columns", cfg.rows / 1000),
+        "decode",
+        &|m| m.rate(),
+        0,
+        &none,
+    );
+    let null = res.null_chartio;
+    let of_null = |m: &Measurement| match null {
+        Some(n) => format!(" ({} of null)", pct(m.rate(), n.rate())),
+        None => String::new(),
+    };
+    for label in ["cold", "warm"] {
+        line(
+            format!("Chartio c={}, {label} pool, q/s", cfg.chartio_c),
+            &format!("chartio-{label}"),
+            &|m| m.rate(),
+            1,
+            &of_null,
+        );
+    }
+    let mut out = t.render();
+    if let Some(n) = null {
+        out.push_str(&format!(
+            "\nChartio `null` (tasks sleeping {} s, no database): {} q/s; the limit is c / query time = {} q/s.\n",
+            cfg.sleep,
+            fmt_num(n.rate(), 1),
+            fmt_num(cfg.chartio_c as f64 / cfg.sleep, 1)
+        ));
+    }
+    out
+}
+
+fn main() {
+    let cfg = match parse_args() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&cfg) {
+        eprintln!("bench: error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn raise_fd_limit() {
+    // SAFETY: plain libc calls on a local struct.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+fn run(cfg: &Config) -> R<()> {
+    raise_fd_limit();
+    if !cfg!(feature = "peers") {
+        note("built without the `peers` feature: measuring mysqlclient-async only (make bench adds the peers)");
+    }
+    note(format!(
+        "server {}, drivers: {}",
+        cfg.peer_url,
+        cfg.drivers.join(", ")
+    ));
+    if cfg.sections.iter().any(|s| s == "decode") {
+        prepare_decode_table(cfg)?;
+    }
+    if cfg.sections.iter().any(|s| s == "chartio") {
+        let mut conn = mysqlclient_async::Conn::connect(cfg.url.as_str())?;
+        let max: i64 = conn.query_one("SELECT @@max_connections")?;
+        if (max as usize) < cfg.chartio_c + 10 {
+            return Err(format!(
+                "the server's max_connections is {max}, below --chartio-c {}: unset MYSQL_URL to use a throwaway server (scripts/with-mysql.sh), or pass --chartio-c",
+                cfg.chartio_c
+            )
+            .into());
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    let mut res = Results::default();
+    if cfg.sections.iter().any(|s| s == "chartio") {
+        let m = local.block_on(&rt, chartio_null(cfg))?;
+        note(format!(
+            "null         chartio c={} {:>8} q/s",
+            cfg.chartio_c,
+            fmt_num(m.rate(), 1)
+        ));
+        res.null_chartio = Some(m);
+    }
+    for d in &cfg.drivers {
+        match d.as_str() {
+            "ours" => local.block_on(&rt, run_async_driver::<Ours>(cfg, d, &mut res))?,
+            #[cfg(feature = "peers")]
+            "mysql_async" => {
+                local.block_on(&rt, run_async_driver::<peers::MysqlAsync>(cfg, d, &mut res))?
+            }
+            #[cfg(feature = "peers")]
+            "sqlx" => local.block_on(&rt, run_async_driver::<peers::Sqlx>(cfg, d, &mut res))?,
+            #[cfg(feature = "peers")]
+            "mysql" => run_sync_driver(cfg, d, &mut res)?,
+            other => return Err(format!("unknown driver {other}").into()),
+        }
+    }
+    let table = report(cfg, &res);
+    let machine = machine();
+    let text = format!(
+        "Peer comparison, {machine}. Async drivers on one current-thread tokio runtime, \
+         `mysql` on one OS thread per connection; TCP to 127.0.0.1 without TLS; text protocol; \
+         SELECT 1 windows of {} s after {} s warm-up; decode: best of {}; Chartio: {} rounds of \
+         `SELECT SLEEP({})` per task.\n\n{table}",
+        cfg.window.as_secs_f64(),
+        cfg.warmup.as_secs_f64(),
+        cfg.decode_iters,
+        cfg.chartio_rounds,
+        cfg.sleep
+    );
+    println!("\n{text}");
+    if let Some(dir) = std::path::Path::new(&cfg.out).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&cfg.out, &text)?;
+    note(format!("written to {}", cfg.out));
+    Ok(())
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_gb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|k| k.parse::<f64>().ok())
+                })
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!("{date}, {cores} cores, {mem_gb:.0} GB")
+}
