@@ -241,6 +241,8 @@ async fn async_workload() {
 
 #[test]
 fn nothing_blocks_the_loop() {
+    // Start the test server (a blocking call of the test support) before the probe.
+    let _ = opts();
     let local = tokio::task::LocalSet::new();
     let gap = current_thread().block_on(local.run_until(async {
         tokio::time::timeout(TEST_LIMIT, stall_probe(async_workload))
@@ -260,6 +262,7 @@ fn nothing_blocks_the_loop() {
 #[test]
 fn stall_probe_control_blocking_conn_inline() {
     // The same probe with the blocking Conn called inline: proves the probe sees stalls.
+    let _ = opts();
     let local = tokio::task::LocalSet::new();
     let gap = current_thread().block_on(local.run_until(async {
         tokio::time::timeout(
