@@ -54,4 +54,4 @@ chartio-sweep: setup
 
 # mysqlclient-async against mysql_async, sqlx and the sync mysql crate (BENCH_ARGS: see --help).
 bench: setup
-	bash scripts/with-mysql.sh $(CARGO) run --release -p mysqlclient-async-bench --features peers -- $(BENCH_ARGS)
+	bash scripts/bench.sh $(BENCH_ARGS)

@@ -243,7 +243,16 @@ fn query_on_thread_conn(opts: &Opts, sql: &str) -> mysqlclient_async::Result<Res
 async fn handle(State(app): State<Arc<App>>) -> Response {
     let r = match &app.backend {
         Backend::Null => {
-            tokio::time::sleep(app.sleep).await;
+            // tokio's timer fires 1-2 ms late (1 ms wheel, epoll timeout rounded up),
+            // which would make `null` slower than a real `SELECT SLEEP(1)` round trip;
+            // aim 1 ms early so that the ceiling is not lower than the real thing.
+            let early = Duration::from_millis(1);
+            let d = if app.sleep > 10 * early {
+                app.sleep - early
+            } else {
+                app.sleep
+            };
+            tokio::time::sleep(d).await;
             return json_response(StatusCode::OK, "{\"rows\":1,\"value\":\"0\"}".into());
         }
         Backend::Async(pool) => match pool.get().await {

@@ -11,8 +11,9 @@
 #   SLEEP=1           seconds each query sleeps (SELECT SLEEP($SLEEP)); null mode sleeps as long
 #   SQL=...           the query instead of SELECT SLEEP($SLEEP) (SLEEP must still say how long it takes)
 #   MODES="null async per-request threads blocking"
-#   BLOCKING_SECONDS  time cap for the blocking mode (default 30; sweep: 10). It serves one
-#                     request per query time, so 10,000 requests would take hours.
+#   BLOCKING_SECONDS  time cap for the blocking mode (default 30 x SLEEP, at most 30; sweep:
+#                     10 x SLEEP, at most 10). It serves one request per query time, so
+#                     10,000 requests would take hours.
 #   SWEEP_CONCURRENCY="10 100 1000", SWEEP_MAX_REQUESTS=10000 (sweep: n = 10 x c, capped)
 #   PLOT=docs/chartio-sweep.svg  where the sweep writes its plot
 set -euo pipefail
@@ -185,7 +186,7 @@ single_tick() {
 }
 
 if [ "$what" = run ]; then
-  BLOCKING_SECONDS=${BLOCKING_SECONDS:-30}
+  BLOCKING_SECONDS=${BLOCKING_SECONDS:-$(awk -v s="$SLEEP" 'BEGIN { t = 30 * s; if (t > 30) t = 30; if (t < 2) t = 2; printf "%d", t }')}
   c=${CONCURRENCY:-100}
   n=${REQUESTS:-10000}
   [ "$n" -lt "$c" ] && n=$c
@@ -208,7 +209,7 @@ if [ "$what" = run ]; then
   echo
   echo "(written to $OUT/report.md)"
 elif [ "$what" = sweep ]; then
-  BLOCKING_SECONDS=${BLOCKING_SECONDS:-10}
+  BLOCKING_SECONDS=${BLOCKING_SECONDS:-$(awk -v s="$SLEEP" 'BEGIN { t = 10 * s; if (t > 10) t = 10; if (t < 2) t = 2; printf "%d", t }')}
   levels=${SWEEP_CONCURRENCY:-10 100 1000}
   cap=${SWEEP_MAX_REQUESTS:-10000}
   plot=${PLOT:-docs/chartio-sweep.svg}

@@ -42,14 +42,29 @@ start_throwaway_mysql() {
     return 1
   fi
   _mysql_tmp=$(mktemp -d "${TMPDIR:-/tmp}/mca-bench-mysql.XXXXXX")
-  local port
-  port=$(_free_port)
-  echo "with-mysql: starting a throwaway mariadbd on 127.0.0.1:$port (datadir $_mysql_tmp)" >&2
   if ! "$installdb" --no-defaults --datadir="$_mysql_tmp/data" --user="$(id -un)" \
       --auth-root-authentication-method=normal --skip-test-db >"$_mysql_tmp/install.log" 2>&1; then
     cat "$_mysql_tmp/install.log" >&2
     return 1
   fi
+  # A free port can be taken by someone else before mariadbd binds it: try again.
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    if _start_mariadbd "$mariadbd"; then return 0; fi
+    if ! grep -q "Address already in use" "$_mysql_tmp/error.log" 2>/dev/null; then break; fi
+    echo "with-mysql: port taken, retrying ($attempt)" >&2
+  done
+  echo "with-mysql: mariadbd did not start; its log:" >&2
+  cat "$_mysql_tmp/error.log" >&2 || true
+  stop_throwaway_mysql
+  return 1
+}
+
+_start_mariadbd() {
+  local mariadbd=$1 port
+  port=$(_free_port)
+  : >"$_mysql_tmp/error.log"
+  echo "with-mysql: starting a throwaway mariadbd on 127.0.0.1:$port (datadir $_mysql_tmp)" >&2
   "$mariadbd" --no-defaults --datadir="$_mysql_tmp/data" --user="$(id -un)" \
     --socket="$_mysql_tmp/mysqld.sock" --port="$port" --bind-address=127.0.0.1 \
     --pid-file="$_mysql_tmp/mysqld.pid" --log-error="$_mysql_tmp/error.log" \
@@ -66,9 +81,9 @@ start_throwaway_mysql() {
     sleep 0.1
   done
   if [ -z "$ok" ]; then
-    echo "with-mysql: mariadbd did not start; its log:" >&2
-    cat "$_mysql_tmp/error.log" >&2 || true
-    stop_throwaway_mysql
+    kill "$_mysql_pid" 2>/dev/null || true
+    wait "$_mysql_pid" 2>/dev/null || true
+    _mysql_pid=""
     return 1
   fi
   MYSQL_URL="mysql://root@127.0.0.1:$port/test"
@@ -82,7 +97,7 @@ ensure_mysql() {
     trap stop_throwaway_mysql EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
-    start_throwaway_mysql
+    start_throwaway_mysql || return 1
   fi
   case "$MYSQL_URL" in
     *ssl_mode=*|*sslmode=*) ;;

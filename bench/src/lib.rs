@@ -7,18 +7,52 @@
 
 use std::time::Duration;
 
-/// CPU time (user + system) this process has used so far, over all its threads.
-pub fn cpu_time() -> Duration {
+/// CPU time this process has used so far, over all its threads: (user, system).
+pub fn cpu_times() -> (Duration, Duration) {
     // SAFETY: getrusage writes into the zeroed struct we pass; nothing else is touched.
     let ru = unsafe {
         let mut ru: libc::rusage = std::mem::zeroed();
         if libc::getrusage(libc::RUSAGE_SELF, &mut ru) != 0 {
-            return Duration::ZERO;
+            return (Duration::ZERO, Duration::ZERO);
         }
         ru
     };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    (tv(ru.ru_utime), tv(ru.ru_stime))
+}
+
+/// CPU time (user + system) this process has used so far, over all its threads.
+pub fn cpu_time() -> Duration {
+    let (u, s) = cpu_times();
+    u + s
+}
+
+static SERVER_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// Also measure this process (the database server, when it runs on this machine)
+/// in every [`Mark`].
+pub fn watch_server(pid: u32) -> bool {
+    if process_cpu(pid).is_some() {
+        let _ = SERVER_PID.set(pid);
+        true
+    } else {
+        false
+    }
+}
+
+/// CPU time (user + system) of another process, from `/proc/PID/stat`.
+pub fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and
+    // 15th fields of the whole line.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = if hz > 0 { hz as u64 } else { 100 };
+    Some(Duration::from_nanos((utime + stime) * 1_000_000_000 / hz))
 }
 
 /// Work done in a measured window.
@@ -30,6 +64,10 @@ pub struct Measurement {
     pub secs: f64,
     /// CPU time the whole process used in the window, seconds.
     pub cpu_secs: f64,
+    /// Of which in user space.
+    pub user_secs: f64,
+    /// CPU time of the database server in the window, when it could be read.
+    pub server_cpu_secs: Option<f64>,
 }
 
 impl Measurement {
@@ -44,38 +82,64 @@ impl Measurement {
 
     /// Client CPU microseconds per operation.
     pub fn cpu_us_per_op(&self) -> f64 {
+        self.per_op(self.cpu_secs)
+    }
+
+    /// Client user-space CPU microseconds per operation.
+    pub fn user_us_per_op(&self) -> f64 {
+        self.per_op(self.user_secs)
+    }
+
+    /// Server CPU microseconds per operation (NaN when unknown).
+    pub fn server_us_per_op(&self) -> f64 {
+        self.server_cpu_secs.map_or(f64::NAN, |s| self.per_op(s))
+    }
+
+    fn per_op(&self, secs: f64) -> f64 {
         if self.ops > 0 {
-            self.cpu_secs * 1e6 / self.ops as f64
+            secs * 1e6 / self.ops as f64
         } else {
             f64::NAN
         }
     }
 }
 
-/// Snapshot of an operation counter, the CPU clock and the wall clock.
+/// Snapshot of an operation counter, the CPU clocks and the wall clock.
 #[derive(Debug, Clone, Copy)]
 pub struct Mark {
     ops: u64,
-    cpu: Duration,
+    user: Duration,
+    sys: Duration,
+    server: Option<Duration>,
     at: std::time::Instant,
 }
 
 impl Mark {
     /// Take a snapshot with the counter at `ops`.
     pub fn now(ops: u64) -> Mark {
+        let (user, sys) = cpu_times();
         Mark {
             ops,
-            cpu: cpu_time(),
+            user,
+            sys,
+            server: SERVER_PID.get().and_then(|&pid| process_cpu(pid)),
             at: std::time::Instant::now(),
         }
     }
 
     /// What happened between `self` and `later`.
     pub fn until(&self, later: &Mark) -> Measurement {
+        let user = later.user.saturating_sub(self.user).as_secs_f64();
+        let sys = later.sys.saturating_sub(self.sys).as_secs_f64();
         Measurement {
             ops: later.ops.saturating_sub(self.ops),
             secs: later.at.duration_since(self.at).as_secs_f64(),
-            cpu_secs: later.cpu.saturating_sub(self.cpu).as_secs_f64(),
+            cpu_secs: user + sys,
+            user_secs: user,
+            server_cpu_secs: match (self.server, later.server) {
+                (Some(a), Some(b)) => Some(b.saturating_sub(a).as_secs_f64()),
+                _ => None,
+            },
         }
     }
 }
@@ -216,10 +280,15 @@ mod tests {
             ops: 1000,
             secs: 2.0,
             cpu_secs: 0.004,
+            user_secs: 0.001,
+            server_cpu_secs: Some(0.01),
         };
         assert_eq!(m.rate(), 500.0);
         assert!((m.cpu_us_per_op() - 4.0).abs() < 1e-9);
+        assert!((m.user_us_per_op() - 1.0).abs() < 1e-9);
+        assert!((m.server_us_per_op() - 10.0).abs() < 1e-9);
         assert!(Measurement::default().cpu_us_per_op().is_nan());
+        assert!(Measurement::default().server_us_per_op().is_nan());
     }
 
     #[test]
@@ -231,6 +300,12 @@ mod tests {
         }
         std::hint::black_box(x);
         assert!(cpu_time() > a);
+    }
+
+    #[test]
+    fn reads_own_process_cpu() {
+        assert!(process_cpu(std::process::id()).is_some());
+        assert!(process_cpu(u32::MAX).is_none());
     }
 
     #[test]

@@ -8,8 +8,11 @@
 //! Figures, each for every driver:
 //! - `SELECT 1` queries per second at c = 1, 16 and 64, one connection per task (per
 //!   thread for the sync `mysql` crate), counted over a fixed window after a warm-up;
+//!   `--repeat` interleaved rounds (every driver at every level in turn), the median
+//!   round reported;
 //! - client CPU µs per query in that window: `getrusage(RUSAGE_SELF)` user + sys over
-//!   the whole process, divided by the queries;
+//!   the whole process, divided by the queries (and the user-space part alone); when
+//!   the server is a local mariadbd, its CPU time per query too (`/proc/PID/stat`);
 //! - rows/s reading a 200,000-row x 5-column table (BIGINT, VARCHAR, DOUBLE,
 //!   DATETIME(6), TEXT) into `Vec<(i64, String, f64, String, String)>`;
 //! - Chartio at c = 1000 without HTTP: 1000 tasks (threads for `mysql`) each run
@@ -25,8 +28,15 @@
 //! DATETIME(6) is read as its text. The async drivers share one current-thread tokio
 //! runtime (one core, the Tornado setting); the sync `mysql` crate gets one OS thread
 //! per connection. Pools use each driver's defaults apart from their size
-//! (mysql / mysql_async reset each returned connection and mysql pings on checkout:
-//! that is what their users get).
+//! (mysql and mysql_async reset each returned connection, mysql and sqlx ping on checkout:
+//! that is what their users get). `make bench` (scripts/bench.sh) pins a throwaway
+//! server to one core and this program to the other, so that every driver has one
+//! client core and the scheduler cannot put client and server on one core for some
+//! runs and not others.
+//!
+//! Chartio here has no HTTP layer, on purpose: it compares the drivers and their pools
+//! alone. The HTTP version (examples/chartio.rs driven by ab, `make chartio-sweep`)
+//! measures our modes with axum in front.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -56,6 +66,7 @@ struct Config {
     window: Duration,
     rows: u64,
     decode_iters: usize,
+    repeat: usize,
     chartio_c: usize,
     chartio_rounds: usize,
     sleep: f64,
@@ -65,7 +76,7 @@ struct Config {
 }
 
 const USAGE: &str = "usage: mysqlclient-async-bench [--url URL] [--levels 1,16,64] [--secs 3] \
-[--warmup 0.5] [--rows 200000] [--decode-iters 3] [--chartio-c 1000] [--rounds 10] [--sleep 1] \
+[--warmup 0.5] [--repeat 3] [--rows 200000] [--decode-iters 3] [--chartio-c 1000] [--rounds 10] [--sleep 1] \
 [--drivers ours,mysql_async,sqlx,mysql] [--only select1,decode,chartio] [--out target/bench/report.md]";
 
 fn all_drivers() -> Vec<String> {
@@ -87,6 +98,7 @@ fn parse_args() -> R<Config> {
         window: Duration::from_secs(3),
         rows: 200_000,
         decode_iters: 3,
+        repeat: 3,
         chartio_c: 1000,
         chartio_rounds: 10,
         sleep: 1.0,
@@ -118,6 +130,7 @@ fn parse_args() -> R<Config> {
             "--warmup" => cfg.warmup = Duration::from_secs_f64(val()?.parse()?),
             "--rows" => cfg.rows = val()?.parse()?,
             "--decode-iters" => cfg.decode_iters = val()?.parse::<usize>()?.max(1),
+            "--repeat" => cfg.repeat = val()?.parse::<usize>()?.max(1),
             "--chartio-c" => cfg.chartio_c = val()?.parse::<usize>()?.max(1),
             "--rounds" => cfg.chartio_rounds = val()?.parse::<usize>()?.max(1),
             "--sleep" => cfg.sleep = val()?.parse()?,
@@ -220,10 +233,10 @@ impl AsyncDriver for Ours {
 #[cfg(feature = "peers")]
 mod peers {
     use super::*;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    use std::sync::Barrier;
     use mysql_async::prelude::Queryable as _;
     use sqlx::{Connection as _, Row as _};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Barrier;
 
     pub struct MysqlAsync;
 
@@ -387,20 +400,14 @@ mod peers {
     pub fn decode_sync(cfg: &Config) -> R<Measurement> {
         let mut conn = mysql::Conn::new(my_opts(cfg, None)?)?;
         let sql = decode_sql();
-        let mut best: Option<Measurement> = None;
-        for _ in 0..cfg.decode_iters {
-            let m0 = Mark::now(0);
-            let rows: Vec<Decoded> = conn.query(&sql)?;
-            let n = rows.len() as u64;
-            std::hint::black_box(checksum(&rows));
-            drop(rows);
-            let m = m0.until(&Mark::now(n));
-            check_rows(cfg, n)?;
-            if best.map_or(true, |b| m.rate() > b.rate()) {
-                best = Some(m);
-            }
-        }
-        Ok(best.expect("at least one iteration"))
+        let m0 = Mark::now(0);
+        let rows: Vec<Decoded> = conn.query(&sql)?;
+        let n = rows.len() as u64;
+        std::hint::black_box(checksum(&rows));
+        let m = m0.until(&Mark::now(n));
+        drop(rows);
+        check_rows(cfg, n)?;
+        Ok(m)
     }
 
     pub fn chartio_threads(cfg: &Config, warm: bool) -> R<Measurement> {
@@ -500,23 +507,17 @@ async fn select1_async<D: AsyncDriver>(cfg: &Config, c: usize) -> R<Measurement>
     Ok(m0.until(&m1))
 }
 
-/// The best of `decode_iters` full reads of the decode table.
+/// One full read of the decode table (connecting is not timed).
 async fn decode_async<D: AsyncDriver>(cfg: &Config) -> R<Measurement> {
     let mut conn = D::connect(cfg).await?;
     let sql = decode_sql();
-    let mut best: Option<Measurement> = None;
-    for _ in 0..cfg.decode_iters {
-        let m0 = Mark::now(0);
-        let (n, sum) = D::decode(&mut conn, &sql).await?;
-        std::hint::black_box(sum);
-        let m = m0.until(&Mark::now(n as u64));
-        check_rows(cfg, n as u64)?;
-        if best.map_or(true, |b| m.rate() > b.rate()) {
-            best = Some(m);
-        }
-    }
+    let m0 = Mark::now(0);
+    let (n, sum) = D::decode(&mut conn, &sql).await?;
+    std::hint::black_box(sum);
+    let m = m0.until(&Mark::now(n as u64));
+    check_rows(cfg, n as u64)?;
     D::close(conn).await;
-    Ok(best.expect("at least one iteration"))
+    Ok(m)
 }
 
 /// Chartio without HTTP: `chartio_c` tasks, each `rounds` x (check out, slow query,
@@ -620,78 +621,55 @@ fn note(msg: impl AsRef<str>) {
     eprintln!("bench: {}", msg.as_ref());
 }
 
-async fn run_async_driver<D: AsyncDriver>(cfg: &Config, name: &str, res: &mut Results) -> R<()> {
-    if cfg.sections.iter().any(|s| s == "select1") {
-        for &c in &cfg.levels {
-            let m = select1_async::<D>(cfg, c).await?;
-            note(format!(
-                "{name:12} SELECT 1 c={c:<3} {:>9} q/s  {:>6} µs CPU/query",
-                fmt_num(m.rate(), 0),
-                fmt_num(m.cpu_us_per_op(), 2)
-            ));
-            res.put(&format!("select1-{c}"), name, m);
-        }
-    }
-    if cfg.sections.iter().any(|s| s == "decode") {
-        let m = decode_async::<D>(cfg).await?;
-        note(format!(
-            "{name:12} decode {:>11} rows/s",
-            fmt_num(m.rate(), 0)
-        ));
-        res.put("decode", name, m);
-    }
-    if cfg.sections.iter().any(|s| s == "chartio") {
-        for warm in [false, true] {
-            let m = chartio_async::<D>(cfg, warm).await?;
-            let label = if warm { "warm" } else { "cold" };
-            note(format!(
-                "{name:12} chartio c={} {label} {:>8} q/s",
-                cfg.chartio_c,
-                fmt_num(m.rate(), 1)
-            ));
-            res.put(&format!("chartio-{label}"), name, m);
-            // Let the server finish closing the pool's connections.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-    Ok(())
+#[derive(Clone, Copy, Debug)]
+enum Task {
+    Select1(usize),
+    Decode,
+    Chartio { warm: bool },
 }
 
-#[cfg(feature = "peers")]
-fn run_sync_driver(cfg: &Config, name: &str, res: &mut Results) -> R<()> {
-    if cfg.sections.iter().any(|s| s == "select1") {
-        for &c in &cfg.levels {
-            let m = peers::select1_threads(cfg, c)?;
-            note(format!(
-                "{name:12} SELECT 1 c={c:<3} {:>9} q/s  {:>6} µs CPU/query",
-                fmt_num(m.rate(), 0),
-                fmt_num(m.cpu_us_per_op(), 2)
-            ));
-            res.put(&format!("select1-{c}"), name, m);
-        }
+/// One measurement of one driver.
+fn measure(
+    cfg: &Config,
+    rt: &tokio::runtime::Runtime,
+    local: &tokio::task::LocalSet,
+    driver: &str,
+    task: Task,
+) -> R<Measurement> {
+    macro_rules! on_async {
+        ($d:ty) => {
+            match task {
+                Task::Select1(c) => local.block_on(rt, select1_async::<$d>(cfg, c)),
+                Task::Decode => local.block_on(rt, decode_async::<$d>(cfg)),
+                Task::Chartio { warm } => local.block_on(rt, chartio_async::<$d>(cfg, warm)),
+            }
+        };
     }
-    if cfg.sections.iter().any(|s| s == "decode") {
-        let m = peers::decode_sync(cfg)?;
-        note(format!(
-            "{name:12} decode {:>11} rows/s",
-            fmt_num(m.rate(), 0)
-        ));
-        res.put("decode", name, m);
+    let m = match driver {
+        "ours" => on_async!(Ours),
+        #[cfg(feature = "peers")]
+        "mysql_async" => on_async!(peers::MysqlAsync),
+        #[cfg(feature = "peers")]
+        "sqlx" => on_async!(peers::Sqlx),
+        #[cfg(feature = "peers")]
+        "mysql" => match task {
+            Task::Select1(c) => peers::select1_threads(cfg, c),
+            Task::Decode => peers::decode_sync(cfg),
+            Task::Chartio { warm } => peers::chartio_threads(cfg, warm),
+        },
+        other => Err(format!("unknown driver {other}").into()),
+    }?;
+    if let Task::Chartio { .. } = task {
+        // Let the server finish closing the pool's connections.
+        std::thread::sleep(Duration::from_millis(500));
     }
-    if cfg.sections.iter().any(|s| s == "chartio") {
-        for warm in [false, true] {
-            let m = peers::chartio_threads(cfg, warm)?;
-            let label = if warm { "warm" } else { "cold" };
-            note(format!(
-                "{name:12} chartio c={} {label} {:>8} q/s",
-                cfg.chartio_c,
-                fmt_num(m.rate(), 1)
-            ));
-            res.put(&format!("chartio-{label}"), name, m);
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-    Ok(())
+    Ok(m)
+}
+
+/// The sample with the median rate.
+fn median(mut v: Vec<Measurement>) -> Option<Measurement> {
+    v.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+    v.get(v.len() / 2).copied()
 }
 
 /// Create (once) the 200k-row table the decode figure reads.
@@ -720,6 +698,16 @@ fn prepare_decode_table(cfg: &Config) -> R<()> {
         cfg.rows
     ))?;
     Ok(())
+}
+
+trait NoneOrNan {
+    fn is_none_or_nan(&self, value: &dyn Fn(&Measurement) -> f64) -> bool;
+}
+
+impl NoneOrNan for Option<Measurement> {
+    fn is_none_or_nan(&self, value: &dyn Fn(&Measurement) -> f64) -> bool {
+        self.as_ref().map_or(true, |m| !value(m).is_finite())
+    }
 }
 
 fn pct(a: f64, b: f64) -> String {
@@ -754,7 +742,11 @@ fn report(cfg: &Config, res: &Results) -> String {
                     value: &dyn Fn(&Measurement) -> f64,
                     decimals: usize,
                     extra: &dyn Fn(&Measurement) -> String| {
-        if cfg.drivers.iter().all(|d| res.get(figure, d).is_none()) {
+        if cfg
+            .drivers
+            .iter()
+            .all(|d| res.get(figure, d).is_none_or_nan(value))
+        {
             return;
         }
         let mut cells = vec![label];
@@ -788,6 +780,24 @@ fn report(cfg: &Config, res: &Results) -> String {
             format!("client CPU µs/query (lower is better), c={c}"),
             &format!("select1-{c}"),
             &|m| m.cpu_us_per_op(),
+            2,
+            &none,
+        );
+    }
+    for &c in &cfg.levels {
+        line(
+            format!("… of which user space, c={c}"),
+            &format!("select1-{c}"),
+            &|m| m.user_us_per_op(),
+            2,
+            &none,
+        );
+    }
+    for &c in &cfg.levels {
+        line(
+            format!("server CPU µs/query, c={c}"),
+            &format!("select1-{c}"),
+            &|m| m.server_us_per_op(),
             2,
             &none,
         );
@@ -852,6 +862,11 @@ fn raise_fd_limit() {
 
 fn run(cfg: &Config) -> R<()> {
     raise_fd_limit();
+    let load_before = format!(
+        "{} (1-minute load average), {} idle",
+        loadavg(),
+        idle_share()
+    );
     if !cfg!(feature = "peers") {
         note("built without the `peers` feature: measuring mysqlclient-async only (make bench adds the peers)");
     }
@@ -860,6 +875,12 @@ fn run(cfg: &Config) -> R<()> {
         cfg.peer_url,
         cfg.drivers.join(", ")
     ));
+    match watch_local_server(cfg) {
+        Some(pid) => note(format!("server pid {pid}: its CPU time is measured too")),
+        None => note(
+            "server CPU not measured (not a local mariadbd/mysqld, or its pid file is unreadable)",
+        ),
+    }
     if cfg.sections.iter().any(|s| s == "decode") {
         prepare_decode_table(cfg)?;
     }
@@ -888,29 +909,81 @@ fn run(cfg: &Config) -> R<()> {
         ));
         res.null_chartio = Some(m);
     }
-    for d in &cfg.drivers {
-        match d.as_str() {
-            "ours" => local.block_on(&rt, run_async_driver::<Ours>(cfg, d, &mut res))?,
-            #[cfg(feature = "peers")]
-            "mysql_async" => {
-                local.block_on(&rt, run_async_driver::<peers::MysqlAsync>(cfg, d, &mut res))?
+    let has = |section: &str| cfg.sections.iter().any(|s| s == section);
+    if has("select1") {
+        // Rounds: every driver at every level in turn, `repeat` times; each figure is
+        // the round with the median rate, so that a burst of other load on the machine
+        // hits one round of every driver rather than all rounds of one.
+        let mut samples: Vec<(String, String, Vec<Measurement>)> = Vec::new();
+        for round in 1..=cfg.repeat {
+            for &c in &cfg.levels {
+                for d in &cfg.drivers {
+                    let m = measure(cfg, &rt, &local, d, Task::Select1(c))?;
+                    note(format!(
+                        "round {round}/{}: {d:12} SELECT 1 c={c:<3} {:>9} q/s  {:>6} µs CPU/query",
+                        cfg.repeat,
+                        fmt_num(m.rate(), 0),
+                        fmt_num(m.cpu_us_per_op(), 2)
+                    ));
+                    let fig = format!("select1-{c}");
+                    match samples.iter_mut().find(|(f, dd, _)| *f == fig && dd == d) {
+                        Some((_, _, v)) => v.push(m),
+                        None => samples.push((fig, d.clone(), vec![m])),
+                    }
+                }
             }
-            #[cfg(feature = "peers")]
-            "sqlx" => local.block_on(&rt, run_async_driver::<peers::Sqlx>(cfg, d, &mut res))?,
-            #[cfg(feature = "peers")]
-            "mysql" => run_sync_driver(cfg, d, &mut res)?,
-            other => return Err(format!("unknown driver {other}").into()),
+        }
+        for (fig, d, v) in samples {
+            if let Some(m) = median(v) {
+                res.put(&fig, &d, m);
+            }
+        }
+    }
+    if has("decode") {
+        let mut best: Vec<(String, Measurement)> = Vec::new();
+        for round in 1..=cfg.decode_iters {
+            for d in &cfg.drivers {
+                let m = measure(cfg, &rt, &local, d, Task::Decode)?;
+                note(format!(
+                    "round {round}/{}: {d:12} decode {:>11} rows/s",
+                    cfg.decode_iters,
+                    fmt_num(m.rate(), 0)
+                ));
+                match best.iter_mut().find(|(dd, _)| dd == d) {
+                    Some((_, b)) if m.rate() > b.rate() => *b = m,
+                    Some(_) => {}
+                    None => best.push((d.clone(), m)),
+                }
+            }
+        }
+        for (d, m) in best {
+            res.put("decode", &d, m);
+        }
+    }
+    if has("chartio") {
+        for d in &cfg.drivers {
+            for warm in [false, true] {
+                let m = measure(cfg, &rt, &local, d, Task::Chartio { warm })?;
+                let label = if warm { "warm" } else { "cold" };
+                note(format!(
+                    "{d:12} chartio c={} {label} {:>8} q/s",
+                    cfg.chartio_c,
+                    fmt_num(m.rate(), 1)
+                ));
+                res.put(&format!("chartio-{label}"), d, m);
+            }
         }
     }
     let table = report(cfg, &res);
-    let machine = machine();
+    let machine = format!("{}; before the run: {load_before}", machine());
     let text = format!(
         "Peer comparison, {machine}. Async drivers on one current-thread tokio runtime, \
          `mysql` on one OS thread per connection; TCP to 127.0.0.1 without TLS; text protocol; \
-         SELECT 1 windows of {} s after {} s warm-up; decode: best of {}; Chartio: {} rounds of \
-         `SELECT SLEEP({})` per task.\n\n{table}",
+         SELECT 1: windows of {} s after {} s warm-up, median of {} interleaved rounds; \
+         decode: best of {}; Chartio: {} rounds of `SELECT SLEEP({})` per task.\n\n{table}",
         cfg.window.as_secs_f64(),
         cfg.warmup.as_secs_f64(),
+        cfg.repeat,
         cfg.decode_iters,
         cfg.chartio_rounds,
         cfg.sleep
@@ -925,7 +998,9 @@ fn run(cfg: &Config) -> R<()> {
 }
 
 fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    // SAFETY: sysconf has no preconditions.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
+    let usable = std::thread::available_parallelism().map_or(online, |n| n.get());
     let mem_gb = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| {
@@ -944,5 +1019,69 @@ fn machine() -> String {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    format!("{date}, {cores} cores, {mem_gb:.0} GB")
+    let pinned = if usable < online {
+        format!(" (this client pinned to {usable} of them)")
+    } else {
+        String::new()
+    };
+    format!("{date}, {online} cores{pinned}, {mem_gb:.0} GB")
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Share of the machine's CPU time that was idle over one second (from /proc/stat).
+fn idle_share() -> String {
+    let sample = || -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let cpu = stat.lines().next()?;
+        let v: Vec<u64> = cpu
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let idle = v.get(3)? + v.get(4).unwrap_or(&0);
+        Some((idle, v.iter().sum()))
+    };
+    let Some((i0, t0)) = sample() else {
+        return "?".into();
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let Some((i1, t1)) = sample() else {
+        return "?".into();
+    };
+    if t1 > t0 {
+        format!("{:.0}%", 100.0 * (i1 - i0) as f64 / (t1 - t0) as f64)
+    } else {
+        "?".into()
+    }
+}
+
+/// When the server runs on this machine, find its pid (from `@@pid_file`) so that
+/// every measurement also reports the server's CPU time.
+fn watch_local_server(cfg: &Config) -> Option<u32> {
+    let opts = mysqlclient_async::Opts::from_url(&cfg.url).ok()?;
+    let local = opts.socket().is_some() || matches!(opts.host(), "127.0.0.1" | "localhost" | "::1");
+    if !local {
+        return None;
+    }
+    let mut conn = mysqlclient_async::Conn::connect(&opts).ok()?;
+    let path: String = conn.query_one("SELECT @@pid_file").ok()?;
+    let datadir: String = conn.query_one("SELECT @@datadir").ok()?;
+    let path = if path.starts_with('/') {
+        path
+    } else {
+        format!("{datadir}/{path}")
+    };
+    let pid: u32 = std::fs::read_to_string(path).ok()?.trim().parse().ok()?;
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    let comm = comm.trim();
+    if comm != "mariadbd" && comm != "mysqld" {
+        return None;
+    }
+    mysqlclient_async_bench::watch_server(pid).then_some(pid)
 }

@@ -85,14 +85,15 @@ fn plot(
     let (x0, x1) = (cmin / 1.5, cmax * 1.5);
     let (y0, y1) = (ymin / 2.0, ymax * 2.0);
 
-    let root = SVGBackend::new(output, (900, 600)).into_drawing_area();
+    let root = SVGBackend::new(output, (900, 860)).into_drawing_area();
     root.fill(&WHITE)?;
+    let (top, bottom) = root.split_vertically(580);
     let caption = if title.is_empty() {
         format!("Chartio replication: SELECT SLEEP({sleep}) per request")
     } else {
         format!("Chartio replication: SELECT SLEEP({sleep}) per request ({title})")
     };
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(&top)
         .caption(caption, ("sans-serif", 22))
         .margin(16)
         .x_label_area_size(48)
@@ -144,6 +145,66 @@ fn plot(
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()?;
+
+    // Below: each database mode as a percentage of `null` at the same concurrency
+    // (blocking, at ~1/c of null, is off this scale).
+    let null_at = |c: f64| {
+        series
+            .iter()
+            .find(|(m, _)| m == "null")
+            .and_then(|(_, pts)| pts.iter().find(|p| p.0 == c).map(|p| p.1))
+    };
+    let pct: Vec<(String, Vec<(f64, f64)>)> = series
+        .iter()
+        .filter(|(m, _)| m != "null" && m != "blocking")
+        .map(|(m, pts)| {
+            let v = pts
+                .iter()
+                .filter_map(|&(c, y)| null_at(c).map(|n| (c, 100.0 * y / n)))
+                .collect();
+            (m.clone(), v)
+        })
+        .filter(|(_, v): &(String, Vec<(f64, f64)>)| !v.is_empty())
+        .collect();
+    let lowest = pct
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.1))
+        .fold(100.0f64, f64::min);
+    let p0 = (lowest - 2.0).floor().clamp(0.0, 98.0);
+    let mut chart = ChartBuilder::on(&bottom)
+        .caption("% of null (same concurrency)", ("sans-serif", 16))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(72)
+        .build_cartesian_2d((x0..x1).log_scale(), p0..101.0f64)?;
+    chart
+        .configure_mesh()
+        .x_desc("concurrency (ab -c)")
+        .y_desc("% of null")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}%"))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()?;
+    chart.draw_series(DashedLineSeries::new(
+        [(x0, 100.0), (x1, 100.0)],
+        6,
+        4,
+        RGBColor(120, 120, 120).stroke_width(1),
+    ))?;
+    for (mode, pts) in &pct {
+        let c = color(mode);
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
+            .label(mode.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(200, 200, 200))
         .draw()?;

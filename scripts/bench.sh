@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# make bench: mysqlclient-async against mysql_async, sqlx and the sync mysql crate
+# (bench/src/main.rs), on MYSQL_URL or a throwaway mariadbd. Arguments go to the
+# benchmark (see --help), e.g. scripts/bench.sh --secs 1 --only select1.
+#
+# With a throwaway server on a machine with 2+ cores, the server is pinned to the
+# last core and the benchmark to the first (BENCH_PIN=0 turns that off): every
+# driver then gets exactly one client core, and the results stop depending on
+# whether the scheduler happens to put client and server on the same core (SELECT 1
+# at c=1 varies 5x between those two cases on a 2-core VM).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/with-mysql.sh
+source scripts/with-mysql.sh
+
+cargo build --release -p mysqlclient-async-bench --features peers >&2
+bin="${CARGO_TARGET_DIR:-target}/release/mysqlclient-async-bench"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+started_server=""
+[ -z "${MYSQL_URL:-}" ] && started_server=1
+ensure_mysql
+
+cpus=$(nproc --all)
+pin=()
+if [ "${BENCH_PIN:-1}" != 0 ] && [ -n "$started_server" ] && [ "$cpus" -ge 2 ] && command -v taskset >/dev/null; then
+  last=$((cpus - 1))
+  taskset -a -cp "$last" "$_mysql_pid" >/dev/null
+  pin=(taskset -c "0-$((last - 1))")
+  echo "bench: mariadbd pinned to CPU $last, the benchmark to CPU 0-$((last - 1))" >&2
+fi
+status=0
+"${pin[@]}" "$bin" "$@" || status=$?
+exit "$status"
