@@ -66,6 +66,9 @@ pub struct AsyncConn {
     query_timeout: Option<Duration>,
     /// A `Transaction` was dropped without commit or rollback: roll back first.
     rollback_pending: bool,
+    /// A query was just sent on an idle connection: its answer cannot be in the
+    /// library's buffers yet, so reading it starts by waiting for the socket.
+    fresh_send: bool,
 }
 
 // SAFETY-free: `AsyncConn` is Send because all its fields are Send (RawConn and
@@ -164,10 +167,19 @@ impl AsyncConn {
             nonblocking,
             query_timeout: None,
             rollback_pending: false,
+            fresh_send: false,
         };
         if let Some(params) = conn.params.as_deref() {
             if nonblocking {
-                let step = nonblock::start_connect(&mut conn.raw, params);
+                // Only a multi-thread runtime can resume the connect on another
+                // thread (see `nonblock::start_connect`); on a current-thread one
+                // the hop to the connect-start thread is not needed.
+                let step = match tokio::runtime::Handle::current().runtime_flavor() {
+                    tokio::runtime::RuntimeFlavor::CurrentThread => {
+                        nonblock::start(&mut conn.raw, Start::Connect(params))
+                    }
+                    _ => nonblock::start_connect(&mut conn.raw, params),
+                };
                 match conn.drive(step).await? {
                     Out::Conn(p) if !p.is_null() => {}
                     _ => return Err(conn.raw.last_error()),
@@ -262,6 +274,16 @@ impl AsyncConn {
             self.raw.set_phase(Phase::Broken);
         }
         e
+    }
+
+    /// Forget read readiness cached by tokio (stale on an idle connection).
+    fn clear_read_readiness(&self) {
+        if let Some(io) = &self.io {
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            if let Poll::Ready(Ok(mut guard)) = io.poll_read_ready(&mut cx) {
+                guard.clear_ready();
+            }
+        }
     }
 
     /// Wait until the socket is readable (portable path). Peeks, so that readiness
@@ -406,6 +428,16 @@ impl AsyncConn {
     /// Read a result header after a send.
     async fn read_header(&mut self) -> Result<()> {
         if self.nonblocking {
+            if self.fresh_send {
+                // Nothing of the answer can be buffered yet, and the readiness left
+                // from the previous answer was cleared before sending: wait for the
+                // socket first instead of a read that can only say EAGAIN.
+                // Cancel-safe: if dropped here, the next command comes back here.
+                self.register()?;
+                let io = self.io.as_ref().expect("registered");
+                poll_fn(|cx| io.poll_read_ready(cx).map_ok(|_| ())).await?;
+                self.fresh_send = false;
+            }
             let out = self.run(Start::ReadQueryResult).await?;
             match out {
                 Out::Bool(false) => Ok(()),
@@ -449,10 +481,18 @@ impl AsyncConn {
         self.query_buf.extend_from_slice(sql);
         self.raw.set_phase(Phase::Sent);
         let sent = if self.nonblocking {
+            // The connection is idle: any read readiness tokio still holds belongs to
+            // the previous answer, which the library has consumed. Dropping it saves
+            // a read that could only say EAGAIN (see `read_header`). Safe: a server
+            // that closes or writes unasked-for later produces a new event.
+            self.clear_read_readiness();
             let (p, n) = (self.query_buf.as_ptr(), self.query_buf.len());
             let out = self.run(Start::SendQuery(p, n)).await?;
             match out {
-                Out::Int(0) => Ok(()),
+                Out::Int(0) => {
+                    self.fresh_send = true;
+                    Ok(())
+                }
                 _ => Err(self.raw.last_error()),
             }
         } else {
