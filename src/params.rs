@@ -294,7 +294,7 @@ pub(crate) fn placeholders(sql: &str, backslash_escapes: bool) -> Vec<usize> {
             b'#' => i = skip_line(b, i),
             b'-' if b.get(i + 1) == Some(&b'-')
                 && b.get(i + 2)
-                    .map_or(true, |c| c.is_ascii_whitespace() || c.is_ascii_control()) =>
+                    .is_none_or(|c| c.is_ascii_whitespace() || c.is_ascii_control()) =>
             {
                 i = skip_line(b, i)
             }

@@ -706,7 +706,7 @@ trait NoneOrNan {
 
 impl NoneOrNan for Option<Measurement> {
     fn is_none_or_nan(&self, value: &dyn Fn(&Measurement) -> f64) -> bool {
-        self.as_ref().map_or(true, |m| !value(m).is_finite())
+        self.as_ref().is_none_or(|m| !value(m).is_finite())
     }
 }
 
