@@ -405,19 +405,6 @@ impl AsyncConn {
                 };
                 self.after_header(r).ok();
             }
-            OpKind::StoreResult => {
-                let stored = match out {
-                    Out::Res(p) => self.raw.wrap_result(p),
-                    _ => Err(self.raw.last_error()),
-                };
-                match stored {
-                    Err(e) if e.is_fatal() => self.raw.set_phase(Phase::Broken),
-                    stored => {
-                        drop(stored);
-                        self.after_result();
-                    }
-                }
-            }
             OpKind::FetchRow => {
                 if let Out::Row(p) = out {
                     if p.is_null() {
@@ -552,57 +539,36 @@ impl AsyncConn {
         .with_fatal(!usable)
     }
 
-    /// Read the current result set (header already read) into rows.
-    ///
-    /// Buffered: one `mysql_store_result_start` reads the whole result inside a single
-    /// run of the library's co-routine, then each row is decoded in place from the
-    /// library's buffer. Measured against the unbuffered alternative (one
-    /// `fetch_row_start`, i.e. one co-routine switch, per row): 1.08 M vs 0.96 M rows/s
-    /// on the 200k-row table. `query_stream` stays unbuffered, for results too big
-    /// to hold.
+    /// Read the current result set (header already read) into rows: unbuffered,
+    /// one non-blocking fetch per row, each row decoded straight from the library's
+    /// buffer while the next ones are still arriving.
     async fn store_all<T: FromRow>(&mut self) -> Result<(Arc<[Column]>, Vec<T>, ExecResult)> {
         if self.raw.phase() != Phase::ResultPending {
             return Ok((empty_columns(), Vec::new(), status_of(&self.raw)));
         }
-        let stored = if self.nonblocking {
-            match self.run(Start::StoreResult).await? {
-                Out::Res(p) => self.raw.wrap_result(p),
-                _ => Err(self.raw.last_error()),
+        self.start_rows()?;
+        let columns = self
+            .result
+            .as_ref()
+            .map_or_else(empty_columns, |r| r.columns().clone());
+        let mut rows = Vec::new();
+        let mut conversion = None;
+        while self.fetch_next().await?.is_some() {
+            // After a conversion error keep reading (and discarding) so the
+            // connection stays in sync; the error is returned at the end.
+            if conversion.is_none() {
+                let res = self.result.as_mut().expect("a row was just fetched");
+                match T::from_row_ref(&RowRef::new(&columns, current_row(res))) {
+                    Ok(v) => rows.push(v),
+                    Err(e) => conversion = Some(e),
+                }
             }
-        } else {
-            self.raw.store_result()
-        };
-        let mut res = match stored {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                self.after_result();
-                return Ok((empty_columns(), Vec::new(), status_of(&self.raw)));
-            }
-            // An error packet may end a result after its column definitions or some
-            // rows (a killed query); the protocol stays in sync unless it is fatal.
-            Err(e) if !e.is_fatal() => {
-                self.after_result();
-                return Err(e);
-            }
-            Err(e) => {
-                self.raw.set_phase(Phase::Broken);
-                return Err(e);
-            }
-        };
-        let status = status_of(&self.raw);
-        // The whole result is in memory: the connection is done with it, so a future
-        // dropped while decoding below leaves the connection in sync.
-        self.after_result();
-        let columns = res.columns().clone();
-        let mut rows = Vec::with_capacity(res.num_rows() as usize);
-        loop {
-            // Decoding is local work; spend tokio's cooperative budget so a large
-            // result does not hold the thread for its whole decode.
-            tokio::task::consume_budget().await;
-            let Some(r) = res.fetch_row() else { break };
-            rows.push(T::from_row_ref(&RowRef::new(&columns, r))?);
         }
-        Ok((columns, rows, status))
+        let status = status_of(&self.raw);
+        match conversion {
+            Some(e) => Err(e),
+            None => Ok((columns, rows, status)),
+        }
     }
 
     /// Begin reading the rows of the pending result set (`mysql_use_result`, which

@@ -43,7 +43,6 @@ pub(crate) enum OpKind {
     Connect,
     SendQuery,
     ReadQueryResult,
-    StoreResult,
     FetchRow,
     NextResult,
     Ping,
@@ -59,8 +58,6 @@ pub(crate) enum Out {
     Int(c_int),
     /// `my_bool` results: false success.
     Bool(bool),
-    /// `MYSQL_RES*` (store_result): null means none or error.
-    Res(*mut ffi::MYSQL_RES),
     /// `MYSQL_ROW` (fetch_row): null means end or error.
     Row(ffi::MYSQL_ROW),
     /// `MYSQL*` (connect): null means error.
@@ -70,7 +67,7 @@ pub(crate) enum Out {
 }
 
 // SAFETY: an `Out` is a plain value naming memory owned by the connection it came
-// from (its result, row or handle); it travels with that connection, which is Send,
+// from (its row or handle); it travels with that connection, which is Send,
 // and is only dereferenced through it, by one thread at a time.
 unsafe impl Send for Out {}
 
@@ -87,7 +84,6 @@ pub(crate) enum Start<'a> {
     /// The buffer must stay alive and unmoved until the operation finishes.
     SendQuery(*const u8, usize),
     ReadQueryResult,
-    StoreResult,
     FetchRow(*mut ffi::MYSQL_RES),
     NextResult,
     Ping,
@@ -124,7 +120,6 @@ impl Start<'_> {
             Start::Connect(_) => OpKind::Connect,
             Start::SendQuery(..) => OpKind::SendQuery,
             Start::ReadQueryResult => OpKind::ReadQueryResult,
-            Start::StoreResult => OpKind::StoreResult,
             Start::FetchRow(_) => OpKind::FetchRow,
             Start::NextResult => OpKind::NextResult,
             Start::Ping => OpKind::Ping,
@@ -143,7 +138,6 @@ pub(crate) fn start(conn: &mut RawConn, op: Start<'_>) -> Step {
     let m = conn.as_ptr();
     let mut i: c_int = 0;
     let mut b: ffi::my_bool = 0;
-    let mut res: *mut ffi::MYSQL_RES = std::ptr::null_mut();
     let mut row: ffi::MYSQL_ROW = std::ptr::null_mut();
     let mut ret_conn: *mut ffi::MYSQL = std::ptr::null_mut();
     // SAFETY: `m` is our live handle, used by this thread only (&mut RawConn). Every
@@ -169,7 +163,6 @@ pub(crate) fn start(conn: &mut RawConn, op: Start<'_>) -> Step {
                 ffi::mysql_send_query_start(&mut i, m, q as *const c_char, len as c_ulong)
             }
             Start::ReadQueryResult => ffi::mysql_read_query_result_start(&mut b, m),
-            Start::StoreResult => ffi::mysql_store_result_start(&mut res, m),
             Start::FetchRow(r) => ffi::mysql_fetch_row_start(&mut row, r),
             Start::NextResult => ffi::mysql_next_result_start(&mut i, m),
             Start::Ping => ffi::mysql_ping_start(&mut i, m),
@@ -178,7 +171,7 @@ pub(crate) fn start(conn: &mut RawConn, op: Start<'_>) -> Step {
             Start::Close => ffi::mysql_close_start(m),
         }
     };
-    finish(conn, kind, status, i, b, res, row, ret_conn)
+    finish(conn, kind, status, i, b, row, ret_conn)
 }
 
 /// Start a non-blocking connect on one dedicated, otherwise idle thread, and wait
@@ -243,7 +236,6 @@ pub(crate) fn cont(
     let m = conn.as_ptr();
     let mut i: c_int = 0;
     let mut b: ffi::my_bool = 0;
-    let mut res: *mut ffi::MYSQL_RES = std::ptr::null_mut();
     let mut row: ffi::MYSQL_ROW = std::ptr::null_mut();
     let mut ret_conn: *mut ffi::MYSQL = std::ptr::null_mut();
     // SAFETY: the handle has a suspended operation of exactly `kind` (recorded by
@@ -253,7 +245,6 @@ pub(crate) fn cont(
             OpKind::Connect => ffi::mysql_real_connect_cont(&mut ret_conn, m, ready),
             OpKind::SendQuery => ffi::mysql_send_query_cont(&mut i, m, ready),
             OpKind::ReadQueryResult => ffi::mysql_read_query_result_cont(&mut b, m, ready),
-            OpKind::StoreResult => ffi::mysql_store_result_cont(&mut res, m, ready),
             OpKind::FetchRow => ffi::mysql_fetch_row_cont(&mut row, res_for_fetch, ready),
             OpKind::NextResult => ffi::mysql_next_result_cont(&mut i, m, ready),
             OpKind::Ping => ffi::mysql_ping_cont(&mut i, m, ready),
@@ -262,7 +253,7 @@ pub(crate) fn cont(
             OpKind::Close => ffi::mysql_close_cont(m, ready),
         }
     };
-    finish(conn, kind, status, i, b, res, row, ret_conn)
+    finish(conn, kind, status, i, b, row, ret_conn)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -272,7 +263,6 @@ fn finish(
     status: c_int,
     i: c_int,
     b: ffi::my_bool,
-    res: *mut ffi::MYSQL_RES,
     row: ffi::MYSQL_ROW,
     ret_conn: *mut ffi::MYSQL,
 ) -> Step {
@@ -284,7 +274,6 @@ fn finish(
     Step::Done(match kind {
         OpKind::Connect => Out::Conn(ret_conn),
         OpKind::ReadQueryResult => Out::Bool(b != 0),
-        OpKind::StoreResult => Out::Res(res),
         OpKind::FetchRow => Out::Row(row),
         OpKind::Close => Out::Unit,
         _ => Out::Int(i),
@@ -318,13 +307,6 @@ pub(crate) fn abort(conn: &mut RawConn, res_for_fetch: *mut ffi::MYSQL_RES) {
             res_for_fetch,
             WAIT_READ | WAIT_WRITE | WAIT_TIMEOUT,
         ) {
-            Step::Done(Out::Res(r)) => {
-                if !r.is_null() {
-                    // SAFETY: a result the aborted store_result produced; nobody else has it.
-                    unsafe { ffi::mysql_free_result(r) };
-                }
-                break;
-            }
             Step::Done(_) => break,
             Step::Wait(_) => continue,
         }

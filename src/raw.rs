@@ -507,20 +507,13 @@ impl RawConn {
         }
     }
 
-    /// Wrap the result set that `store_result`/`use_result` returned.
+    /// Wrap the result set that `use_result` returned.
     pub(crate) fn wrap_result(&self, res: *mut ffi::MYSQL_RES) -> Result<Option<RawResult>> {
         match NonNull::new(res) {
             Some(ptr) => Ok(Some(RawResult::new(ptr))),
             None if self.field_count() == 0 => Ok(None),
             None => Err(self.last_error()),
         }
-    }
-
-    /// Blocking `mysql_store_result` (the portable path's buffered read).
-    pub(crate) fn store_result(&mut self) -> Result<Option<RawResult>> {
-        // SAFETY: our handle.
-        let r = unsafe { ffi::mysql_store_result(self.as_ptr()) };
-        self.wrap_result(r)
     }
 
     /// `mysql_use_result` (reads nothing from the network itself).
@@ -710,12 +703,6 @@ impl RawResult {
     /// Column metadata, shared by every row of this result.
     pub(crate) fn columns(&self) -> &Arc<[Column]> {
         &self.columns
-    }
-
-    /// Number of rows of a buffered (stored) result.
-    pub(crate) fn num_rows(&self) -> u64 {
-        // SAFETY: our result.
-        unsafe { ffi::mysql_num_rows(self.as_ptr()) }
     }
 
     /// Blocking `mysql_fetch_row`. `None` at the end or on error (ask the connection
