@@ -4,15 +4,14 @@
 
 mod support;
 
+use support::block_on as run;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use mysqlclient_async::{AsyncConn, Conn, ErrorKind, IoMode, Opts, Row};
-
-/// Every async test is bounded in time.
-const TEST_LIMIT: Duration = Duration::from_secs(120);
 
 fn io_mode() -> IoMode {
     match std::env::var("MYSQLCLIENT_ASYNC_TEST_IO_MODE").as_deref() {
@@ -43,14 +42,6 @@ fn current_thread() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    current_thread().block_on(async {
-        tokio::time::timeout(TEST_LIMIT, f)
-            .await
-            .expect("test exceeded its time limit")
-    })
 }
 
 #[test]
@@ -245,7 +236,7 @@ fn nothing_blocks_the_loop() {
     let _ = opts();
     let local = tokio::task::LocalSet::new();
     let gap = current_thread().block_on(local.run_until(async {
-        tokio::time::timeout(TEST_LIMIT, stall_probe(async_workload))
+        tokio::time::timeout(support::ASYNC_TEST_LIMIT, stall_probe(async_workload))
             .await
             .unwrap()
     }));
@@ -266,7 +257,7 @@ fn stall_probe_control_blocking_conn_inline() {
     let local = tokio::task::LocalSet::new();
     let gap = current_thread().block_on(local.run_until(async {
         tokio::time::timeout(
-            TEST_LIMIT,
+            support::ASYNC_TEST_LIMIT,
             stall_probe(|| async {
                 let mut c = Conn::connect(opts()).unwrap();
                 let v: i64 = c.query_one("SELECT SLEEP(0.5)").unwrap();
@@ -358,7 +349,7 @@ fn thread_migration_stress() {
         .unwrap();
     let threads_seen = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
     rt.block_on(async {
-        tokio::time::timeout(TEST_LIMIT, async {
+        tokio::time::timeout(support::ASYNC_TEST_LIMIT, async {
             let mut tasks = Vec::new();
             for t in 0..64u64 {
                 let threads_seen = threads_seen.clone();

@@ -3,21 +3,9 @@
 
 mod support;
 
-use std::time::Duration;
+use support::block_on as run;
 
 use mysqlclient_async::{AsyncConn, Conn, ErrorKind, Opts, Pool};
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            tokio::time::timeout(Duration::from_secs(120), f)
-                .await
-                .expect("test exceeded its time limit")
-        })
-}
 
 /// A query over the server's max_allowed_packet: the server refuses it and closes
 /// the connection. The error is fatal, the connection reports itself broken, and a

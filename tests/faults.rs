@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::block_on_multi as run;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,19 +14,6 @@ use mysqlclient_async::{ErrorKind, Pool};
 
 /// Fault tests run one at a time.
 static EXCLUSIVE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            tokio::time::timeout(Duration::from_secs(120), f)
-                .await
-                .expect("test exceeded its time limit")
-        })
-}
 
 #[test]
 fn kill_and_restart_the_server() {

@@ -2,26 +2,13 @@
 
 mod support;
 
+use support::block_on_multi as run;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysqlclient_async::{AsyncConn, ErrorKind, Opts, Pool};
-
-const TEST_LIMIT: Duration = Duration::from_secs(120);
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            tokio::time::timeout(TEST_LIMIT, f)
-                .await
-                .expect("test exceeded its time limit")
-        })
-}
 
 fn url() -> String {
     support::url()

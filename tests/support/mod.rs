@@ -1210,3 +1210,38 @@ fn parse_url(url: &str) -> Result<UrlParts, String> {
     }
     Ok(parts)
 }
+
+/// Every async test is bounded in time: a hang fails the test instead of CI.
+pub const ASYNC_TEST_LIMIT: Duration = Duration::from_secs(120);
+
+/// Run `f` on a fresh current-thread tokio runtime, failing after [`ASYNC_TEST_LIMIT`].
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    limited(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime"),
+        f,
+    )
+}
+
+/// Run `f` on a fresh multi-thread tokio runtime with 2 workers, failing after
+/// [`ASYNC_TEST_LIMIT`].
+pub fn block_on_multi<F: std::future::Future>(f: F) -> F::Output {
+    limited(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime"),
+        f,
+    )
+}
+
+fn limited<F: std::future::Future>(rt: tokio::runtime::Runtime, f: F) -> F::Output {
+    rt.block_on(async {
+        tokio::time::timeout(ASYNC_TEST_LIMIT, f)
+            .await
+            .expect("test exceeded its time limit")
+    })
+}
