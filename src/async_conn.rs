@@ -265,15 +265,8 @@ impl AsyncConn {
     fn check_int(&mut self, out: Out) -> Result<()> {
         match out {
             Out::Int(0) | Out::Bool(false) | Out::Unit => Ok(()),
-            _ => Err(self.fail(self.raw.last_error())),
+            _ => Err(self.raw.fail(self.raw.last_error())),
         }
-    }
-
-    fn fail(&mut self, e: Error) -> Error {
-        if e.is_fatal() {
-            self.raw.set_phase(Phase::Broken);
-        }
-        e
     }
 
     /// Forget read readiness cached by tokio (stale on an idle connection).
@@ -313,41 +306,9 @@ impl AsyncConn {
 
     // ----- protocol state (mirrors conn.rs, with non-blocking I/O) -----
 
-    fn after_header(&mut self, ok: Result<()>) -> Result<()> {
-        match ok {
-            Ok(()) => {
-                let phase = if self.raw.field_count() > 0 {
-                    Phase::ResultPending
-                } else if self.raw.more_results() {
-                    Phase::MoreResults
-                } else {
-                    Phase::Idle
-                };
-                self.raw.set_phase(phase);
-                Ok(())
-            }
-            Err(e) => {
-                self.raw.set_phase(if e.is_fatal() {
-                    Phase::Broken
-                } else {
-                    Phase::Idle
-                });
-                Err(e)
-            }
-        }
-    }
-
     fn after_result(&mut self) {
         self.result = None;
-        if self.raw.phase() == Phase::Broken {
-            return;
-        }
-        let phase = if self.raw.more_results() {
-            Phase::MoreResults
-        } else {
-            Phase::Idle
-        };
-        self.raw.set_phase(phase);
+        self.raw.after_result();
     }
 
     /// Finish what a dropped future left behind, then discard results until idle.
@@ -362,7 +323,7 @@ impl AsyncConn {
                 Phase::Broken => return Err(broken()),
                 Phase::Sent => {
                     let r = self.read_header().await;
-                    self.after_header(r).ok();
+                    self.raw.after_header(r).ok();
                 }
                 Phase::ResultPending => {
                     if let Err(e) = self.store_all::<Row>().await {
@@ -374,7 +335,7 @@ impl AsyncConn {
                 Phase::Fetching => while self.fetch_next().await?.is_some() {},
                 Phase::MoreResults => {
                     let r = self.next_header().await;
-                    self.after_header(r).ok();
+                    self.raw.after_header(r).ok();
                 }
             }
         }
@@ -383,7 +344,7 @@ impl AsyncConn {
             self.rollback_pending = false;
             self.send_now(b"ROLLBACK").await?;
             let r = self.read_header().await;
-            self.after_header(r)?;
+            self.raw.after_header(r)?;
             self.finish_results().await?;
         }
         Ok(())
@@ -403,7 +364,7 @@ impl AsyncConn {
                     Out::Int(-1) => Ok(()),
                     _ => Err(self.raw.last_error()),
                 };
-                self.after_header(r).ok();
+                self.raw.after_header(r).ok();
             }
             OpKind::FetchRow => {
                 if let Out::Row(p) = out {
@@ -418,7 +379,7 @@ impl AsyncConn {
             OpKind::Ping | OpKind::SelectDb | OpKind::ResetConnection => {
                 if !matches!(out, Out::Int(0)) {
                     let e = self.raw.last_error();
-                    self.fail(e);
+                    self.raw.fail(e);
                 }
             }
             OpKind::Connect | OpKind::Close => self.raw.set_phase(Phase::Broken),
@@ -467,7 +428,7 @@ impl AsyncConn {
     async fn send_and_read_header(&mut self, sql: &[u8]) -> Result<()> {
         self.send_only(sql).await?;
         let r = self.read_header().await;
-        self.after_header(r)
+        self.raw.after_header(r)
     }
 
     async fn send_only(&mut self, sql: &[u8]) -> Result<()> {
@@ -672,7 +633,7 @@ impl AsyncConn {
                 },
                 Phase::MoreResults => {
                     let r = self.next_header().await;
-                    match self.after_header(r) {
+                    match self.raw.after_header(r) {
                         Ok(()) => status = status_of(&self.raw),
                         Err(e) => {
                             first_err.get_or_insert(e);
@@ -744,7 +705,7 @@ impl AsyncConn {
                 return Ok(sets);
             }
             let r = self.next_header().await;
-            self.after_header(r)?;
+            self.raw.after_header(r)?;
         }
     }
 
@@ -816,7 +777,7 @@ impl AsyncConn {
             self.absorb(OpKind::SendQuery, out);
         }
         let r = self.read_header().await;
-        self.after_header(r)?;
+        self.raw.after_header(r)?;
         let (columns, rows, status) = self.store_all::<Row>().await?;
         Ok(ResultSet {
             columns,
@@ -832,7 +793,7 @@ impl AsyncConn {
             return Ok(None);
         }
         let r = self.next_header().await;
-        self.after_header(r)?;
+        self.raw.after_header(r)?;
         let (columns, rows, status) = self.store_all::<Row>().await?;
         Ok(Some(ResultSet {
             columns,
@@ -848,7 +809,7 @@ impl AsyncConn {
             let out = self.run(Start::Ping).await?;
             self.check_int(out)
         } else {
-            self.raw.ping().map_err(|e| self.fail(e))
+            self.raw.ping().map_err(|e| self.raw.fail(e))
         }
     }
 
@@ -862,7 +823,7 @@ impl AsyncConn {
             let out = self.run(Start::SelectDb(p)).await?;
             self.check_int(out)
         } else {
-            self.raw.select_db(db).map_err(|e| self.fail(e))
+            self.raw.select_db(db).map_err(|e| self.raw.fail(e))
         }
     }
 
@@ -873,7 +834,7 @@ impl AsyncConn {
             let out = self.run(Start::ResetConnection).await?;
             self.check_int(out)
         } else {
-            self.raw.reset_connection().map_err(|e| self.fail(e))
+            self.raw.reset_connection().map_err(|e| self.raw.fail(e))
         }
     }
 
@@ -972,9 +933,7 @@ impl AsyncConn {
     /// Escape `s` for use inside a single-quoted SQL string literal, using the
     /// connection's character set and SQL mode.
     pub fn escape(&self, s: &str) -> String {
-        let mut out = Vec::new();
-        self.raw.escape_into(s.as_bytes(), &mut out);
-        String::from_utf8(out).expect("escaping valid UTF-8 gives valid UTF-8")
+        self.raw.escape(s)
     }
 }
 

@@ -103,14 +103,6 @@ impl Conn {
         &self.opts
     }
 
-    /// Mark broken on a fatal error, pass the error through.
-    fn fail(&mut self, e: Error) -> Error {
-        if e.is_fatal() {
-            self.raw.set_phase(Phase::Broken);
-        }
-        e
-    }
-
     /// Bring the connection back to `Idle`: read and discard whatever an earlier,
     /// unfinished command left on the wire.
     fn ensure_idle(&mut self) -> Result<()> {
@@ -120,61 +112,24 @@ impl Conn {
                 Phase::Broken => return Err(broken()),
                 Phase::Sent => {
                     let r = self.raw.read_query_result();
-                    self.after_header(r.map(|_| ())).ok();
+                    self.raw.after_header(r.map(|_| ())).ok();
                 }
                 Phase::ResultPending => {
                     // Unbuffered, then freed: mysql_free_result skips the rows
                     // without keeping them.
                     let r = self.raw.use_result();
                     drop(r);
-                    self.after_result();
+                    self.raw.after_result();
                 }
                 // A result dropped mid-read (a panic in a conversion, say) was drained
                 // by mysql_free_result; only the phase is stale.
-                Phase::Fetching => self.after_result(),
+                Phase::Fetching => self.raw.after_result(),
                 Phase::MoreResults => {
                     let r = self.raw.next_result();
-                    self.after_header(r.map(|_| ())).ok();
+                    self.raw.after_header(r.map(|_| ())).ok();
                 }
             }
         }
-    }
-
-    /// Update the phase after a result header was read (or failed).
-    fn after_header(&mut self, r: Result<()>) -> Result<()> {
-        match r {
-            Ok(()) => {
-                let phase = if self.raw.field_count() > 0 {
-                    Phase::ResultPending
-                } else if self.raw.more_results() {
-                    Phase::MoreResults
-                } else {
-                    Phase::Idle
-                };
-                self.raw.set_phase(phase);
-                Ok(())
-            }
-            Err(e) => {
-                self.raw.set_phase(if e.is_fatal() {
-                    Phase::Broken
-                } else {
-                    Phase::Idle
-                });
-                Err(e)
-            }
-        }
-    }
-
-    /// Update the phase after a result set was fully read.
-    fn after_result(&mut self) {
-        let phase = if self.raw.phase() == Phase::Broken {
-            Phase::Broken
-        } else if self.raw.more_results() {
-            Phase::MoreResults
-        } else {
-            Phase::Idle
-        };
-        self.raw.set_phase(phase);
     }
 
     /// Read the current result set (header already read) into rows.
@@ -188,7 +143,7 @@ impl Conn {
         let mut res = match self.raw.use_result() {
             Ok(Some(r)) => r,
             Ok(None) => {
-                self.after_result();
+                self.raw.after_result();
                 return Ok((empty_columns(), Vec::new(), status_of(&self.raw)));
             }
             Err(e) => {
@@ -221,10 +176,10 @@ impl Conn {
                 return Err(e);
             }
             Some(e) => {
-                self.after_result();
+                self.raw.after_result();
                 return Err(e);
             }
-            None => self.after_result(),
+            None => self.raw.after_result(),
         }
         match conversion {
             Some(e) => Err(e),
@@ -241,7 +196,7 @@ impl Conn {
             return Err(e);
         }
         let r = self.raw.read_query_result();
-        self.after_header(r)
+        self.raw.after_header(r)
     }
 
     /// Read every remaining result set, keeping the first error.
@@ -256,7 +211,7 @@ impl Conn {
                 }
                 Phase::MoreResults => {
                     let r = self.raw.next_result().map(|_| ());
-                    if let Err(e) = self.after_header(r) {
+                    if let Err(e) = self.raw.after_header(r) {
                         first_err.get_or_insert(e);
                     }
                 }
@@ -304,7 +259,7 @@ impl Conn {
                 return Ok(sets);
             }
             let r = self.raw.next_result().map(|_| ());
-            self.after_header(r)?;
+            self.raw.after_header(r)?;
         }
     }
 
@@ -345,7 +300,7 @@ impl Conn {
                 },
                 Phase::MoreResults => {
                     let r = self.raw.next_result().map(|_| ());
-                    match self.after_header(r) {
+                    match self.raw.after_header(r) {
                         Ok(()) => status = status_of(&self.raw),
                         Err(e) => {
                             first_err.get_or_insert(e);
@@ -384,7 +339,7 @@ impl Conn {
             return Err(nothing_pending());
         }
         let r = self.raw.read_query_result();
-        self.after_header(r)?;
+        self.raw.after_header(r)?;
         let (columns, rows, status) = self.read_rows::<Row>()?;
         Ok(ResultSet {
             columns,
@@ -405,7 +360,7 @@ impl Conn {
             return Ok(None);
         }
         let r = self.raw.next_result().map(|_| ());
-        self.after_header(r)?;
+        self.raw.after_header(r)?;
         let (columns, rows, status) = self.read_rows::<Row>()?;
         Ok(Some(ResultSet {
             columns,
@@ -417,20 +372,20 @@ impl Conn {
     /// Check that the server is alive (`COM_PING`).
     pub fn ping(&mut self) -> Result<()> {
         self.ensure_idle()?;
-        self.raw.ping().map_err(|e| self.fail(e))
+        self.raw.ping().map_err(|e| self.raw.fail(e))
     }
 
     /// Change the default database.
     pub fn select_db(&mut self, db: &str) -> Result<()> {
         self.ensure_idle()?;
-        self.raw.select_db(db).map_err(|e| self.fail(e))
+        self.raw.select_db(db).map_err(|e| self.raw.fail(e))
     }
 
     /// Reset session state (variables, temporary tables, open transaction) without
     /// reconnecting (`COM_RESET_CONNECTION`).
     pub fn reset_connection(&mut self) -> Result<()> {
         self.ensure_idle()?;
-        self.raw.reset_connection().map_err(|e| self.fail(e))
+        self.raw.reset_connection().map_err(|e| self.raw.fail(e))
     }
 
     /// The server's version string, e.g. `10.11.19-MariaDB-0+deb12u1`.
@@ -466,9 +421,7 @@ impl Conn {
     /// Escape `s` for use inside a single-quoted SQL string literal, using the
     /// connection's character set and SQL mode. Prefer parameters where you can.
     pub fn escape(&self, s: &str) -> String {
-        let mut out = Vec::new();
-        self.raw.escape_into(s.as_bytes(), &mut out);
-        String::from_utf8(out).expect("escaping valid UTF-8 gives valid UTF-8")
+        self.raw.escape(s)
     }
 
     /// Close the connection politely (`COM_QUIT`). Dropping does the same.

@@ -183,6 +183,50 @@ impl RawConn {
         self.phase = phase;
     }
 
+    /// The phase after a result header was read (or its read failed): rows to
+    /// fetch, another result set, idle, or broken if the error was fatal.
+    pub(crate) fn after_header(&mut self, r: Result<()>) -> Result<()> {
+        match r {
+            Ok(()) => {
+                self.phase = if self.field_count() > 0 {
+                    Phase::ResultPending
+                } else if self.more_results() {
+                    Phase::MoreResults
+                } else {
+                    Phase::Idle
+                };
+                Ok(())
+            }
+            Err(e) => {
+                self.phase = if e.is_fatal() {
+                    Phase::Broken
+                } else {
+                    Phase::Idle
+                };
+                Err(e)
+            }
+        }
+    }
+
+    /// The phase after a result set was read to its end.
+    pub(crate) fn after_result(&mut self) {
+        if self.phase != Phase::Broken {
+            self.phase = if self.more_results() {
+                Phase::MoreResults
+            } else {
+                Phase::Idle
+            };
+        }
+    }
+
+    /// Mark the connection broken if `e` is fatal; pass `e` through.
+    pub(crate) fn fail(&mut self, e: Error) -> Error {
+        if e.is_fatal() {
+            self.phase = Phase::Broken;
+        }
+        e
+    }
+
     /// Record that a non-blocking operation is suspended (see `nonblock.rs`).
     pub(crate) fn suspend(&mut self, kind: OpKind, bits: i32) {
         self.suspended = Some((kind, bits));
@@ -612,6 +656,13 @@ impl RawConn {
         assert!(n != c_ulong::MAX, "mysql_real_escape_string failed");
         // SAFETY: the library initialised exactly `n` bytes after `start`.
         unsafe { out.set_len(start + n as usize) };
+    }
+
+    /// Escape `s` for a single-quoted SQL string literal (see [`Self::escape_into`]).
+    pub(crate) fn escape(&self, s: &str) -> String {
+        let mut out = Vec::new();
+        self.escape_into(s.as_bytes(), &mut out);
+        String::from_utf8(out).expect("escaping valid UTF-8 gives valid UTF-8")
     }
 
     /// Make every later read and write on the socket fail at once. Used to unwind a
