@@ -42,11 +42,7 @@ fn no_fd_leaks() {
     // The async connection: the reactor registration uses a duplicate fd, which
     // must be closed with the connection, whether closed, dropped idle, or dropped
     // mid-query.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    support::block_on(async {
         let mut warm = AsyncConn::connect(url.as_str()).await.unwrap();
         warm.query_drop("SELECT 1").await.unwrap();
         let before = support::fd_count();

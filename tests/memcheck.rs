@@ -54,11 +54,7 @@ fn every_ffi_path_once() {
 
     // Async, on both I/O paths: connect (TCP + TLS), every operation, streams
     // dropped early, futures dropped mid-query, timeouts with KILL, close.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    support::block_on(async {
         for mode in [IoMode::NonBlocking, IoMode::ReadableThenRead] {
             for o in [Opts::from_url(&url).unwrap(), tls.clone()] {
                 let o = o.to_builder().io_mode(mode).build();

@@ -436,11 +436,7 @@ fn prop_numbers_round_trip() {
 
 #[test]
 fn exec_family_on_the_async_conn() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    support::block_on(async {
         let mut c = AsyncConn::connect(support::url().as_str()).await.unwrap();
         c.query_drop(
             "CREATE TEMPORARY TABLE p (id INT AUTO_INCREMENT PRIMARY KEY, s TEXT, b BLOB)",

@@ -590,11 +590,7 @@ fn null_column_and_options() {
 
 #[test]
 fn values_through_the_async_api() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    support::block_on(async {
         let mut c = AsyncConn::connect(support::url().as_str()).await.unwrap();
         let (d, t, dt, dec, b): (Date, Time, DateTime, Decimal, Vec<u8>) = c
             .query_one(
