@@ -35,7 +35,7 @@ use tokio::io::Interest;
 use tokio::time::Sleep;
 
 use crate::cancel::CancelToken;
-use crate::conn::{broken, busy, empty_columns, nothing_pending, status_of};
+use crate::conn::{broken, busy, empty_columns, no_rows, nothing_pending, status_of};
 use crate::error::{Error, ErrorKind, Result};
 use crate::nonblock::{self, Fd, OpKind, Out, ResPtr, Start, Step};
 use crate::opts::{IntoOpts, IoMode, Opts, SslMode};
@@ -64,11 +64,32 @@ pub struct AsyncConn {
     opts: Opts,
     nonblocking: bool,
     query_timeout: Option<Duration>,
-    /// A `Transaction` was dropped without commit or rollback: roll back first.
-    rollback_pending: bool,
+    /// A `Transaction` was dropped without commit or rollback: roll back first, to
+    /// this savepoint (0: the whole transaction).
+    rollback_pending: Option<u64>,
+    /// Savepoints of nested transactions are numbered, never reused.
+    last_savepoint: u64,
+    /// Where the caller stands in the `send_query` / `read_query_result` /
+    /// `next_result` sequence.
+    split: Split,
     /// A query was just sent on an idle connection: its answer cannot be in the
     /// library's buffers yet, so reading it starts by waiting for the socket.
     fresh_send: bool,
+}
+
+/// The caller's progress through `send_query` → `read_query_result` →
+/// `next_result`. Kept apart from the protocol phase: a result left behind by a
+/// dropped `query()` is never handed to `read_query_result`, but one left by a
+/// dropped `read_query_result` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Split {
+    /// No split query in progress.
+    Idle,
+    /// `send_query` sent (or is sending) a query whose first result the caller
+    /// has not received yet.
+    AwaitingRead,
+    /// The caller received a result set and more follow (`next_result`).
+    MoreResults,
 }
 
 // SAFETY-free: `AsyncConn` is Send because all its fields are Send (RawConn and
@@ -83,9 +104,10 @@ impl Drop for AsyncConn {
                 .map_or(std::ptr::null_mut(), |r| r.as_ptr());
             nonblock::abort(&mut self.raw, res);
         }
-        if !matches!(self.raw.phase(), Phase::Idle | Phase::Broken) {
-            // Unread rows or a pending result: make the C library's cleanup fail fast
-            // instead of reading them with blocking calls.
+        if self.result.is_some() || self.raw.phase() != Phase::Idle {
+            // Unread rows or a pending result (also on a connection that broke while
+            // holding them): make the C library's cleanup (mysql_free_result,
+            // mysql_close) fail fast instead of reading them with blocking calls.
             self.raw.shutdown_socket();
         }
         // Deregister before mysql_close closes (and frees the number of) the fd.
@@ -166,7 +188,9 @@ impl AsyncConn {
             opts: opts.clone(),
             nonblocking,
             query_timeout: None,
-            rollback_pending: false,
+            rollback_pending: None,
+            last_savepoint: 0,
+            split: Split::Idle,
             fresh_send: false,
         };
         if let Some(params) = conn.params.as_deref() {
@@ -176,12 +200,20 @@ impl AsyncConn {
                 // the hop to the connect-start thread is not needed.
                 let step = match tokio::runtime::Handle::current().runtime_flavor() {
                     tokio::runtime::RuntimeFlavor::CurrentThread => {
-                        nonblock::start(&mut conn.raw, Start::Connect(params))
+                        nonblock::start(&mut conn.raw, Start::Connect(params))?
                     }
-                    _ => nonblock::start_connect(&mut conn.raw, params),
+                    _ => nonblock::start_connect(&mut conn.raw, params)?,
                 };
                 match conn.drive(step).await? {
                     Out::Conn(p) if !p.is_null() => {}
+                    _ if conn.raw.connect_moved() => {
+                        return Err(Error::new(
+                            ErrorKind::Connect,
+                            "the current-thread runtime moved to another thread during the TCP \
+                             connect, which was abandoned (the client library cannot resume it \
+                             there); connect again",
+                        ))
+                    }
                     _ => return Err(conn.raw.last_error()),
                 }
             } else {
@@ -257,7 +289,7 @@ impl AsyncConn {
 
     /// Run one non-blocking operation from start to end.
     async fn run(&mut self, op: Start<'_>) -> Result<Out> {
-        let step = nonblock::start(&mut self.raw, op);
+        let step = nonblock::start(&mut self.raw, op)?;
         self.drive(step).await
     }
 
@@ -311,12 +343,22 @@ impl AsyncConn {
         self.raw.after_result();
     }
 
+    /// Finish an operation that a dropped future left suspended inside the library,
+    /// and apply its outcome. Returns its kind and the operation's own result (a
+    /// result header's error, say), which callers may report or discard.
+    async fn resume_suspended(&mut self) -> Result<Option<(OpKind, Result<()>)>> {
+        let Some((kind, _)) = self.raw.suspended() else {
+            return Ok(None);
+        };
+        let out = self.drive_suspended().await?;
+        Ok(Some((kind, self.absorb(kind, out))))
+    }
+
     /// Finish what a dropped future left behind, then discard results until idle.
     async fn ensure_idle(&mut self) -> Result<()> {
-        if let Some((kind, _)) = self.raw.suspended() {
-            let out = self.drive_suspended().await?;
-            self.absorb(kind, out);
-        }
+        // Whatever the caller's `send_query` sent is discarded by this command.
+        self.split = Split::Idle;
+        self.resume_suspended().await?;
         loop {
             match self.raw.phase() {
                 Phase::Idle => break,
@@ -339,50 +381,79 @@ impl AsyncConn {
                 }
             }
         }
-        if self.rollback_pending {
-            // A Transaction guard was dropped without commit or rollback.
-            self.rollback_pending = false;
-            self.send_now(b"ROLLBACK").await?;
+        if let Some(depth) = self.rollback_pending.take() {
+            // A Transaction guard was dropped without commit or rollback. Taken
+            // before sending: if this future is dropped from here on, the ROLLBACK
+            // is in flight and the next command finishes it like any other.
+            let sql = rollback_sql(depth);
+            self.send_now(sql.as_bytes()).await?;
             let r = self.read_header().await;
-            self.raw.after_header(r)?;
-            self.finish_results().await?;
+            let r = match self.raw.after_header(r) {
+                Ok(()) => self.finish_results().await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            // A server error here (the savepoint is gone because the statements of
+            // the transaction ended it, say) concerns the abandoned transaction, not
+            // the caller's command.
+            if let Err(e) = r {
+                if e.is_fatal() {
+                    return Err(e);
+                }
+                tracing::debug!(target: "mysqlclient_async", error = %e, "rollback of an abandoned transaction failed");
+            }
         }
         Ok(())
     }
 
-    /// Apply the outcome of an operation that finished after its future was dropped.
-    fn absorb(&mut self, kind: OpKind, out: Out) {
+    /// Apply the outcome of an operation that finished after its future was dropped,
+    /// and return that operation's own result.
+    fn absorb(&mut self, kind: OpKind, out: Out) -> Result<()> {
         match kind {
-            OpKind::SendQuery => {
-                if !matches!(out, Out::Int(0)) {
-                    self.raw.set_phase(Phase::Broken);
+            OpKind::SendQuery => match out {
+                Out::Int(0) => {
+                    self.fresh_send = true;
+                    Ok(())
                 }
-            }
+                _ => {
+                    let e = self.raw.last_error();
+                    self.raw.set_phase(Phase::Broken);
+                    Err(e)
+                }
+            },
             OpKind::ReadQueryResult | OpKind::NextResult => {
                 let r = match out {
-                    Out::Bool(false) | Out::Int(0) => Ok(()),
-                    Out::Int(-1) => Ok(()),
+                    Out::Bool(false) | Out::Int(0) | Out::Int(-1) => Ok(()),
                     _ => Err(self.raw.last_error()),
                 };
-                self.raw.after_header(r).ok();
+                self.raw.after_header(r)
             }
             OpKind::FetchRow => {
                 if let Out::Row(p) = out {
                     if p.is_null() {
-                        if self.raw.fetch_error().is_some() {
+                        let err = self.raw.fetch_error();
+                        if err.is_some() {
                             self.raw.set_phase(Phase::Broken);
                         }
                         self.after_result();
+                        if let Some(e) = err {
+                            return Err(e);
+                        }
                     }
                 }
+                Ok(())
             }
             OpKind::Ping | OpKind::SelectDb | OpKind::ResetConnection => {
-                if !matches!(out, Out::Int(0)) {
+                if matches!(out, Out::Int(0)) {
+                    Ok(())
+                } else {
                     let e = self.raw.last_error();
-                    self.raw.fail(e);
+                    Err(self.raw.fail(e))
                 }
             }
-            OpKind::Connect | OpKind::Close => self.raw.set_phase(Phase::Broken),
+            OpKind::Connect | OpKind::Close => {
+                self.raw.set_phase(Phase::Broken);
+                Err(broken())
+            }
         }
     }
 
@@ -582,7 +653,12 @@ impl AsyncConn {
                 return Poll::Ready(Ok(Some(())));
             }
             Out::Row(std::ptr::null_mut())
-        } else if self.raw.suspended().is_some() {
+        } else if let Some((kind, _)) = self.raw.suspended() {
+            if kind != OpKind::FetchRow {
+                // Only a fetch can be suspended while rows are being read.
+                self.raw.set_phase(Phase::Broken);
+                return Poll::Ready(Err(broken()));
+            }
             let AsyncConn { io, raw, timer, .. } = self;
             let Some(io) = io.as_ref() else {
                 return Poll::Ready(Err(broken()));
@@ -597,8 +673,9 @@ impl AsyncConn {
             }
         } else {
             match nonblock::start(&mut self.raw, Start::FetchRow(res.get())) {
-                Step::Done(out) => out,
-                Step::Wait(_) => return self.poll_fetch_inner(res, cx),
+                Ok(Step::Done(out)) => out,
+                Ok(Step::Wait(_)) => return self.poll_fetch_inner(res, cx),
+                Err(e) => return Poll::Ready(Err(e)),
             }
         };
         match out {
@@ -709,15 +786,10 @@ impl AsyncConn {
         }
     }
 
-    /// Run `sql` and return the first row, or an error if there is none.
+    /// Run `sql` and return the first row, or an [`ErrorKind::NoRows`] error if
+    /// there is none.
     pub async fn query_one<T: FromRow>(&mut self, sql: &str) -> Result<T> {
-        self.query_opt(sql).await?.ok_or_else(|| {
-            Error::new(
-                ErrorKind::Conversion,
-                "query_one: the query returned no rows",
-            )
-            .with_fatal(false)
-        })
+        self.query_opt(sql).await?.ok_or_else(no_rows)
     }
 
     /// Run `sql` and return the first row, if any.
@@ -759,25 +831,54 @@ impl AsyncConn {
     /// answer. Then [`read_query_result`](Self::read_query_result) waits on the
     /// socket and reads.
     pub async fn send_query(&mut self, sql: &str) -> Result<()> {
-        if self.raw.phase() == Phase::Sent {
+        if self.split == Split::AwaitingRead {
             return Err(busy("send_query"));
         }
-        self.send_only(sql.as_bytes()).await
+        self.ensure_idle().await?;
+        // From here on a dropped future leaves the send to `read_query_result`.
+        self.split = Split::AwaitingRead;
+        let r = self.send_now(sql.as_bytes()).await;
+        if r.is_err() {
+            self.split = Split::Idle;
+        }
+        r
     }
 
     /// Step two: wait (on the reactor) until the server answered, then read the
     /// first result set. Further result sets via [`next_result`](Self::next_result).
+    ///
+    /// Cancel-safe: if this future (or `send_query`'s) is dropped, calling
+    /// `read_query_result` again resumes where it stopped and returns the whole
+    /// result, unless the dropped call had already read some of its rows: then the
+    /// rest is discarded and an [`ErrorKind::Discarded`] error says so.
     pub async fn read_query_result(&mut self) -> Result<ResultSet> {
-        let in_send = matches!(self.raw.suspended(), Some((OpKind::SendQuery, _)));
-        if self.raw.phase() != Phase::Sent && !in_send {
+        if self.split != Split::AwaitingRead {
             return Err(nothing_pending());
         }
-        if in_send {
-            let out = self.drive_suspended().await?;
-            self.absorb(OpKind::SendQuery, out);
+        let r = self.read_query_result_inner().await;
+        self.split = self.split_after_result();
+        r
+    }
+
+    async fn read_query_result_inner(&mut self) -> Result<ResultSet> {
+        match self.resume_suspended().await? {
+            Some((OpKind::FetchRow, _)) => {
+                return Err(self.discard_rows("read_query_result").await)
+            }
+            // The send or the header read of a dropped call: its outcome is ours.
+            Some((_, r)) => r?,
+            None => {}
         }
-        let r = self.read_header().await;
-        self.raw.after_header(r)?;
+        match self.raw.phase() {
+            Phase::Sent => {
+                let r = self.read_header().await;
+                self.raw.after_header(r)?;
+            }
+            Phase::Fetching => return Err(self.discard_rows("read_query_result").await),
+            Phase::Broken => return Err(broken()),
+            // A dropped call read the header; the rows (if any) are untouched.
+            Phase::ResultPending | Phase::MoreResults | Phase::Idle => {}
+        }
         let (columns, rows, status) = self.store_all::<Row>().await?;
         Ok(ResultSet {
             columns,
@@ -788,18 +889,84 @@ impl AsyncConn {
 
     /// The next result set of a multi-statement query after
     /// [`read_query_result`](Self::read_query_result), or `None` when there are no more.
+    /// Cancel-safe in the same way as `read_query_result`.
     pub async fn next_result(&mut self) -> Result<Option<ResultSet>> {
-        if self.raw.phase() != Phase::MoreResults {
-            return Ok(None);
+        match self.split {
+            Split::Idle => return Ok(None),
+            Split::AwaitingRead => {
+                return Err(Error::new(
+                    ErrorKind::Busy,
+                    "next_result: the first result of send_query has not been read; call read_query_result first",
+                )
+                .with_fatal(false))
+            }
+            Split::MoreResults => {}
         }
-        let r = self.next_header().await;
-        self.raw.after_header(r)?;
+        let r = self.next_result_inner().await;
+        self.split = self.split_after_result();
+        r
+    }
+
+    async fn next_result_inner(&mut self) -> Result<Option<ResultSet>> {
+        let mut header_read = false;
+        match self.resume_suspended().await? {
+            Some((OpKind::FetchRow, _)) => return Err(self.discard_rows("next_result").await),
+            Some((_, r)) => {
+                // A dropped next_result read the next header.
+                r?;
+                header_read = true;
+            }
+            None => {}
+        }
+        match self.raw.phase() {
+            Phase::Fetching => return Err(self.discard_rows("next_result").await),
+            Phase::Broken => return Err(broken()),
+            Phase::ResultPending => {}
+            Phase::MoreResults if !header_read => {
+                let r = self.next_header().await;
+                self.raw.after_header(r)?;
+            }
+            Phase::Idle if !header_read => return Ok(None),
+            Phase::Sent | Phase::MoreResults | Phase::Idle => {}
+        }
         let (columns, rows, status) = self.store_all::<Row>().await?;
         Ok(Some(ResultSet {
             columns,
             rows,
             status,
         }))
+    }
+
+    /// The split state once a result set went to the caller (or failed).
+    fn split_after_result(&self) -> Split {
+        if self.raw.phase() == Phase::MoreResults {
+            Split::MoreResults
+        } else {
+            Split::Idle
+        }
+    }
+
+    /// A dropped call had read part of the current result set's rows: read and
+    /// discard the rest, and say so.
+    async fn discard_rows(&mut self, what: &str) -> Error {
+        while self.raw.phase() == Phase::Fetching {
+            match self.fetch_next().await {
+                Ok(Some(())) => {}
+                Ok(None) => break,
+                Err(e) => return e,
+            }
+        }
+        if self.raw.phase() == Phase::Broken {
+            return broken();
+        }
+        Error::new(
+            ErrorKind::Discarded,
+            format!(
+                "{what}: an earlier call was dropped after it had read some rows of this \
+                 result set; the rest was read and discarded"
+            ),
+        )
+        .with_fatal(false)
     }
 
     /// Check that the server is alive (`COM_PING`), without blocking.
@@ -832,21 +999,61 @@ impl AsyncConn {
         self.ensure_idle().await?;
         if self.nonblocking {
             let out = self.run(Start::ResetConnection).await?;
-            self.check_int(out)
+            self.check_int(out)?;
+            self.raw.mark_status_stale();
+            Ok(())
         } else {
             self.raw.reset_connection().map_err(|e| self.raw.fail(e))
         }
     }
 
+    /// Give the session back its state right after connecting, for the next user
+    /// of a pooled connection: `COM_RESET_CONNECTION` (user variables, session
+    /// variables, temporary tables, prepared statements, locks from `GET_LOCK`,
+    /// an open transaction, `autocommit`; the character set goes back to the
+    /// connection's), then the options' database and init SQL again. The query
+    /// timeout set with [`set_query_timeout`](Self::set_query_timeout) is cleared.
+    ///
+    /// A database cannot be unselected: if the options name none and the session
+    /// selected one, this fails and the caller must discard the connection.
+    pub(crate) async fn reset_session(&mut self) -> Result<()> {
+        self.query_timeout = None;
+        self.reset_connection().await?;
+        let want = self.opts.db_name().map(str::to_owned);
+        let have = self.raw.current_db();
+        if have != want {
+            match want {
+                Some(db) => self.select_db(&db).await?,
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::Client,
+                        "the session selected a database and the options name none: it cannot be unselected",
+                    )
+                    .with_fatal(false))
+                }
+            }
+        }
+        for sql in self.opts.init_sql().to_vec() {
+            self.query_drop(&sql).await?;
+        }
+        Ok(())
+    }
+
     /// Begin a transaction. The returned guard rolls back if it is dropped without
     /// [`Transaction::commit`] (the `ROLLBACK` runs before this connection's next
-    /// command, since `Drop` cannot wait).
+    /// command, since `Drop` cannot wait). [`Transaction::begin`] nests a savepoint.
     pub async fn begin(&mut self) -> Result<Transaction<'_>> {
-        self.query_drop("START TRANSACTION").await?;
-        Ok(Transaction {
+        // The guard exists before the statement is sent: if this future is dropped
+        // from here on, the transaction that START TRANSACTION may open is rolled
+        // back before the next command instead of silently staying open.
+        let tx = Transaction {
             conn: self,
+            savepoint: 0,
+            depth: 0,
             done: false,
-        })
+        };
+        tx.conn.query_drop("START TRANSACTION").await?;
+        Ok(tx)
     }
 
     /// Close politely (`COM_QUIT`), without blocking. Dropping also closes, but
@@ -860,7 +1067,7 @@ impl AsyncConn {
         }
         // Deregister first: mysql_close_start closes the socket when it finishes.
         self.io = None;
-        let step = nonblock::start(&mut self.raw, Start::Close);
+        let step = nonblock::start(&mut self.raw, Start::Close)?;
         if let Step::Done(_) = step {
             self.raw.mark_freed_by_library();
             return Ok(());
@@ -902,7 +1109,7 @@ impl AsyncConn {
     /// Whether a command is unfinished (its future was dropped, or a result or
     /// stream was not read to the end). The next command finishes it first.
     pub fn has_pending_work(&self) -> bool {
-        self.rollback_pending
+        self.rollback_pending.is_some()
             || self.raw.suspended().is_some()
             || !matches!(self.raw.phase(), Phase::Idle | Phase::Broken)
     }
@@ -932,7 +1139,12 @@ impl AsyncConn {
 
     /// Escape `s` for use inside a single-quoted SQL string literal, using the
     /// connection's character set and SQL mode.
-    pub fn escape(&self, s: &str) -> String {
+    ///
+    /// An [`ErrorKind::Params`] error for non-ASCII text on a connection whose
+    /// character set can hide a quote byte inside a multi-byte character (gbk,
+    /// big5, sjis, cp932, gb18030): a Rust string is UTF-8 and cannot be escaped for
+    /// those. Parameters (`exec`) work on any character set.
+    pub fn escape(&self, s: &str) -> Result<String> {
         self.raw.escape(s)
     }
 }
@@ -973,15 +1185,16 @@ async fn resolve(opts: &Opts) -> Result<Vec<Option<String>>> {
 impl AsRawFd for AsyncConn {
     /// The connection's socket (read-only use: never read, write or close it).
     fn as_raw_fd(&self) -> RawFd {
-        self.raw.fd()
+        self.raw.socket_fd().as_raw_fd()
     }
 }
 
 impl AsFd for AsyncConn {
+    /// The connection's socket, valid while the connection is borrowed. After the
+    /// connection was lost (the library closed its socket), a stand-in that is
+    /// always readable, so an event loop wakes and the next call reports the error.
     fn as_fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: the socket stays open while `self` lives (closed by mysql_close in
-        // Drop or close()), and the borrow is tied to `self`.
-        unsafe { BorrowedFd::borrow_raw(self.raw.fd()) }
+        self.raw.socket_fd()
     }
 }
 
@@ -1059,46 +1272,216 @@ impl futures_core::Stream for RowStream<'_> {
     }
 }
 
-/// An open transaction. Derefs to the connection for queries. Dropping it without
-/// [`commit`](Self::commit) or [`rollback`](Self::rollback) rolls back before the
-/// connection's next command.
+/// An open transaction, or a savepoint inside one (see [`begin`](Self::begin)).
+///
+/// It has the connection's query methods, and nothing that would end the
+/// transaction behind its back (`close`, `reset_connection`, a second
+/// `START TRANSACTION`, which would commit implicitly):
+///
+/// ```compile_fail
+/// # async fn demo(conn: &mut mysqlclient_async::AsyncConn) -> mysqlclient_async::Result<()> {
+/// let mut tx = conn.begin().await?;
+/// tx.reset_connection().await?; // not a method of Transaction
+/// # Ok(()) }
+/// ```
+///
+/// Dropping it without [`commit`](Self::commit) or [`rollback`](Self::rollback)
+/// rolls back (the `ROLLBACK` runs before the connection's next command, since
+/// `Drop` cannot wait); so does dropping the future of `commit` before the server
+/// has received the `COMMIT`.
 pub struct Transaction<'c> {
     conn: &'c mut AsyncConn,
+    /// 0 for the transaction itself; else the number of this nested level's
+    /// savepoint (unique on the connection, so a rollback can never reach an older
+    /// savepoint of the same name).
+    savepoint: u64,
+    /// Nesting level (0 for the transaction itself).
+    depth: u32,
+    /// Committed or rolled back: nothing to do on drop.
     done: bool,
 }
 
+fn savepoint_name(n: u64) -> String {
+    format!("mysqlclient_async_sp{n}")
+}
+
+/// The statement that abandons savepoint `n` (0: the whole transaction).
+fn rollback_sql(n: u64) -> String {
+    if n == 0 {
+        "ROLLBACK".into()
+    } else {
+        format!("ROLLBACK TO SAVEPOINT {}", savepoint_name(n))
+    }
+}
+
 impl Transaction<'_> {
-    /// Commit.
+    /// Commit (for a nested level: release its savepoint, keeping its work in the
+    /// enclosing transaction). If this future is dropped before the server received
+    /// the statement, the transaction (or savepoint) is rolled back instead.
     pub async fn commit(mut self) -> Result<()> {
-        self.done = true;
-        self.conn.query_drop("COMMIT").await
+        let sql = if self.savepoint == 0 {
+            "COMMIT".to_string()
+        } else {
+            format!("RELEASE SAVEPOINT {}", savepoint_name(self.savepoint))
+        };
+        self.finish(&sql).await
     }
 
-    /// Roll back.
+    /// Roll back (for a nested level: to its savepoint, keeping the enclosing
+    /// transaction's earlier work).
     pub async fn rollback(mut self) -> Result<()> {
+        let sql = rollback_sql(self.savepoint);
+        self.finish(&sql).await
+    }
+
+    async fn finish(&mut self, sql: &str) -> Result<()> {
+        // `done` only once the statement is under way: dropped before that, `Drop`
+        // schedules the rollback. Dropped after, the statement is in flight and the
+        // connection's next command completes it.
+        let r = self.conn.query_drop(sql).await;
         self.done = true;
-        self.conn.query_drop("ROLLBACK").await
+        if r.is_err() {
+            // COMMIT failed (or the connection broke): whatever is left of the
+            // transaction is rolled back before the next command.
+            self.conn.schedule_rollback(self.savepoint);
+        }
+        r
+    }
+
+    /// A nested transaction: a savepoint inside this one, with its own guard.
+    /// Committing it keeps its work in this transaction; rolling it back (or
+    /// dropping it) undoes only its own work.
+    pub async fn begin(&mut self) -> Result<Transaction<'_>> {
+        self.conn.last_savepoint += 1;
+        // The guard exists before the statement is sent: if this future is dropped
+        // from here on, its drop rolls back to the savepoint (a savepoint that was
+        // never made is then an error that is ignored).
+        let tx = Transaction {
+            savepoint: self.conn.last_savepoint,
+            depth: self.depth + 1,
+            conn: &mut *self.conn,
+            done: false,
+        };
+        let sql = format!("SAVEPOINT {}", savepoint_name(tx.savepoint));
+        tx.conn.query_drop(&sql).await?;
+        Ok(tx)
+    }
+
+    /// Nesting level: 0 for the transaction, 1 for a savepoint inside it, and so on.
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+
+    /// Whether the server reports an open transaction.
+    pub fn in_transaction(&self) -> bool {
+        self.conn.in_transaction()
+    }
+
+    /// The server-side connection id.
+    pub fn thread_id(&self) -> u64 {
+        self.conn.thread_id()
+    }
+
+    /// See [`AsyncConn::query`].
+    pub async fn query<T: FromRow>(&mut self, sql: &str) -> Result<Vec<T>> {
+        self.conn.query(sql).await
+    }
+    /// See [`AsyncConn::query_one`].
+    pub async fn query_one<T: FromRow>(&mut self, sql: &str) -> Result<T> {
+        self.conn.query_one(sql).await
+    }
+    /// See [`AsyncConn::query_opt`].
+    pub async fn query_opt<T: FromRow>(&mut self, sql: &str) -> Result<Option<T>> {
+        self.conn.query_opt(sql).await
+    }
+    /// See [`AsyncConn::query_drop`].
+    pub async fn query_drop(&mut self, sql: &str) -> Result<()> {
+        self.conn.query_drop(sql).await
+    }
+    /// See [`AsyncConn::execute`].
+    pub async fn execute(&mut self, sql: &str) -> Result<ExecResult> {
+        self.conn.execute(sql).await
+    }
+    /// See [`AsyncConn::query_result`].
+    pub async fn query_result(&mut self, sql: &str) -> Result<ResultSet> {
+        self.conn.query_result(sql).await
+    }
+    /// See [`AsyncConn::query_stream`].
+    pub async fn query_stream(&mut self, sql: &str) -> Result<RowStream<'_>> {
+        self.conn.query_stream(sql).await
+    }
+    /// See [`AsyncConn::exec`].
+    pub async fn exec<T: FromRow, P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<Vec<T>> {
+        self.conn.exec(sql, params).await
+    }
+    /// See [`AsyncConn::exec_one`].
+    pub async fn exec_one<T: FromRow, P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<T> {
+        self.conn.exec_one(sql, params).await
+    }
+    /// See [`AsyncConn::exec_opt`].
+    pub async fn exec_opt<T: FromRow, P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<Option<T>> {
+        self.conn.exec_opt(sql, params).await
+    }
+    /// See [`AsyncConn::exec_drop`].
+    pub async fn exec_drop<P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<()> {
+        self.conn.exec_drop(sql, params).await
+    }
+    /// See [`AsyncConn::exec_result`].
+    pub async fn exec_result<P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<ResultSet> {
+        self.conn.exec_result(sql, params).await
+    }
+    /// See [`AsyncConn::exec_stream`].
+    pub async fn exec_stream<P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<RowStream<'_>> {
+        self.conn.exec_stream(sql, params).await
     }
 }
 
-impl std::ops::Deref for Transaction<'_> {
-    type Target = AsyncConn;
-    fn deref(&self) -> &AsyncConn {
-        self.conn
-    }
-}
-
-impl std::ops::DerefMut for Transaction<'_> {
-    fn deref_mut(&mut self) -> &mut AsyncConn {
-        self.conn
+impl std::fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("depth", &self.depth)
+            .field("conn", &self.conn)
+            .finish()
     }
 }
 
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.conn.rollback_pending = true;
+            self.conn.schedule_rollback(self.savepoint);
         }
+    }
+}
+
+impl AsyncConn {
+    /// Roll back to savepoint `n` (0: the whole transaction) before the next
+    /// command. An enclosing level's savepoint is older, so the smallest wins.
+    fn schedule_rollback(&mut self, n: u64) {
+        self.rollback_pending = Some(self.rollback_pending.map_or(n, |p| p.min(n)));
     }
 }
 
@@ -1125,6 +1508,10 @@ impl AsyncConn {
         params: P,
     ) -> Result<String> {
         self.ensure_idle().await?;
+        if self.raw.status_stale() {
+            // Right after a reset the session's sql_mode is unknown: learn it.
+            self.query_drop("DO 0").await?;
+        }
         crate::params::interpolate_for(&self.raw, sql, params)
     }
 

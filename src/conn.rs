@@ -61,6 +61,14 @@ pub(crate) fn broken() -> Error {
     )
 }
 
+pub(crate) fn no_rows() -> Error {
+    Error::new(
+        ErrorKind::NoRows,
+        "query_one: the query returned no rows (use query_opt when none is a valid answer)",
+    )
+    .with_fatal(false)
+}
+
 pub(crate) fn nothing_pending() -> Error {
     Error::new(
         ErrorKind::Busy,
@@ -263,15 +271,10 @@ impl Conn {
         }
     }
 
-    /// Run `sql` and return the first row, or an error if there is none.
+    /// Run `sql` and return the first row, or an [`ErrorKind::NoRows`] error if
+    /// there is none.
     pub fn query_one<T: FromRow>(&mut self, sql: &str) -> Result<T> {
-        self.query_opt(sql)?.ok_or_else(|| {
-            Error::new(
-                ErrorKind::Conversion,
-                "query_one: the query returned no rows",
-            )
-            .with_fatal(false)
-        })
+        self.query_opt(sql)?.ok_or_else(no_rows)
     }
 
     /// Run `sql` and return the first row, if any.
@@ -420,8 +423,19 @@ impl Conn {
 
     /// Escape `s` for use inside a single-quoted SQL string literal, using the
     /// connection's character set and SQL mode. Prefer parameters where you can.
-    pub fn escape(&self, s: &str) -> String {
+    ///
+    /// An [`ErrorKind::Params`] error for non-ASCII text on a connection whose
+    /// character set can hide a quote byte inside a multi-byte character (gbk,
+    /// big5, sjis, cp932, gb18030): a Rust string is UTF-8 and cannot be escaped for
+    /// those. Parameters (`exec`) work on any character set.
+    pub fn escape(&self, s: &str) -> Result<String> {
         self.raw.escape(s)
+    }
+
+    /// Whether the library closed the socket (the connection was lost);
+    /// [`as_fd`](AsFd::as_fd) then gives an always-readable stand-in.
+    pub(crate) fn socket_closed(&self) -> bool {
+        self.raw.socket_closed()
     }
 
     /// Close the connection politely (`COM_QUIT`). Dropping does the same.
@@ -435,15 +449,16 @@ impl AsRawFd for Conn {
     /// The connection's socket. Watch it for readability after
     /// [`send_query`](Conn::send_query); never read from, write to or close it.
     fn as_raw_fd(&self) -> RawFd {
-        self.raw.fd()
+        self.raw.socket_fd().as_raw_fd()
     }
 }
 
 impl AsFd for Conn {
+    /// The connection's socket, valid while the connection is borrowed. After the
+    /// connection was lost (the library closed its socket), a stand-in that is
+    /// always readable, so an event loop wakes and the next call reports the error.
     fn as_fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: the socket stays open while `self` lives (the library closes it in
-        // mysql_close, called from Drop), and the borrow is tied to `self`.
-        unsafe { BorrowedFd::borrow_raw(self.raw.fd()) }
+        self.raw.socket_fd()
     }
 }
 
@@ -475,6 +490,10 @@ impl Conn {
     /// then fill in the placeholders.
     fn interpolate<P: crate::params::Params>(&mut self, sql: &str, params: P) -> Result<String> {
         self.ensure_idle()?;
+        if self.raw.status_stale() {
+            // Right after a reset the session's sql_mode is unknown: learn it.
+            self.query_drop("DO 0")?;
+        }
         crate::params::interpolate_for(&self.raw, sql, params)
     }
 

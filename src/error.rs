@@ -49,6 +49,12 @@ pub enum ErrorKind {
     Io,
     /// A connection pool could not hand out a connection in time.
     Pool,
+    /// `query_one`/`exec_one` found no row. Not fatal.
+    NoRows,
+    /// The result set this call would return had been partly read by an earlier
+    /// call whose future was dropped; the rest was read and discarded. The
+    /// connection is in sync; not fatal.
+    Discarded,
 }
 
 impl ErrorKind {
@@ -68,6 +74,8 @@ impl ErrorKind {
             ErrorKind::InvalidQuery => "invalid query",
             ErrorKind::Io => "I/O error",
             ErrorKind::Pool => "pool error",
+            ErrorKind::NoRows => "no rows",
+            ErrorKind::Discarded => "result discarded",
         }
     }
 }
@@ -101,6 +109,9 @@ struct Inner {
     server: Option<ServerError>,
     message: String,
     fatal: bool,
+    /// The error is not about an open connection (bad options, a failed connect, a
+    /// pool that could not hand one out): `Display` says nothing about one.
+    no_connection: bool,
     /// Sending the command failed, so the server never received all of it and
     /// cannot have executed it.
     unsent: bool,
@@ -119,9 +130,26 @@ impl Error {
             server: None,
             message: message.into(),
             fatal,
+            no_connection: matches!(
+                kind,
+                ErrorKind::Config | ErrorKind::Connect | ErrorKind::Pool
+            ),
             unsent: false,
             source: None,
         }))
+    }
+
+    /// Correct the verdict of a library error on an established connection by
+    /// whether the library kept its socket open. Connector/C reports
+    /// `CR_NET_PACKET_TOO_LARGE` both for a command it refused to send (the
+    /// connection is fine) and after it closed the connection (an oversized packet
+    /// from the server): without a socket, nothing is usable.
+    pub(crate) fn given_socket(mut self, socket_open: bool) -> Error {
+        if !socket_open && !self.0.fatal {
+            self.0.kind = ErrorKind::ConnectionLost;
+            self.0.fatal = true;
+        }
+        self
     }
 
     /// Override the fatality verdict.
@@ -179,6 +207,7 @@ impl Error {
             }),
             message: text,
             fatal,
+            no_connection: kind == ErrorKind::Connect,
             unsent: false,
             source: None,
         }))
@@ -296,7 +325,9 @@ pub(crate) unsafe fn cstr_lossy(p: *const std::os::raw::c_char) -> String {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.0.kind.describe(), self.0.message)?;
-        if self.0.fatal {
+        if self.0.no_connection {
+            Ok(())
+        } else if self.0.fatal {
             f.write_str(" [connection unusable: reconnect]")
         } else {
             f.write_str(" [connection still usable]")
@@ -356,7 +387,25 @@ mod tests {
         let e = Error::from_code(1045, "28000".into(), "denied".into(), true);
         assert_eq!(e.kind(), ErrorKind::Connect);
         assert!(e.is_fatal());
-        assert!(e.to_string().contains("reconnect"));
+        // A failed connect leaves no connection to talk about.
+        assert!(!e.to_string().contains("connection"), "{e}");
+        let e = Error::from_code(2013, "HY000".into(), "lost".into(), false);
+        assert!(
+            e.to_string().ends_with("[connection unusable: reconnect]"),
+            "{e}"
+        );
+        let e = Error::new(ErrorKind::Config, "bad URL").with_fatal(false);
+        assert_eq!(e.to_string(), "invalid configuration: bad URL");
+        let e = Error::new(ErrorKind::NoRows, "none").with_fatal(false);
+        assert!(e.to_string().ends_with("[connection still usable]"), "{e}");
+        // 2020 is fatal only when the library closed the connection.
+        let e = Error::from_code(2020, "HY000".into(), "too large".into(), false);
+        assert!(!e.is_fatal());
+        let e = e.given_socket(true);
+        assert!(!e.is_fatal());
+        let e = e.given_socket(false);
+        assert!(e.is_fatal());
+        assert_eq!(e.kind(), ErrorKind::ConnectionLost);
         let e = Error::from_code(1317, "70100".into(), "interrupted".into(), false);
         assert_eq!(e.kind(), ErrorKind::Cancelled);
         assert!(!e.is_fatal());

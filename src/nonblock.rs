@@ -17,6 +17,8 @@ use std::ffi::{c_char, c_int, c_ulong};
 use std::future::Future;
 use std::os::fd::RawFd;
 use std::pin::Pin;
+use std::ptr;
+use std::sync::mpsc;
 use std::task::Context;
 use std::task::Poll;
 use std::time::Duration;
@@ -24,7 +26,7 @@ use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::time::Sleep;
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::ffi;
 use crate::raw::{ConnectParams, RawConn};
 
@@ -132,9 +134,31 @@ impl Start<'_> {
 
 /// Start an operation. On `Wait`, the connection records the suspended
 /// operation's kind; resume it with [`cont`].
-pub(crate) fn start(conn: &mut RawConn, op: Start<'_>) -> Step {
+///
+/// Refused while another operation is suspended on the same handle: the library
+/// would start a second co-routine over the first one's state. Callers finish (or
+/// abandon) the suspended operation first; this check makes a mistake an error
+/// instead of a hang.
+pub(crate) fn start(conn: &mut RawConn, op: Start<'_>) -> Result<Step> {
+    if let Some((kind, _)) = conn.suspended() {
+        conn.set_phase(crate::raw::Phase::Broken);
+        return Err(Error::new(
+            ErrorKind::Client,
+            format!(
+                "internal: {:?} started while {kind:?} is still suspended on this connection",
+                op.kind()
+            ),
+        ));
+    }
+    Ok(start_unchecked(conn, op))
+}
+
+fn start_unchecked(conn: &mut RawConn, op: Start<'_>) -> Step {
     crate::raw::thread_init();
     let kind = op.kind();
+    if kind == OpKind::Connect {
+        conn.set_connect_site(ConnectSite::Inline(std::thread::current().id()));
+    }
     let m = conn.as_ptr();
     let mut i: c_int = 0;
     let mut b: ffi::my_bool = 0;
@@ -174,54 +198,114 @@ pub(crate) fn start(conn: &mut RawConn, op: Start<'_>) -> Step {
     finish(conn, kind, status, i, b, row, ret_conn)
 }
 
-/// Start a non-blocking connect on one dedicated, otherwise idle thread, and wait
-/// for that call (not the connect: it returns at the first WAIT) to return.
-///
-/// Why: in Connector/C 3.3 the asynchronous TCP connect takes the address of
-/// `errno` before it yields, and after resuming (possibly on another thread, since
-/// tokio migrates tasks) stores a failed connect's `SO_ERROR` through that address,
-/// i.e. into the errno of the thread that ran `_start` (checked in the disassembly
-/// of Debian's libmariadb.so.3). Running `_start` here makes that stale write land in
-/// this thread's errno, which nothing reads, instead of a live worker's. The call
-/// itself is `socket()` + `connect()` returning `EINPROGRESS`: microseconds.
-pub(crate) fn start_connect(conn: &mut RawConn, params: &ConnectParams) -> Step {
-    use std::sync::mpsc;
-    struct Job {
-        conn: *mut RawConn,
-        params: *const ConnectParams,
-        reply: mpsc::SyncSender<Step>,
-    }
-    // SAFETY: the pointers are only used while the sender blocks on `reply`, so the
-    // borrows they come from are alive and exclusive for that whole time.
-    unsafe impl Send for Job {}
+/// Where a connect's `_start` ran: the thread whose `errno` the library's TCP
+/// connect may still write to (see [`start_connect`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnectSite {
+    /// The dedicated connect thread.
+    ConnectThread,
+    /// Inline, on this thread (a current-thread runtime).
+    Inline(std::thread::ThreadId),
+}
+
+/// A job for the connect thread. The pointers are only used while the sender
+/// blocks on `reply`, so the borrows they come from are alive and exclusive.
+enum Job {
+    Start(*mut RawConn, *const ConnectParams, mpsc::SyncSender<Step>),
+    Cont(*mut RawConn, i32, mpsc::SyncSender<Step>),
+}
+
+// SAFETY: see `Job`: the sender waits for the reply before it uses the connection
+// again, so the connect thread has exclusive use of it in between.
+unsafe impl Send for Job {}
+
+/// Run `job` on the connect thread and wait for its reply (microseconds: the
+/// calls it makes do not wait for the network).
+fn on_connect_thread(make: impl FnOnce(mpsc::SyncSender<Step>) -> Job) -> Step {
     static STARTER: std::sync::OnceLock<std::sync::Mutex<mpsc::Sender<Job>>> =
         std::sync::OnceLock::new();
     let starter = STARTER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
-            .name("mysqlclient-async-connect-start".into())
+            .name("mysqlclient-async-connect".into())
             .spawn(move || {
                 for job in rx {
                     // SAFETY: see `Job`: the sender waits for our reply.
-                    let step = unsafe { start(&mut *job.conn, Start::Connect(&*job.params)) };
-                    let _ = job.reply.send(step);
+                    unsafe {
+                        match job {
+                            Job::Start(conn, params, reply) => {
+                                let step = start_unchecked(&mut *conn, Start::Connect(&*params));
+                                (*conn).set_connect_site(ConnectSite::ConnectThread);
+                                let _ = reply.send(step);
+                            }
+                            Job::Cont(conn, ready, reply) => {
+                                let step =
+                                    cont(&mut *conn, OpKind::Connect, ptr::null_mut(), ready);
+                                let _ = reply.send(step);
+                            }
+                        }
+                    }
                 }
             })
-            .expect("cannot spawn the connect-start thread");
+            .expect("cannot spawn the connect thread");
         std::sync::Mutex::new(tx)
     });
     let (reply, done) = mpsc::sync_channel(1);
-    let job = Job {
-        conn,
-        params,
-        reply,
-    };
     starter
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .send(job)
-        .expect("the connect-start thread is gone");
-    done.recv().expect("the connect-start thread is gone")
+        .send(make(reply))
+        .expect("the connect thread is gone");
+    done.recv().expect("the connect thread is gone")
+}
+
+/// Start a non-blocking connect on the dedicated connect thread (for runtimes that
+/// may resume a task on another thread).
+///
+/// Why: in Connector/C 3.3 the asynchronous TCP connect (`my_connect_async`) takes
+/// the address of `errno` before it yields for writability, and after resuming
+/// stores a failed connect's `SO_ERROR` through that address, i.e. into the errno
+/// of the thread that entered it (checked in the disassembly of Debian's
+/// libmariadb.so.3). So the `_start`, and every resume of a connect from a wait for
+/// writability ([`resume`]), run on this one thread, one call at a time: the write
+/// always lands in the errno of the thread that is running the library at that
+/// moment, as in blocking C code, and no other thread ever reads or writes it
+/// concurrently. The calls return at the first wait: microseconds each.
+pub(crate) fn start_connect(conn: &mut RawConn, params: &ConnectParams) -> Result<Step> {
+    if conn.suspended().is_some() {
+        return start(conn, Start::Connect(params));
+    }
+    Ok(on_connect_thread(|reply| Job::Start(conn, params, reply)))
+}
+
+/// Resume the suspended operation, on the right thread: a connect suspended in a
+/// wait for writability (its TCP connect) resumes where its errno address points
+/// (see [`start_connect`]). On a current-thread runtime that is the runtime's own
+/// thread; if the runtime moved to another thread mid-connect, the connect is
+/// resumed as timed out, which makes the library give up without that write, and
+/// [`RawConn::connect_moved`] reports why.
+pub(crate) fn resume(
+    conn: &mut RawConn,
+    kind: OpKind,
+    res_for_fetch: *mut ffi::MYSQL_RES,
+    ready: i32,
+) -> Step {
+    let waits_for_write = conn
+        .suspended()
+        .is_some_and(|(_, bits)| bits & WAIT_WRITE != 0);
+    if kind != OpKind::Connect || !waits_for_write || ready & WAIT_TIMEOUT != 0 {
+        return cont(conn, kind, res_for_fetch, ready);
+    }
+    match conn.connect_site() {
+        Some(ConnectSite::ConnectThread) => {
+            on_connect_thread(|reply| Job::Cont(conn, ready, reply))
+        }
+        Some(ConnectSite::Inline(t)) if t != std::thread::current().id() => {
+            conn.set_connect_moved();
+            cont(conn, kind, res_for_fetch, WAIT_TIMEOUT)
+        }
+        _ => cont(conn, kind, res_for_fetch, ready),
+    }
 }
 
 /// Resume the suspended operation with the events that occurred. `res` is the
@@ -380,7 +464,7 @@ pub(crate) fn poll_drive(
         if bits & WAIT_READ != 0 {
             match io.poll_read_ready(cx) {
                 Poll::Ready(Ok(mut guard)) => {
-                    let s = cont(conn, kind, res_for_fetch, WAIT_READ);
+                    let s = resume(conn, kind, res_for_fetch, WAIT_READ);
                     if let Step::Wait(again) = s {
                         if again & WAIT_READ != 0 {
                             guard.clear_ready();
@@ -395,7 +479,7 @@ pub(crate) fn poll_drive(
         if step.is_none() && bits & (WAIT_WRITE | WAIT_EXCEPT) != 0 {
             match io.poll_write_ready(cx) {
                 Poll::Ready(Ok(mut guard)) => {
-                    let s = cont(conn, kind, res_for_fetch, bits & (WAIT_WRITE | WAIT_EXCEPT));
+                    let s = resume(conn, kind, res_for_fetch, bits & (WAIT_WRITE | WAIT_EXCEPT));
                     if let Step::Wait(again) = s {
                         if again & WAIT_WRITE != 0 {
                             guard.clear_ready();
@@ -410,7 +494,7 @@ pub(crate) fn poll_drive(
         if step.is_none() {
             if let Some(t) = timer.as_mut() {
                 if t.as_mut().poll(cx).is_ready() {
-                    step = Some(cont(conn, kind, res_for_fetch, WAIT_TIMEOUT));
+                    step = Some(resume(conn, kind, res_for_fetch, WAIT_TIMEOUT));
                 }
             }
         }

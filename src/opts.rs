@@ -117,6 +117,7 @@ struct Inner {
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    max_allowed_packet: Option<u32>,
     charset: String,
     init_sql: Vec<String>,
     io_mode: IoMode,
@@ -139,6 +140,7 @@ impl Default for Inner {
             connect_timeout: Some(Duration::from_secs(10)),
             read_timeout: None,
             write_timeout: None,
+            max_allowed_packet: None,
             charset: "utf8mb4".into(),
             init_sql: Vec::new(),
             io_mode: IoMode::default(),
@@ -179,7 +181,7 @@ impl Opts {
     ///
     /// User and password are percent-decoded. Parameters:
     /// `socket`, `connect_timeout`, `read_timeout`, `write_timeout` (seconds, fractions
-    /// allowed), `charset`, `init` (SQL run after connecting; repeat for several),
+    /// allowed), `max_allowed_packet` (bytes), `charset`, `init` (SQL run after connecting; repeat for several),
     /// `multi_statements` (true/false), `io_mode` (`nonblocking` or `readable_then_read`),
     /// `ssl_mode` (`disabled`, `preferred`, `required`, `verify_ca`, `verify_identity`),
     /// `ssl_ca`, `ssl_cert`, `ssl_key`. An unknown parameter is an error, not ignored.
@@ -235,6 +237,9 @@ impl Opts {
                 "connect_timeout" => b.connect_timeout(secs(&v)?),
                 "read_timeout" => b.read_timeout(secs(&v)?),
                 "write_timeout" => b.write_timeout(secs(&v)?),
+                "max_allowed_packet" => b.max_allowed_packet(v.parse::<u32>().map_err(|_| {
+                    bad(format!("max_allowed_packet={v}: expected a number of bytes"))
+                })?),
                 "charset" => b.charset(v.as_ref()),
                 "init" => b.init_sql(v.as_ref()),
                 "multi_statements" => b.multi_statements(flag(&v)?),
@@ -309,6 +314,11 @@ impl Opts {
     /// Write timeout for every network write (library-level; whole seconds).
     pub fn write_timeout(&self) -> Option<Duration> {
         self.0.write_timeout
+    }
+    /// The largest packet the client library sends or accepts (its default, 1 GiB,
+    /// when `None`). A larger packet from the server breaks the connection.
+    pub fn max_allowed_packet(&self) -> Option<u32> {
+        self.0.max_allowed_packet
     }
     /// Connection character set (default `utf8mb4`).
     pub fn charset(&self) -> &str {
@@ -449,6 +459,13 @@ impl OptsBuilder {
     /// Library-level write timeout (rounded up to whole seconds).
     pub fn write_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
         self.0.write_timeout = t.into();
+        self
+    }
+    /// The largest packet the client library sends or accepts, in bytes (default:
+    /// the library's, 1 GiB). A larger result row breaks the connection with error
+    /// 2020; a larger command is refused before it is sent.
+    pub fn max_allowed_packet(mut self, bytes: impl Into<Option<u32>>) -> Self {
+        self.0.max_allowed_packet = bytes.into();
         self
     }
     /// Connection character set (default `utf8mb4`).

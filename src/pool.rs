@@ -8,12 +8,20 @@
 //! `ping_after_idle` of idleness it must also answer a (non-blocking) `COM_PING`.
 //! Anything else is discarded and replaced by a fresh connection.
 //!
-//! **Return** ([`PooledConn`]'s `Drop`): a broken connection is discarded. One with a
-//! command in flight (its future was dropped, say by a timeout), an unread result or
-//! an open transaction is cleaned up in a background task: the running query is
-//! killed on the server (`KILL QUERY`), the rest is drained without blocking, the
-//! transaction is rolled back; only then does the connection go back. If any step
-//! fails, it is discarded.
+//! **Return** ([`PooledConn`]'s `Drop`): a broken connection is discarded. The
+//! others are cleaned up in a background task before they go back: a command in
+//! flight (its future was dropped, say by a timeout) is drained, or killed on the
+//! server (`KILL QUERY`) if it is still running after a short grace; unread results
+//! are drained without blocking; then the session is reset
+//! (`COM_RESET_CONNECTION`, through the non-blocking API), and the options'
+//! database and init SQL are applied again, so **the next borrower never sees the
+//! previous one's session**: no user variables, session variables (`sql_mode`,
+//! `autocommit`, …), temporary tables, locks from `GET_LOCK`, open transaction,
+//! default database or query timeout. If any step fails, the connection is
+//! discarded. The reset costs one round trip per return (see the README's
+//! benchmark); [`PoolBuilder::reset_on_return`]`(false)` turns it off, and then
+//! only an open transaction is rolled back (and the query timeout cleared), while
+//! everything else the borrower set stays for the next one.
 //!
 //! ```no_run
 //! # async fn demo() -> mysqlclient_async::Result<()> {
@@ -59,6 +67,7 @@ struct Settings {
     max_lifetime: Option<Duration>,
     ping_after_idle: Duration,
     cleanup_timeout: Duration,
+    reset_on_return: bool,
 }
 
 /// State shared by the pool, its manager and its connections.
@@ -198,6 +207,15 @@ impl PoolBuilder {
         self
     }
 
+    /// Reset each connection's session when it is returned (default: true; see the
+    /// module docs). With `false`, what a borrower sets in its session (variables,
+    /// temporary tables, locks, the default database, `autocommit`) is seen by the
+    /// next borrower; an open transaction is still rolled back.
+    pub fn reset_on_return(mut self, reset: bool) -> Self {
+        self.settings.reset_on_return = reset;
+        self
+    }
+
     /// Build the pool. Call inside a tokio runtime: connections made later belong to
     /// it. With `min_idle > 0`, the idle connections are opened in the background.
     pub fn build(self) -> Result<Pool> {
@@ -326,6 +344,7 @@ impl Pool {
                 max_lifetime: Some(Duration::from_secs(1800)),
                 ping_after_idle: Duration::from_secs(5),
                 cleanup_timeout: Duration::from_secs(5),
+                reset_on_return: true,
             },
         }
     }
@@ -494,13 +513,18 @@ impl fmt::Debug for PooledConn {
 
 impl Drop for PooledConn {
     fn drop(&mut self) {
-        let Some(obj) = self.obj.take() else { return };
+        let Some(mut obj) = self.obj.take() else {
+            return;
+        };
         if obj.is_broken() {
             self.shared.discard("broken");
             drop(Object::take(obj));
             return;
         }
-        if !obj.has_pending_work() && !obj.in_transaction() {
+        // The borrower's query timeout is not the next borrower's.
+        obj.set_query_timeout(None);
+        if !self.shared.settings.reset_on_return && !obj.has_pending_work() && !obj.in_transaction()
+        {
             return; // straight back to the pool
         }
         match tokio::runtime::Handle::try_current() {
@@ -540,7 +564,12 @@ async fn cleanup(mut obj: Object<Manager>, shared: Arc<Shared>) {
                 .map_err(|_| "kill failed")?;
         }
         obj.settle().await.map_err(|_| "drain failed")?;
-        if obj.in_transaction() {
+        if shared.settings.reset_on_return {
+            // Also ends any transaction.
+            obj.reset_session()
+                .await
+                .map_err(|_| "session reset failed")?;
+        } else if obj.in_transaction() {
             obj.query_drop("ROLLBACK")
                 .await
                 .map_err(|_| "rollback failed")?;

@@ -6,18 +6,56 @@
 //! `nonblock.rs` drives their `_start`/`_cont` variants.
 
 use std::ffi::{c_char, c_uint, c_ulong, c_void, CString};
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::{self, NonNull};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Once, OnceLock};
 use std::time::Duration;
 
 use crate::error::{cstr_lossy, Error, ErrorKind, Result};
 use crate::ffi;
-use crate::nonblock::OpKind;
+use crate::nonblock::{ConnectSite, OpKind};
 use crate::opts::{Opts, SslMode};
 use crate::row::{Column, ColumnType};
 
 static LIBRARY_INIT: Once = Once::new();
+
+/// See [`dead_socket`].
+static DEAD_SOCKET: OnceLock<OwnedFd> = OnceLock::new();
+
+/// Create the stand-in for closed sockets once per process (see
+/// [`RawConn::socket_fd`]): one end of a socket pair whose other end is closed.
+fn init_dead_socket() -> Result<()> {
+    if DEAD_SOCKET.get().is_some() {
+        return Ok(());
+    }
+    let mut fds = [-1; 2];
+    // SAFETY: socketpair writes two descriptors into the array on success.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (keep, peer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(peer);
+    // A racing thread may have set it first; then ours is closed here.
+    let _ = DEAD_SOCKET.set(keep);
+    Ok(())
+}
+
+/// The stand-in descriptor for a connection whose socket the library closed.
+fn dead_socket() -> BorrowedFd<'static> {
+    DEAD_SOCKET
+        .get()
+        .expect("created by RawConn::new before any connection exists")
+        .as_fd()
+}
 
 /// Initialise the C library exactly once per process, before the first handle, and
 /// the calling thread for it.
@@ -146,6 +184,15 @@ pub(crate) struct RawConn {
     suspended: Option<(OpKind, i32)>,
     /// `mysql_close_start`/`_cont` completed: the library freed the handle.
     freed: bool,
+    /// The status flags the library holds predate a `COM_RESET_CONNECTION`
+    /// (Connector/C does not read them from its reply): which modes are on and
+    /// whether autocommit is set are unknown until the next statement's reply.
+    status_stale: bool,
+    /// Where the non-blocking connect's `_start` ran (see `nonblock::resume`).
+    connect_site: Option<ConnectSite>,
+    /// A current-thread runtime moved to another thread in the middle of the TCP
+    /// connect, which was then abandoned (see `nonblock::resume`).
+    connect_moved: bool,
 }
 
 // SAFETY: a MYSQL handle may be used from any thread as long as only one thread uses
@@ -157,6 +204,7 @@ impl RawConn {
     /// Allocate a handle (`mysql_init`).
     pub(crate) fn new() -> Result<RawConn> {
         library_init();
+        init_dead_socket()?;
         // SAFETY: mysql_init(NULL) allocates a fresh handle or returns NULL.
         let p = unsafe { ffi::mysql_init(ptr::null_mut()) };
         let ptr = NonNull::new(p)
@@ -167,6 +215,9 @@ impl RawConn {
             phase: Phase::Idle,
             suspended: None,
             freed: false,
+            status_stale: false,
+            connect_site: None,
+            connect_moved: false,
         })
     }
 
@@ -188,6 +239,7 @@ impl RawConn {
     pub(crate) fn after_header(&mut self, r: Result<()>) -> Result<()> {
         match r {
             Ok(()) => {
+                self.status_stale = false;
                 self.phase = if self.field_count() > 0 {
                     Phase::ResultPending
                 } else if self.more_results() {
@@ -211,6 +263,7 @@ impl RawConn {
     /// The phase after a result set was read to its end.
     pub(crate) fn after_result(&mut self) {
         if self.phase != Phase::Broken {
+            self.status_stale = false;
             self.phase = if self.more_results() {
                 Phase::MoreResults
             } else {
@@ -242,6 +295,23 @@ impl RawConn {
         self.suspended
     }
 
+    pub(crate) fn set_connect_site(&mut self, site: ConnectSite) {
+        self.connect_site = Some(site);
+    }
+
+    pub(crate) fn connect_site(&self) -> Option<ConnectSite> {
+        self.connect_site
+    }
+
+    pub(crate) fn set_connect_moved(&mut self) {
+        self.connect_moved = true;
+    }
+
+    /// Whether the connect was abandoned because its runtime moved threads.
+    pub(crate) fn connect_moved(&self) -> bool {
+        self.connect_moved
+    }
+
     /// `mysql_close_start`/`_cont` finished and freed the handle.
     pub(crate) fn mark_freed_by_library(&mut self) {
         self.freed = true;
@@ -254,7 +324,12 @@ impl RawConn {
     /// The error of the last failed call, read right after it.
     pub(crate) fn last_error(&self) -> Error {
         // SAFETY: our handle, used by this thread only (&self on a !Sync type).
-        unsafe { Error::from_handle(self.as_ptr(), !self.connected) }
+        let e = unsafe { Error::from_handle(self.as_ptr(), !self.connected) };
+        if self.connected {
+            e.given_socket(self.fd() >= 0)
+        } else {
+            e
+        }
     }
 
     fn set_opt(&mut self, opt: ffi::mysql_option::Type, arg: *const c_void) -> Result<()> {
@@ -305,6 +380,13 @@ impl RawConn {
         }
         if let Some(t) = opts.write_timeout() {
             self.set_opt_uint(o::MYSQL_OPT_WRITE_TIMEOUT, secs(t))?;
+        }
+        if let Some(n) = opts.max_allowed_packet() {
+            let v = c_ulong::from(n);
+            self.set_opt(
+                o::MYSQL_OPT_MAX_ALLOWED_PACKET,
+                &v as *const c_ulong as *const c_void,
+            )?;
         }
         self.set_opt_str(o::MYSQL_SET_CHARSET_NAME, "charset", opts.charset())?;
         // Reconnecting swaps the socket under the reactor and loses session state;
@@ -467,6 +549,27 @@ impl RawConn {
         }
     }
 
+    /// The socket as a borrowed descriptor, valid while `self` is borrowed. When the
+    /// library has closed the socket (the connection was lost), a process-wide
+    /// stand-in, [`dead_socket`], is returned instead: it is always readable (end of
+    /// file), so an event loop watching it wakes at once and the next call on the
+    /// connection reports the error.
+    pub(crate) fn socket_fd(&self) -> BorrowedFd<'_> {
+        let fd = self.fd();
+        if fd < 0 {
+            return dead_socket();
+        }
+        // SAFETY: the library keeps its socket open until a call on the handle
+        // closes it, and every such call takes `&mut self`, which the returned
+        // borrow of `self` excludes.
+        unsafe { BorrowedFd::borrow_raw(fd) }
+    }
+
+    /// Whether [`socket_fd`](Self::socket_fd) is the stand-in for a closed socket.
+    pub(crate) fn socket_closed(&self) -> bool {
+        self.fd() < 0
+    }
+
     /// Blocking `mysql_send_query`.
     pub(crate) fn send_query(&mut self, q: &[u8]) -> Result<()> {
         // SAFETY: our handle; `q` is valid for `len` bytes during the call.
@@ -603,7 +706,20 @@ impl RawConn {
         if unsafe { ffi::mysql_reset_connection(self.as_ptr()) } != 0 {
             return Err(self.last_error());
         }
+        self.mark_status_stale();
         Ok(())
+    }
+
+    /// After `COM_RESET_CONNECTION`: the held status flags are stale (see
+    /// `status_stale`). The reset ended any transaction.
+    pub(crate) fn mark_status_stale(&mut self) {
+        self.status_stale = true;
+    }
+
+    /// Whether the status flags must be refreshed (by any statement) before they
+    /// are relied on (the `NO_BACKSLASH_ESCAPES` mode for placeholders).
+    pub(crate) fn status_stale(&self) -> bool {
+        self.status_stale
     }
 
     /// Server version string, e.g. `10.11.19-MariaDB-0+deb12u1`.
@@ -659,10 +775,50 @@ impl RawConn {
     }
 
     /// Escape `s` for a single-quoted SQL string literal (see [`Self::escape_into`]).
-    pub(crate) fn escape(&self, s: &str) -> String {
+    ///
+    /// Refused on a connection whose character set can hide a quote or backslash
+    /// byte inside a multi-byte character (gbk, big5, sjis, cp932, gb18030) when `s`
+    /// is not ASCII: the server would read UTF-8 text as that character set, and the
+    /// escaped bytes are not UTF-8 text any more.
+    pub(crate) fn escape(&self, s: &str) -> Result<String> {
+        let charset = self.charset_name();
+        if !s.is_ascii() && crate::params::is_ascii_unsafe(&charset) {
+            return Err(Error::new(
+                ErrorKind::Params,
+                format!(
+                    "cannot escape non-ASCII text for a connection whose character set is \
+                     {charset}: use utf8mb4, or pass the text as a `?` parameter"
+                ),
+            )
+            .with_fatal(false));
+        }
         let mut out = Vec::new();
         self.escape_into(s.as_bytes(), &mut out);
-        String::from_utf8(out).expect("escaping valid UTF-8 gives valid UTF-8")
+        String::from_utf8(out).map_err(|_| {
+            Error::new(
+                ErrorKind::Params,
+                format!("escaping for character set {charset} did not give UTF-8 text"),
+            )
+            .with_fatal(false)
+        })
+    }
+
+    /// The current default database as the library knows it: it follows `USE` and
+    /// `select_db` through the server's session-state tracking of the schema.
+    pub(crate) fn current_db(&self) -> Option<String> {
+        // SAFETY: our handle; `db` is a plain field of the installed layout, null or
+        // a NUL-terminated string owned by the handle, copied at once.
+        unsafe {
+            let p = (*self.as_ptr()).db;
+            (!p.is_null()).then(|| cstr_lossy(p))
+        }
+    }
+
+    /// The connection's character set as the library knows it (it follows
+    /// `SET NAMES` through the server's session-state tracking).
+    pub(crate) fn charset_name(&self) -> String {
+        // SAFETY: our handle; the name is copied at once.
+        unsafe { cstr_lossy(ffi::mysql_character_set_name(self.as_ptr())) }
     }
 
     /// Make every later read and write on the socket fail at once. Used to unwind a
@@ -697,7 +853,7 @@ impl RawConn {
 
     /// Whether the server reports an open transaction.
     pub(crate) fn is_in_transaction(&self) -> bool {
-        self.server_status() & ffi::SERVER_STATUS_IN_TRANS != 0
+        !self.status_stale && self.server_status() & ffi::SERVER_STATUS_IN_TRANS != 0
     }
 }
 

@@ -281,7 +281,7 @@ fn session_calls() {
     c.reset_connection().unwrap();
     let x: Option<i64> = c.query_one("SELECT @x").unwrap();
     assert_eq!(x, None, "reset_connection clears user variables");
-    assert_eq!(c.escape("it's a \\ test"), "it\\'s a \\\\ test");
+    assert_eq!(c.escape("it's a \\ test").unwrap(), "it\\'s a \\\\ test");
     c.query_drop(&format!("DROP DATABASE {db}")).unwrap();
 }
 
@@ -297,7 +297,7 @@ fn init_sql_runs_on_connect() {
     let a: i64 = c.query_one("SELECT @init_a").unwrap();
     assert_eq!(a, 11);
     // MariaDB's escaping follows NO_BACKSLASH_ESCAPES: quotes are doubled instead.
-    assert_eq!(c.escape("it's"), "it''s");
+    assert_eq!(c.escape("it's").unwrap(), "it''s");
 }
 
 #[test]

@@ -135,7 +135,13 @@ fn dead_before_send_is_retried_once_on_a_fresh_connection() {
     let _x = EXCLUSIVE.lock().unwrap_or_else(|e| e.into_inner());
     let url = support::private_server().url();
     run(async move {
-        let pool = Pool::builder(url.as_str()).max_size(1).build().unwrap();
+        // Without the reset on return, which would find the connection dead and
+        // discard it: this test needs it back in the pool, dead.
+        let pool = Pool::builder(url.as_str())
+            .max_size(1)
+            .reset_on_return(false)
+            .build()
+            .unwrap();
         let c = pool.get().await.unwrap();
         let old_id = c.thread_id();
         tokio::task::spawn_blocking(|| support::private_server().sigstop())

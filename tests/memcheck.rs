@@ -33,7 +33,7 @@ fn every_ffi_path_once() {
     c.ping().unwrap();
     c.select_db("mysql").unwrap();
     c.reset_connection().unwrap();
-    assert_eq!(c.escape("a'b\\c"), "a\\'b\\\\c");
+    assert_eq!(c.escape("a'b\\c").unwrap(), "a\\'b\\\\c");
     assert_eq!(c.query_drop("SELEC").unwrap_err().kind(), ErrorKind::Server);
     c.send_query("SELECT 1").unwrap();
     drop(c);

@@ -10,6 +10,20 @@ use std::time::{Duration, Instant};
 
 use mysqlclient_async::{AsyncConn, ErrorKind, Opts, Pool};
 
+/// Returned connections go back after their session reset, in a background task:
+/// wait until `n` of them are idle.
+async fn wait_idle(pool: &Pool, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pool.metrics().idle < n {
+        assert!(
+            Instant::now() < deadline,
+            "returned connections not idle: {:?}",
+            pool.metrics()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 fn url() -> String {
     support::url()
 }
@@ -150,6 +164,7 @@ fn a_write_that_reached_the_server_is_never_retried() {
         let victim = pool.get().await.unwrap();
         let victim_id = victim.thread_id();
         drop(victim);
+        wait_idle(&pool, 1).await;
         let killer = {
             let pool = pool.clone();
             tokio::spawn(async move {
@@ -321,6 +336,7 @@ fn stale_connections_after_wait_timeout_are_replaced() {
             held.push(pool.get().await.unwrap());
         }
         drop(held);
+        wait_idle(&pool, 8).await;
         assert_eq!(pool.metrics().idle, 8);
         tokio::time::sleep(Duration::from_secs(3)).await; // the server closes them all
         for i in 0..100u32 {
@@ -387,5 +403,98 @@ fn max_connections_exhausted_then_recovers() {
             "max_connections: recovered {:?} after freeing connections",
             freed.elapsed()
         );
+    });
+}
+
+/// Everything one borrower sets in its session is gone for the next one (the pool
+/// resets the session on return), and with `autocommit=0` left behind the next
+/// borrower's writes are not lost. With the reset turned off, the state stays.
+#[test]
+fn the_next_borrower_never_sees_the_previous_session() {
+    run(async {
+        let t = format!("t_pool_session_{}", std::process::id());
+        let lock = format!("mca_lock_{}", std::process::id());
+        for reset in [true, false] {
+            let pool = Pool::builder(format!("{}?init=SET @init_ran = 1", url()).as_str())
+                .max_size(1)
+                .reset_on_return(reset)
+                .build()
+                .unwrap();
+            pool.query_drop(&format!(
+                "CREATE TABLE IF NOT EXISTS {t} (x INT) ENGINE=InnoDB"
+            ))
+            .await
+            .unwrap();
+            pool.query_drop(&format!("DELETE FROM {t}")).await.unwrap();
+            let first_id;
+            {
+                let mut c = pool.get().await.unwrap();
+                first_id = c.thread_id();
+                c.query_drop("SET @secret = 'borrower one'").await.unwrap();
+                c.query_drop("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES,ANSI_QUOTES'")
+                    .await
+                    .unwrap();
+                c.query_drop("CREATE TEMPORARY TABLE leaked_tmp (a INT)")
+                    .await
+                    .unwrap();
+                c.select_db("mysql").await.unwrap();
+                c.query_drop("SET autocommit = 0").await.unwrap();
+                let got: i64 = c
+                    .query_one(&format!("SELECT GET_LOCK('{lock}', 0)"))
+                    .await
+                    .unwrap();
+                assert_eq!(got, 1);
+                c.set_query_timeout(Some(Duration::from_millis(100)));
+            }
+            let mut c = pool.get().await.unwrap();
+            assert_eq!(c.thread_id(), first_id, "the same connection came back");
+            let (secret, db, autocommit, mode, init): (
+                Option<String>,
+                Option<String>,
+                i64,
+                String,
+                Option<i64>,
+            ) = c
+                .query_one("SELECT @secret, DATABASE(), @@autocommit, @@sql_mode, @init_ran")
+                .await
+                .unwrap();
+            let tmp = c.query_drop("SELECT * FROM test.leaked_tmp").await;
+            let lock_free: i64 = c
+                .query_one(&format!("SELECT IS_FREE_LOCK('{lock}')"))
+                .await
+                .unwrap();
+            // The first borrower's query timeout (100 ms) does not apply.
+            c.query_drop("DO SLEEP(0.3)").await.unwrap();
+            if reset {
+                assert_eq!(secret, None, "user variable leaked");
+                assert_eq!(db.as_deref(), Some("test"), "default database leaked");
+                assert_eq!(autocommit, 1, "autocommit=0 leaked");
+                assert!(!mode.contains("ANSI_QUOTES"), "sql_mode leaked: {mode}");
+                assert_eq!(init, Some(1), "init SQL runs again after the reset");
+                assert!(tmp.is_err(), "temporary table leaked");
+                assert_eq!(lock_free, 1, "GET_LOCK lock leaked");
+                // Writes of the next borrower are kept.
+                c.exec_drop(&format!("INSERT INTO test.{t} VALUES (?)"), (7,))
+                    .await
+                    .unwrap();
+                drop(c);
+                let n: i64 = pool
+                    .query_one(&format!("SELECT COUNT(*) FROM test.{t}"))
+                    .await
+                    .unwrap();
+                assert_eq!(n, 1, "the next borrower's insert was lost");
+            } else {
+                // Opted out: the session is passed on as it is (documented).
+                assert_eq!(secret.as_deref(), Some("borrower one"));
+                assert_eq!(db.as_deref(), Some("mysql"));
+                assert!(tmp.is_ok());
+                assert_eq!(lock_free, 0);
+                c.query_drop("DO RELEASE_LOCK('x')").await.unwrap();
+                drop(c);
+            }
+            pool.close().await;
+        }
+        let mut c = AsyncConn::connect(url().as_str()).await.unwrap();
+        c.query_drop(&format!("DROP TABLE {t}")).await.unwrap();
     });
 }
