@@ -18,7 +18,10 @@
 //! - Chartio at c = 1000 without HTTP: 1000 tasks (threads for `mysql`) each run
 //!   `rounds` x (check out a pooled connection, `SELECT SLEEP(1)`, return it), on a
 //!   cold pool (empty: the 1000 connects are inside the timing) and on a warm one
-//!   (1000 connections already open), against `null` (the same tasks sleeping 1 s).
+//!   (1000 connections already open), against `null` (the same tasks sleeping 1 s);
+//! - the pool's checkout cycle (check out, `DO 1`, return) at c = 1 and 16 for the
+//!   async pools, ours with and without its session reset on return: what the reset
+//!   costs per checkout.
 //!
 //! Fairness: every driver talks plain TCP to 127.0.0.1 without TLS (ours with
 //! `ssl_mode=disabled`; the peers are built without any TLS feature, and `mysql` /
@@ -77,7 +80,7 @@ struct Config {
 
 const USAGE: &str = "usage: mysqlclient-async-bench [--url URL] [--levels 1,16,64] [--secs 3] \
 [--warmup 0.5] [--repeat 3] [--rows 200000] [--decode-iters 3] [--chartio-c 1000] [--rounds 10] [--sleep 1] \
-[--drivers ours,mysql_async,sqlx,mysql] [--only select1,decode,chartio] [--out target/bench/report.md]";
+[--drivers ours,mysql_async,sqlx,mysql] [--only select1,decode,chartio,checkout] [--out target/bench/report.md]";
 
 fn all_drivers() -> Vec<String> {
     let mut d = vec!["ours".to_string()];
@@ -103,7 +106,12 @@ fn parse_args() -> R<Config> {
         chartio_rounds: 10,
         sleep: 1.0,
         drivers: all_drivers(),
-        sections: vec!["select1".into(), "decode".into(), "chartio".into()],
+        sections: vec![
+            "select1".into(),
+            "decode".into(),
+            "chartio".into(),
+            "checkout".into(),
+        ],
         out: "target/bench/report.md".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -193,9 +201,11 @@ fn checksum(rows: &[Decoded]) -> u64 {
     })
 }
 
-struct Ours;
+/// This crate; `RESET` is the pool's reset of a returned connection's session
+/// (on by default; off only in the checkout figure, to show what it costs).
+struct Ours<const RESET: bool = true>;
 
-impl AsyncDriver for Ours {
+impl<const RESET: bool> AsyncDriver for Ours<RESET> {
     type Conn = mysqlclient_async::AsyncConn;
     type Pool = mysqlclient_async::Pool;
     type Pooled = mysqlclient_async::PooledConn;
@@ -217,6 +227,7 @@ impl AsyncDriver for Ours {
         Ok(mysqlclient_async::Pool::builder(cfg.url.as_str())
             .max_size(max)
             .acquire_timeout(Duration::from_secs(120))
+            .reset_on_return(RESET)
             .build()?)
     }
     async fn checkout(pool: &Self::Pool) -> R<Self::Pooled> {
@@ -507,6 +518,44 @@ async fn select1_async<D: AsyncDriver>(cfg: &Config, c: usize) -> R<Measurement>
     Ok(m0.until(&m1))
 }
 
+/// Pooled round trips: `c` tasks, each looping {check out, `DO 1`, return} on a
+/// pool of `c` (warm: connections opened before the window).
+async fn checkout_async<D: AsyncDriver>(cfg: &Config, c: usize) -> R<Measurement> {
+    let pool = D::pool(cfg, c)?;
+    let mut held = Vec::new();
+    for _ in 0..c {
+        held.push(D::checkout(&pool).await?);
+    }
+    drop(held);
+    let count = Rc::new(Cell::new(0u64));
+    let stop = Rc::new(Cell::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..c {
+        let (pool, count, stop) = (pool.clone(), count.clone(), stop.clone());
+        tasks.push(tokio::task::spawn_local(async move {
+            while !stop.get() {
+                let mut conn = D::checkout(&pool).await.map_err(|e| e.to_string())?;
+                D::exec(&mut conn, "DO 1")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                drop(conn);
+                count.set(count.get() + 1);
+            }
+            Ok::<(), String>(())
+        }));
+    }
+    tokio::time::sleep(cfg.warmup).await;
+    let m0 = Mark::now(count.get());
+    tokio::time::sleep(cfg.window).await;
+    let m1 = Mark::now(count.get());
+    stop.set(true);
+    for t in tasks {
+        t.await??;
+    }
+    D::close_pool(pool).await;
+    Ok(m0.until(&m1))
+}
+
 /// One full read of the decode table (connecting is not timed).
 async fn decode_async<D: AsyncDriver>(cfg: &Config) -> R<Measurement> {
     let mut conn = D::connect(cfg).await?;
@@ -626,6 +675,7 @@ enum Task {
     Select1(usize),
     Decode,
     Chartio { warm: bool },
+    Checkout(usize),
 }
 
 /// One measurement of one driver.
@@ -642,11 +692,13 @@ fn measure(
                 Task::Select1(c) => local.block_on(rt, select1_async::<$d>(cfg, c)),
                 Task::Decode => local.block_on(rt, decode_async::<$d>(cfg)),
                 Task::Chartio { warm } => local.block_on(rt, chartio_async::<$d>(cfg, warm)),
+                Task::Checkout(c) => local.block_on(rt, checkout_async::<$d>(cfg, c)),
             }
         };
     }
     let m = match driver {
         "ours" => on_async!(Ours),
+        "ours-noreset" => on_async!(Ours<false>),
         #[cfg(feature = "peers")]
         "mysql_async" => on_async!(peers::MysqlAsync),
         #[cfg(feature = "peers")]
@@ -656,6 +708,7 @@ fn measure(
             Task::Select1(c) => peers::select1_threads(cfg, c),
             Task::Decode => peers::decode_sync(cfg),
             Task::Chartio { warm } => peers::chartio_threads(cfg, warm),
+            Task::Checkout(_) => Err("the checkout figure is for the async pools".into()),
         },
         other => Err(format!("unknown driver {other}").into()),
     }?;
@@ -974,7 +1027,10 @@ fn run(cfg: &Config) -> R<()> {
             }
         }
     }
-    let table = report(cfg, &res);
+    let mut table = report(cfg, &res);
+    if has("checkout") {
+        table.push_str(&checkout_section(cfg, &rt, &local)?);
+    }
     let machine = format!("{}; before the run: {load_before}", machine());
     let text = format!(
         "Peer comparison, {machine}. Async drivers on one current-thread tokio runtime, \
@@ -995,6 +1051,81 @@ fn run(cfg: &Config) -> R<()> {
     std::fs::write(&cfg.out, &text)?;
     note(format!("written to {}", cfg.out));
     Ok(())
+}
+
+/// The pools' checkout cycle (check out, `DO 1`, return), with and without our
+/// session reset on return: what the reset costs per checkout.
+fn checkout_section(
+    cfg: &Config,
+    rt: &tokio::runtime::Runtime,
+    local: &tokio::task::LocalSet,
+) -> R<String> {
+    let mut drivers = vec!["ours".to_string(), "ours-noreset".to_string()];
+    drivers.extend(
+        cfg.drivers
+            .iter()
+            .filter(|d| !matches!(d.as_str(), "ours" | "mysql"))
+            .cloned(),
+    );
+    let levels = [1usize, 16];
+    let mut samples: Vec<(String, usize, Vec<Measurement>)> = Vec::new();
+    for round in 1..=cfg.repeat {
+        for &c in &levels {
+            for d in &drivers {
+                let m = measure(cfg, rt, local, d, Task::Checkout(c))?;
+                note(format!(
+                    "round {round}/{}: {d:12} checkout c={c:<3} {:>9} cycles/s",
+                    cfg.repeat,
+                    fmt_num(m.rate(), 0)
+                ));
+                match samples.iter_mut().find(|(dd, cc, _)| dd == d && *cc == c) {
+                    Some((_, _, v)) => v.push(m),
+                    None => samples.push((d.clone(), c, vec![m])),
+                }
+            }
+        }
+    }
+    let get = |d: &str, c: usize| {
+        samples
+            .iter()
+            .find(|(dd, cc, _)| dd == d && *cc == c)
+            .and_then(|(_, _, v)| median(v.clone()))
+    };
+    let mut header = vec!["pool checkout cycle (check out, DO 1, return)".to_string()];
+    for &c in &levels {
+        header.push(format!("cycles/s c={c}"));
+        header.push(format!("µs per cycle c={c}"));
+    }
+    let mut t = Table::new(header);
+    for d in &drivers {
+        let mut cells = vec![match d.as_str() {
+            "ours" => "mysqlclient-async (session reset on return, the default)".to_string(),
+            "ours-noreset" => "mysqlclient-async, reset_on_return(false)".to_string(),
+            other => format!("{other} (its default pool)"),
+        }];
+        for &c in &levels {
+            match get(d, c) {
+                Some(m) => {
+                    cells.push(fmt_num(m.rate(), 0));
+                    cells.push(fmt_num(c as f64 * 1e6 / m.rate(), 1));
+                }
+                None => cells.extend(["—".to_string(), "—".to_string()]),
+            }
+        }
+        t.row(cells);
+    }
+    let mut out = format!("\n\n{}", t.render());
+    for &c in &levels {
+        if let (Some(a), Some(b)) = (get("ours", c), get("ours-noreset", c)) {
+            out.push_str(&format!(
+                "\nThe reset costs {} µs per checkout at c={c} ({} vs {} cycles/s).",
+                fmt_num(c as f64 * 1e6 / a.rate() - c as f64 * 1e6 / b.rate(), 1),
+                fmt_num(a.rate(), 0),
+                fmt_num(b.rate(), 0)
+            ));
+        }
+    }
+    Ok(out)
 }
 
 fn machine() -> String {
