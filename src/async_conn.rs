@@ -22,7 +22,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
@@ -34,13 +34,31 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::time::Sleep;
 
-use crate::cancel::CancelToken;
+use crate::cancel::{CancelToken, KillStage};
 use crate::conn::{broken, busy, empty_columns, no_rows, nothing_pending, status_of};
 use crate::error::{Error, ErrorKind, Result};
 use crate::nonblock::{self, Fd, OpKind, Out, ResPtr, Start, Step};
 use crate::opts::{IntoOpts, IoMode, Opts, SslMode};
 use crate::raw::{ConnectParams, Phase, RawConn, RawResult};
 use crate::row::{Column, ExecResult, FromRow, ResultSet, Row, RowRef};
+
+/// Run one public call's body under the connection's query timeout: the bound
+/// covers everything the call does (finishing earlier abandoned work, sending,
+/// the server's execution, every row). On expiry, [`AsyncConn::recover_from_timeout`]
+/// spends at most the options' `cancel_timeout` stopping the query on the server
+/// and bringing the connection back in sync.
+macro_rules! timed {
+    ($self:ident, $body:expr) => {{
+        $self.call_sent = false;
+        match $self.query_timeout {
+            None => $body.await,
+            Some(limit) => match tokio::time::timeout(limit, $body).await {
+                Ok(r) => r,
+                Err(_) => Err($self.recover_from_timeout(limit).await),
+            },
+        }
+    }};
+}
 
 /// An asynchronous connection for tokio (multi-thread or current-thread runtime).
 /// `Send`, not `Sync`; its futures are `Send`. Dropping it closes the connection
@@ -64,6 +82,9 @@ pub struct AsyncConn {
     opts: Opts,
     nonblocking: bool,
     query_timeout: Option<Duration>,
+    /// The current call's own statement has been (or is being) sent: a timeout
+    /// concerns it, not only earlier abandoned work.
+    call_sent: bool,
     /// A `Transaction` was dropped without commit or rollback: roll back first, to
     /// this savepoint (0: the whole transaction).
     rollback_pending: Option<u64>,
@@ -124,10 +145,50 @@ impl AsyncConn {
     ///
     /// The host name is resolved on the runtime (`tokio::net::lookup_host`); each
     /// address is tried in turn. The init SQL of the options runs afterwards.
+    ///
+    /// The options' `connect_timeout` (default 10 s) bounds the whole call: name
+    /// resolution, the TCP connect, TLS, authentication and the init SQL.
     pub async fn connect(opts: impl IntoOpts) -> Result<AsyncConn> {
         let opts = opts.into_opts()?;
+        let Some(limit) = opts.connect_timeout() else {
+            return Self::connect_unbounded(opts).await;
+        };
+        let stage = std::sync::atomic::AtomicU8::new(STAGE_RESOLVING);
+        match tokio::time::timeout(limit, Self::connect_staged(opts.clone(), &stage)).await {
+            Ok(r) => r,
+            Err(_) => {
+                let at = match stage.load(std::sync::atomic::Ordering::Relaxed) {
+                    STAGE_RESOLVING => "while resolving the host name",
+                    STAGE_HANDSHAKE => {
+                        "before the TCP connection and the server's greeting and \
+                         authentication completed"
+                    }
+                    _ => "while running the init SQL",
+                };
+                let target = match opts.socket() {
+                    Some(p) => p.display().to_string(),
+                    None => format!("{}:{}", opts.host(), opts.port()),
+                };
+                Err(Error::new(
+                    ErrorKind::Connect,
+                    format!(
+                        "connecting to {target} timed out after {limit:?} (connect_timeout), {at}"
+                    ),
+                ))
+            }
+        }
+    }
+
+    async fn connect_unbounded(opts: Opts) -> Result<AsyncConn> {
+        let stage = std::sync::atomic::AtomicU8::new(STAGE_RESOLVING);
+        Self::connect_staged(opts, &stage).await
+    }
+
+    async fn connect_staged(opts: Opts, stage: &std::sync::atomic::AtomicU8) -> Result<AsyncConn> {
+        use std::sync::atomic::Ordering::Relaxed;
         let nonblocking = cfg!(mca_nonblocking) && opts.io_mode() == IoMode::NonBlocking;
         let addrs = resolve(&opts).await?;
+        stage.store(STAGE_HANDSHAKE, Relaxed);
         let mut last_err = None;
         for addr in addrs {
             let mut attempt = Self::connect_one(&opts, addr.as_deref(), nonblocking).await;
@@ -138,6 +199,7 @@ impl AsyncConn {
             }
             match attempt {
                 Ok(mut conn) => {
+                    stage.store(STAGE_INIT_SQL, Relaxed);
                     for sql in opts.init_sql() {
                         conn.query_drop(sql)
                             .await
@@ -188,6 +250,7 @@ impl AsyncConn {
             opts: opts.clone(),
             nonblocking,
             query_timeout: None,
+            call_sent: false,
             rollback_pending: None,
             last_savepoint: 0,
             split: Split::Idle,
@@ -347,6 +410,10 @@ impl AsyncConn {
     /// and apply its outcome. Returns its kind and the operation's own result (a
     /// result header's error, say), which callers may report or discard.
     async fn resume_suspended(&mut self) -> Result<Option<(OpKind, Result<()>)>> {
+        if self.raw.phase() == Phase::Broken {
+            // Whatever is suspended stays so; Drop unwinds it.
+            return Err(broken());
+        }
         let Some((kind, _)) = self.raw.suspended() else {
             return Ok(None);
         };
@@ -358,7 +425,12 @@ impl AsyncConn {
     async fn ensure_idle(&mut self) -> Result<()> {
         // Whatever the caller's `send_query` sent is discarded by this command.
         self.split = Split::Idle;
-        self.resume_suspended().await?;
+        if let Some((_, Err(e))) = self.resume_suspended().await? {
+            // The connection died under the abandoned command: say how.
+            if e.is_fatal() {
+                return Err(e);
+            }
+        }
         loop {
             match self.raw.phase() {
                 Phase::Idle => break,
@@ -504,6 +576,7 @@ impl AsyncConn {
 
     async fn send_only(&mut self, sql: &[u8]) -> Result<()> {
         self.ensure_idle().await?;
+        self.call_sent = true;
         self.send_now(sql).await
     }
 
@@ -544,31 +617,84 @@ impl AsyncConn {
         Ok(())
     }
 
-    /// Start a query, honouring the per-query timeout.
+    /// Send a query and read its first result header (the call's timeout is applied
+    /// by the public method around it).
     async fn start_query(&mut self, sql: &str) -> Result<()> {
-        let Some(limit) = self.query_timeout else {
-            return self.send_and_read_header(sql.as_bytes()).await;
-        };
-        match tokio::time::timeout(limit, self.send_and_read_header(sql.as_bytes())).await {
-            Ok(r) => r,
-            Err(_) => Err(self.recover_from_timeout(limit).await),
-        }
+        self.send_and_read_header(sql.as_bytes()).await
     }
 
-    /// The query overran its timeout: kill it on the server, then finish the
-    /// interrupted command so the connection is usable again (or mark it broken).
-    async fn recover_from_timeout(&mut self, limit: Duration) -> Error {
-        let killed = self.cancel_token().cancel_query().await;
-        let settle = tokio::time::timeout(Duration::from_secs(5), self.ensure_idle()).await;
-        let usable = killed.is_ok() && matches!(settle, Ok(Ok(())));
-        if !usable {
-            self.raw.set_phase(Phase::Broken);
+    /// A call overran its query timeout (its future was dropped where it stood).
+    /// Within the options' `cancel_timeout`, stop the query on the server with
+    /// `KILL QUERY` from a side connection while finishing the interrupted command,
+    /// so the connection is usable again; if that does not complete in time, mark
+    /// the connection broken. The error says which of these happened.
+    pub(crate) async fn recover_from_timeout(&mut self, limit: Duration) -> Error {
+        let what = if self.call_sent {
+            format!("the query exceeded its {limit:?} timeout")
+        } else {
+            format!(
+                "timed out after {limit:?} while finishing what an earlier, abandoned call left \
+                 on this connection (this call's own statement was not sent)"
+            )
+        };
+        let fail = |this: &mut AsyncConn, why: String| {
+            this.raw.set_phase(Phase::Broken);
+            Error::new(
+                ErrorKind::Timeout,
+                format!("{what}; {why}; the connection is out of sync and was marked broken"),
+            )
+            .with_fatal(true)
+        };
+        if self.raw.phase() == Phase::Broken {
+            return fail(self, "the connection had already failed".into());
         }
-        Error::new(
-            ErrorKind::Timeout,
-            format!("query exceeded its {limit:?} timeout and was killed on the server"),
-        )
-        .with_fatal(!usable)
+        if !self.has_pending_work() {
+            return Error::new(
+                ErrorKind::Timeout,
+                format!("{what}; the connection is in sync"),
+            )
+            .with_fatal(false);
+        }
+        let budget = self.opts.cancel_timeout();
+        let token = self.cancel_token();
+        let stage = std::sync::Mutex::new(KillStage::Connecting);
+        let work = async {
+            let kill = token.kill_with_progress(&stage);
+            let drain = self.ensure_idle();
+            join2(kill, drain).await
+        };
+        let outcome = tokio::time::timeout(budget, work).await;
+        let stage = stage.into_inner().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Ok((Ok(()), Ok(()))) => Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "{what}; KILL QUERY was sent from a side connection and the connection is back in sync"
+                ),
+            )
+            .with_fatal(false),
+            Ok((Err(k), Ok(()))) => Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "{what}; KILL QUERY could not be sent ({k}), but the server finished the query meanwhile and the connection is back in sync"
+                ),
+            )
+            .with_fatal(false),
+            Ok((k, Err(d))) => {
+                let kill = match k {
+                    Ok(()) => "KILL QUERY was sent".to_string(),
+                    Err(k) => format!("KILL QUERY could not be sent ({k})"),
+                };
+                fail(self, format!("{kill}, and finishing the command failed: {d}"))
+            }
+            Err(_) => fail(
+                self,
+                format!(
+                    "within the cancel timeout ({budget:?}) {}, and the server did not finish answering",
+                    stage.describe()
+                ),
+            ),
+        }
     }
 
     /// Read the current result set (header already read) into rows: unbuffered,
@@ -631,6 +757,9 @@ impl AsyncConn {
     /// Poll for the next row of the streaming result. `Ready(Ok(Some(())))` means the
     /// current row of `self.result` is valid.
     fn poll_fetch(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<()>>> {
+        if self.raw.phase() == Phase::Broken {
+            return Poll::Ready(Err(broken()));
+        }
         let Some(res) = self.result.as_ref().map(|r| ResPtr(r.as_ptr())) else {
             return Poll::Ready(Ok(None));
         };
@@ -737,18 +866,38 @@ impl AsyncConn {
         self.nonblocking
     }
 
-    /// Set a timeout for each later query's execution (sending it and waiting for
-    /// the server's answer). On expiry the query is killed on the server with
-    /// `KILL QUERY`, the connection is brought back in sync and an
-    /// [`ErrorKind::Timeout`] error is returned (fatal only if that recovery failed).
+    /// Bound every later call on this connection (`None`, the default: no bound).
+    ///
+    /// The timeout covers the whole call: finishing what an earlier abandoned call
+    /// left, sending, the server's execution and every row of a buffered result
+    /// (`query`, `exec`, `execute`, …); for [`query_stream`](Self::query_stream),
+    /// the call that returns the stream and then each wait for a row. On expiry the
+    /// query is stopped on the server with `KILL QUERY` from a side connection while
+    /// the interrupted command is finished, within the options' `cancel_timeout`
+    /// (default 1 s): the call returns an [`ErrorKind::Timeout`] error within the
+    /// timeout plus `cancel_timeout`, not fatal if the connection is back in sync,
+    /// fatal (the connection is marked broken) if that could not be done in time. The
+    /// message says which: whether `KILL QUERY` was sent, and whether the call's own
+    /// statement had been sent at all. A stream that waits too long for a row is
+    /// marked broken at once (the rest of its result cannot be skipped without
+    /// reading it).
     pub fn set_query_timeout(&mut self, timeout: Option<Duration>) {
         self.query_timeout = timeout;
+    }
+
+    /// The bound set with [`set_query_timeout`](Self::set_query_timeout).
+    pub fn query_timeout(&self) -> Option<Duration> {
+        self.query_timeout
     }
 
     /// Run `sql` and return the rows of its first result set as `T` (a [`Row`],
     /// a tuple, or any [`FromRow`]). Later result sets are read and discarded; an
     /// error in any statement is returned.
     pub async fn query<T: FromRow>(&mut self, sql: &str) -> Result<Vec<T>> {
+        timed!(self, self.query_inner(sql))
+    }
+
+    async fn query_inner<T: FromRow>(&mut self, sql: &str) -> Result<Vec<T>> {
         self.start_query(sql).await?;
         let (_, rows, _) = self.store_all::<T>().await?;
         self.finish_results().await?;
@@ -757,6 +906,10 @@ impl AsyncConn {
 
     /// Run `sql` and return the first result set with its columns and status.
     pub async fn query_result(&mut self, sql: &str) -> Result<ResultSet> {
+        timed!(self, self.query_result_inner(sql))
+    }
+
+    async fn query_result_inner(&mut self, sql: &str) -> Result<ResultSet> {
         self.start_query(sql).await?;
         let (columns, rows, status) = self.store_all::<Row>().await?;
         self.finish_results().await?;
@@ -769,6 +922,10 @@ impl AsyncConn {
 
     /// Run several statements and return every result set.
     pub async fn query_multi(&mut self, sql: &str) -> Result<Vec<ResultSet>> {
+        timed!(self, self.query_multi_inner(sql))
+    }
+
+    async fn query_multi_inner(&mut self, sql: &str) -> Result<Vec<ResultSet>> {
         self.start_query(sql).await?;
         let mut sets = Vec::new();
         loop {
@@ -804,6 +961,10 @@ impl AsyncConn {
 
     /// Run `sql` and return what the (last) statement reported.
     pub async fn execute(&mut self, sql: &str) -> Result<ExecResult> {
+        timed!(self, self.execute_inner(sql))
+    }
+
+    async fn execute_inner(&mut self, sql: &str) -> Result<ExecResult> {
         self.start_query(sql).await?;
         self.finish_results().await
     }
@@ -813,7 +974,12 @@ impl AsyncConn {
     /// however many rows there are. The stream borrows the connection; dropping it
     /// early is safe (the rest is discarded before the next command).
     pub async fn query_stream(&mut self, sql: &str) -> Result<RowStream<'_>> {
-        self.start_query(sql).await?;
+        timed!(self, self.start_query(sql))?;
+        self.stream()
+    }
+
+    /// The stream of the result whose header was just read.
+    fn stream(&mut self) -> Result<RowStream<'_>> {
         if self.raw.phase() == Phase::ResultPending {
             self.start_rows()?;
         }
@@ -822,8 +988,10 @@ impl AsyncConn {
             .as_ref()
             .map_or_else(empty_columns, |r| r.columns().clone());
         Ok(RowStream {
-            conn: self,
             columns,
+            limit: self.query_timeout,
+            timer: None,
+            conn: self,
         })
     }
 
@@ -834,7 +1002,12 @@ impl AsyncConn {
         if self.split == Split::AwaitingRead {
             return Err(busy("send_query"));
         }
+        timed!(self, self.send_query_inner(sql))
+    }
+
+    async fn send_query_inner(&mut self, sql: &str) -> Result<()> {
         self.ensure_idle().await?;
+        self.call_sent = true;
         // From here on a dropped future leaves the send to `read_query_result`.
         self.split = Split::AwaitingRead;
         let r = self.send_now(sql.as_bytes()).await;
@@ -855,12 +1028,13 @@ impl AsyncConn {
         if self.split != Split::AwaitingRead {
             return Err(nothing_pending());
         }
-        let r = self.read_query_result_inner().await;
+        let r = timed!(self, self.read_query_result_inner());
         self.split = self.split_after_result();
         r
     }
 
     async fn read_query_result_inner(&mut self) -> Result<ResultSet> {
+        self.call_sent = true; // sent by send_query
         match self.resume_suspended().await? {
             Some((OpKind::FetchRow, _)) => {
                 return Err(self.discard_rows("read_query_result").await)
@@ -902,12 +1076,13 @@ impl AsyncConn {
             }
             Split::MoreResults => {}
         }
-        let r = self.next_result_inner().await;
+        let r = timed!(self, self.next_result_inner());
         self.split = self.split_after_result();
         r
     }
 
     async fn next_result_inner(&mut self) -> Result<Option<ResultSet>> {
+        self.call_sent = true; // sent by send_query
         let mut header_read = false;
         match self.resume_suspended().await? {
             Some((OpKind::FetchRow, _)) => return Err(self.discard_rows("next_result").await),
@@ -971,7 +1146,12 @@ impl AsyncConn {
 
     /// Check that the server is alive (`COM_PING`), without blocking.
     pub async fn ping(&mut self) -> Result<()> {
+        timed!(self, self.ping_inner())
+    }
+
+    async fn ping_inner(&mut self) -> Result<()> {
         self.ensure_idle().await?;
+        self.call_sent = true;
         if self.nonblocking {
             let out = self.run(Start::Ping).await?;
             self.check_int(out)
@@ -982,7 +1162,12 @@ impl AsyncConn {
 
     /// Change the default database.
     pub async fn select_db(&mut self, db: &str) -> Result<()> {
+        timed!(self, self.select_db_inner(db))
+    }
+
+    async fn select_db_inner(&mut self, db: &str) -> Result<()> {
         self.ensure_idle().await?;
+        self.call_sent = true;
         if self.nonblocking {
             let c = std::ffi::CString::new(db)
                 .map_err(|_| config("database name contains a NUL byte"))?;
@@ -996,7 +1181,12 @@ impl AsyncConn {
 
     /// Reset session state without reconnecting (`COM_RESET_CONNECTION`).
     pub async fn reset_connection(&mut self) -> Result<()> {
+        timed!(self, self.reset_connection_inner())
+    }
+
+    async fn reset_connection_inner(&mut self) -> Result<()> {
         self.ensure_idle().await?;
+        self.call_sent = true;
         if self.nonblocking {
             let out = self.run(Start::ResetConnection).await?;
             self.check_int(out)?;
@@ -1056,15 +1246,23 @@ impl AsyncConn {
         Ok(tx)
     }
 
-    /// Close politely (`COM_QUIT`), without blocking. Dropping also closes, but
-    /// without waiting for the goodbye to be written.
+    /// Close politely (`COM_QUIT`), without blocking, within the options'
+    /// `cancel_timeout`. It never waits for unfinished work: a connection with a
+    /// command in flight, unread rows or a pending rollback is closed as `drop` does
+    /// (the socket is shut down at once and the server rolls back what was open).
+    /// Dropping also closes, without waiting for the goodbye to be written.
     pub async fn close(mut self) -> Result<()> {
-        if self.raw.phase() == Phase::Broken {
-            return Ok(());
-        }
-        if self.ensure_idle().await.is_err() || !self.nonblocking {
+        if self.raw.phase() == Phase::Broken || self.has_pending_work() || !self.nonblocking {
             return Ok(()); // Drop closes.
         }
+        let budget = self.opts.cancel_timeout();
+        // Past the bound, Drop unwinds the unfinished goodbye and closes.
+        tokio::time::timeout(budget, self.say_goodbye())
+            .await
+            .unwrap_or(Ok(()))
+    }
+
+    async fn say_goodbye(&mut self) -> Result<()> {
         // Deregister first: mysql_close_start closes the socket when it finishes.
         self.io = None;
         let step = nonblock::start(&mut self.raw, Start::Close)?;
@@ -1149,6 +1347,37 @@ impl AsyncConn {
     }
 }
 
+/// How far a connect got, for the error when `connect_timeout` cuts it short.
+const STAGE_RESOLVING: u8 = 0;
+const STAGE_HANDSHAKE: u8 = 1;
+const STAGE_INIT_SQL: u8 = 2;
+
+/// Run two futures concurrently until both are done.
+async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    poll_fn(|cx| {
+        if ra.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        match (ra.take(), rb.take()) {
+            (Some(x), Some(y)) => Poll::Ready((x, y)),
+            (x, y) => {
+                (ra, rb) = (x, y);
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
 /// Resolve the host on the runtime: `None` means "unix socket, no address".
 async fn resolve(opts: &Opts) -> Result<Vec<Option<String>>> {
     if opts.socket().is_some() {
@@ -1210,9 +1439,17 @@ impl std::fmt::Debug for AsyncConn {
 
 /// Rows of a query, fetched one at a time without blocking. Use [`next`](Self::next)
 /// for zero-copy borrowed rows, or the [`futures_core::Stream`] impl for owned rows.
+///
+/// With a query timeout set ([`AsyncConn::set_query_timeout`]), each wait for a row
+/// is bounded by it: past it, the stream returns an [`ErrorKind::Timeout`] error and
+/// the connection is marked broken.
 pub struct RowStream<'c> {
     conn: &'c mut AsyncConn,
     columns: Arc<[Column]>,
+    /// The bound of each wait for a row.
+    limit: Option<Duration>,
+    /// Armed while a row is awaited.
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<'c> RowStream<'c> {
@@ -1221,10 +1458,38 @@ impl<'c> RowStream<'c> {
         &self.columns
     }
 
+    /// Poll for the next row, within the query timeout.
+    fn poll_row(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<()>>> {
+        let r = self.conn.poll_fetch(cx);
+        if r.is_ready() {
+            self.timer = None;
+            return r;
+        }
+        let Some(limit) = self.limit else {
+            return Poll::Pending;
+        };
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.timer = None;
+        self.conn.raw.set_phase(Phase::Broken);
+        Poll::Ready(Err(Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "no row arrived within the {limit:?} query timeout; the stream was abandoned \
+                 and the connection marked broken (the rest of a result cannot be skipped \
+                 without reading it)"
+            ),
+        )))
+    }
+
     /// The next row, borrowed from the library's buffer (valid until the next call),
     /// or `None` at the end.
     pub async fn next(&mut self) -> Option<Result<RowRef<'_>>> {
-        match self.conn.fetch_next().await {
+        match poll_fn(|cx| self.poll_row(cx)).await {
             Ok(Some(())) => {
                 let res = self.conn.result.as_mut()?;
                 let ptr = current_row(res);
@@ -1257,7 +1522,7 @@ impl futures_core::Stream for RowStream<'_> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        match this.conn.poll_fetch(cx) {
+        match this.poll_row(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(Some(()))) => {
                 let Some(res) = this.conn.result.as_mut() else {
@@ -1510,7 +1775,7 @@ impl AsyncConn {
         self.ensure_idle().await?;
         if self.raw.status_stale() {
             // Right after a reset the session's sql_mode is unknown: learn it.
-            self.query_drop("DO 0").await?;
+            self.execute_inner("DO 0").await?;
         }
         crate::params::interpolate_for(&self.raw, sql, params)
     }
@@ -1521,19 +1786,20 @@ impl AsyncConn {
         sql: &str,
         params: P,
     ) -> Result<Vec<T>> {
-        let sql = self.interpolate(sql, params).await?;
-        self.query(&sql).await
+        timed!(self, async {
+            let sql = self.interpolate(sql, params).await?;
+            self.query_inner(&sql).await
+        })
     }
 
-    /// [`query_one`](Self::query_one) with parameters: the first row, or an error if
-    /// there is none.
+    /// [`query_one`](Self::query_one) with parameters: the first row, or an
+    /// [`ErrorKind::NoRows`] error if there is none.
     pub async fn exec_one<T: FromRow, P: crate::params::Params>(
         &mut self,
         sql: &str,
         params: P,
     ) -> Result<T> {
-        let sql = self.interpolate(sql, params).await?;
-        self.query_one(&sql).await
+        self.exec_opt(sql, params).await?.ok_or_else(no_rows)
     }
 
     /// [`query_opt`](Self::query_opt) with parameters: the first row, if any.
@@ -1542,8 +1808,7 @@ impl AsyncConn {
         sql: &str,
         params: P,
     ) -> Result<Option<T>> {
-        let sql = self.interpolate(sql, params).await?;
-        self.query_opt(&sql).await
+        Ok(self.exec::<T, P>(sql, params).await?.into_iter().next())
     }
 
     /// [`query_drop`](Self::query_drop) with parameters: run it, discard any rows.
@@ -1552,8 +1817,11 @@ impl AsyncConn {
         sql: &str,
         params: P,
     ) -> Result<()> {
-        let sql = self.interpolate(sql, params).await?;
-        self.query_drop(&sql).await
+        timed!(self, async {
+            let sql = self.interpolate(sql, params).await?;
+            self.execute_inner(&sql).await
+        })
+        .map(|_| ())
     }
 
     /// [`query_result`](Self::query_result) with parameters: the first result set
@@ -1563,8 +1831,10 @@ impl AsyncConn {
         sql: &str,
         params: P,
     ) -> Result<ResultSet> {
-        let sql = self.interpolate(sql, params).await?;
-        self.query_result(&sql).await
+        timed!(self, async {
+            let sql = self.interpolate(sql, params).await?;
+            self.query_result_inner(&sql).await
+        })
     }
 
     /// [`query_stream`](Self::query_stream) with parameters: stream the rows of the
@@ -1574,7 +1844,10 @@ impl AsyncConn {
         sql: &str,
         params: P,
     ) -> Result<RowStream<'_>> {
-        let sql = self.interpolate(sql, params).await?;
-        self.query_stream(&sql).await
+        timed!(self, async {
+            let sql = self.interpolate(sql, params).await?;
+            self.start_query(&sql).await
+        })?;
+        self.stream()
     }
 }

@@ -197,7 +197,15 @@ impl Error {
         connecting: bool,
     ) -> Error {
         let (kind, fatal) = classify(code, connecting);
-        let text = format!("{message} (error {code}, SQLSTATE {sqlstate})");
+        let text = format!(
+            "{}{} (error {code}, SQLSTATE {sqlstate})",
+            explain_library_message(code, &message),
+            if is_network_code(code) {
+                explain_os_error(&message)
+            } else {
+                String::new()
+            }
+        );
         Error(Box::new(Inner {
             kind,
             server: Some(ServerError {
@@ -308,6 +316,59 @@ fn classify(code: u32, connecting: bool) -> (ErrorKind, bool) {
     }
 }
 
+/// Client-library codes for network failures, whose text ends with an errno.
+fn is_network_code(code: u32) -> bool {
+    matches!(
+        code,
+        ffi::CR_CONNECTION_ERROR
+            | ffi::CR_CONN_HOST_ERROR
+            | ffi::CR_SERVER_GONE_ERROR
+            | ffi::CR_SERVER_LOST
+            | ffi::CR_SERVER_LOST_EXTENDED
+    )
+}
+
+/// The client library's own text for some codes says little ("Unknown or
+/// undefined error code"): say what it means.
+fn explain_library_message(code: u32, message: &str) -> String {
+    const CR_UNKNOWN_ERROR: u32 = 2000;
+    const CR_MALFORMED_PACKET: u32 = 2027;
+    match code {
+        CR_UNKNOWN_ERROR | CR_MALFORMED_PACKET => format!(
+            "the server's reply could not be parsed (a malformed or truncated packet); \
+             the client library said: {message}"
+        ),
+        _ => message.to_string(),
+    }
+}
+
+/// The client library ends network errors with the `errno` it saw, as
+/// "system error: N" or "(N)", often a stale one: say what the number means, and
+/// what it means here when it is no real cause (0, EAGAIN, EINPROGRESS).
+fn explain_os_error(message: &str) -> String {
+    let tail = message.trim_end();
+    let number = if let Some(p) = tail.rfind("system error: ") {
+        tail[p + "system error: ".len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse::<i32>().ok())
+    } else if tail.ends_with(')') {
+        tail.rfind('(')
+            .and_then(|p| tail[p + 1..tail.len() - 1].parse::<i32>().ok())
+    } else {
+        None
+    };
+    match number {
+        None => String::new(),
+        Some(0) | Some(libc::EAGAIN) | Some(libc::ETIMEDOUT) => {
+            "; no answer in time, or the server closed the connection (no operating-system error)"
+                .to_string()
+        }
+        Some(libc::EINPROGRESS) => "; the TCP connection was not established in time".to_string(),
+        Some(n) => format!("; {}", std::io::Error::from_raw_os_error(n)),
+    }
+}
+
 /// Copy a C string, replacing invalid UTF-8. A null pointer gives "".
 ///
 /// # Safety
@@ -406,6 +467,35 @@ mod tests {
         let e = e.given_socket(false);
         assert!(e.is_fatal());
         assert_eq!(e.kind(), ErrorKind::ConnectionLost);
+        // The library's wording is explained.
+        let e = Error::from_code(
+            2013,
+            "HY000".into(),
+            "Lost connection to server at 'handshake: reading initial communication packet', system error: 11".into(),
+            true,
+        );
+        assert!(e.to_string().contains("no answer in time"), "{e}");
+        let e = Error::from_code(
+            2002,
+            "HY000".into(),
+            "Can't connect to server on '127.0.0.1' (115)".into(),
+            true,
+        );
+        assert!(
+            e.to_string().contains("TCP connection was not established"),
+            "{e}"
+        );
+        let e = Error::from_code(2002, "HY000".into(), "Can't connect (111)".into(), true);
+        assert!(e.to_string().to_lowercase().contains("refused"), "{e}");
+        let e = Error::from_code(
+            2000,
+            "HY000".into(),
+            "Unknown or undefined error code (2000)".into(),
+            false,
+        );
+        assert!(e.to_string().contains("could not be parsed"), "{e}");
+        assert!(!e.to_string().contains("os error"), "{e}");
+        assert!(e.is_fatal());
         let e = Error::from_code(1317, "70100".into(), "interrupted".into(), false);
         assert_eq!(e.kind(), ErrorKind::Cancelled);
         assert!(!e.is_fatal());

@@ -118,6 +118,7 @@ struct Inner {
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     max_allowed_packet: Option<u32>,
+    cancel_timeout: Duration,
     charset: String,
     init_sql: Vec<String>,
     io_mode: IoMode,
@@ -141,6 +142,7 @@ impl Default for Inner {
             read_timeout: None,
             write_timeout: None,
             max_allowed_packet: None,
+            cancel_timeout: Duration::from_secs(1),
             charset: "utf8mb4".into(),
             init_sql: Vec::new(),
             io_mode: IoMode::default(),
@@ -181,7 +183,7 @@ impl Opts {
     ///
     /// User and password are percent-decoded. Parameters:
     /// `socket`, `connect_timeout`, `read_timeout`, `write_timeout` (seconds, fractions
-    /// allowed), `max_allowed_packet` (bytes), `charset`, `init` (SQL run after connecting; repeat for several),
+    /// allowed), `cancel_timeout` (seconds), `max_allowed_packet` (bytes), `charset`, `init` (SQL run after connecting; repeat for several),
     /// `multi_statements` (true/false), `io_mode` (`nonblocking` or `readable_then_read`),
     /// `ssl_mode` (`disabled`, `preferred`, `required`, `verify_ca`, `verify_identity`),
     /// `ssl_ca`, `ssl_cert`, `ssl_key`. An unknown parameter is an error, not ignored.
@@ -237,6 +239,7 @@ impl Opts {
                 "connect_timeout" => b.connect_timeout(secs(&v)?),
                 "read_timeout" => b.read_timeout(secs(&v)?),
                 "write_timeout" => b.write_timeout(secs(&v)?),
+                "cancel_timeout" => b.cancel_timeout(secs(&v)?),
                 "max_allowed_packet" => b.max_allowed_packet(v.parse::<u32>().map_err(|_| {
                     bad(format!("max_allowed_packet={v}: expected a number of bytes"))
                 })?),
@@ -314,6 +317,12 @@ impl Opts {
     /// Write timeout for every network write (library-level; whole seconds).
     pub fn write_timeout(&self) -> Option<Duration> {
         self.0.write_timeout
+    }
+    /// How long stopping a query may take (default 1 s): the side connection that
+    /// sends `KILL QUERY`, and the recovery after a query timeout (see
+    /// [`AsyncConn::set_query_timeout`](crate::AsyncConn::set_query_timeout)).
+    pub fn cancel_timeout(&self) -> Duration {
+        self.0.cancel_timeout
     }
     /// The largest packet the client library sends or accepts (its default, 1 GiB,
     /// when `None`). A larger packet from the server breaks the connection.
@@ -459,6 +468,14 @@ impl OptsBuilder {
     /// Library-level write timeout (rounded up to whole seconds).
     pub fn write_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
         self.0.write_timeout = t.into();
+        self
+    }
+    /// How long stopping a query may take (default 1 s): connecting the side
+    /// connection and sending `KILL QUERY` (see [`CancelToken`](crate::CancelToken)),
+    /// and the whole recovery after a query timeout, which is therefore bounded by
+    /// the query timeout plus this. Keep it above a few round trips to the server.
+    pub fn cancel_timeout(mut self, t: Duration) -> Self {
+        self.0.cancel_timeout = t;
         self
     }
     /// The largest packet the client library sends or accepts, in bytes (default:

@@ -67,6 +67,7 @@ struct Settings {
     max_lifetime: Option<Duration>,
     ping_after_idle: Duration,
     cleanup_timeout: Duration,
+    health_check_timeout: Duration,
     reset_on_return: bool,
 }
 
@@ -130,6 +131,25 @@ impl managed::Manager for Manager {
     }
 
     async fn recycle(&self, conn: &mut AsyncConn, metrics: &Metrics) -> RecycleResult<Error> {
+        // If the caller gives up (its acquire timeout) while this check runs, the
+        // connection is dropped mid-check: count it as discarded too.
+        struct Pending<'a>(&'a Shared, bool);
+        impl Drop for Pending<'_> {
+            fn drop(&mut self) {
+                if self.1 {
+                    self.0.discard("checkout abandoned during the health check");
+                }
+            }
+        }
+        let mut pending = Pending(&self.shared, true);
+        let r = self.check(conn, metrics).await;
+        pending.1 = false;
+        r
+    }
+}
+
+impl Manager {
+    async fn check(&self, conn: &mut AsyncConn, metrics: &Metrics) -> RecycleResult<Error> {
         let reject = |why: &'static str| {
             self.shared.discard(why);
             Err(RecycleError::message(why))
@@ -154,8 +174,13 @@ impl managed::Manager for Manager {
         if !conn.peek_alive() {
             return reject("socket closed by the server");
         }
-        if idle >= self.shared.settings.ping_after_idle && conn.ping().await.is_err() {
-            return reject("ping failed");
+        if idle >= self.shared.settings.ping_after_idle {
+            let limit = self.shared.settings.health_check_timeout;
+            match tokio::time::timeout(limit, conn.ping()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return reject("ping failed"),
+                Err(_) => return reject("ping timed out (health check timeout)"),
+            }
         }
         Ok(())
     }
@@ -178,8 +203,9 @@ impl PoolBuilder {
         self.settings.min_idle = n;
         self
     }
-    /// How long [`Pool::get`] waits for a connection (default 30 s; `None`: forever).
-    /// The timeout error names the last connect error.
+    /// How long [`Pool::get`] may take in all (default 30 s; `None`: forever):
+    /// waiting for a free connection, health checks of idle ones, connecting a new
+    /// one. The timeout error names the pool's state and the last connect error.
     pub fn acquire_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
         self.settings.acquire_timeout = t.into();
         self
@@ -198,6 +224,14 @@ impl PoolBuilder {
     /// Ping a connection at checkout when it has been idle this long (default 5 s).
     pub fn ping_after_idle(mut self, t: Duration) -> Self {
         self.settings.ping_after_idle = t;
+        self
+    }
+    /// Longest the checkout ping may take before the connection is discarded and
+    /// the next one tried (default 1 s). An idle connection whose server or network
+    /// went silent costs at most this; the whole checkout stays within the
+    /// acquire timeout.
+    pub fn health_check_timeout(mut self, t: Duration) -> Self {
+        self.settings.health_check_timeout = t;
         self
     }
     /// Longest a returned connection's cleanup (kill, drain, rollback) may take
@@ -344,14 +378,22 @@ impl Pool {
                 max_lifetime: Some(Duration::from_secs(1800)),
                 ping_after_idle: Duration::from_secs(5),
                 cleanup_timeout: Duration::from_secs(5),
+                health_check_timeout: Duration::from_secs(1),
                 reset_on_return: true,
             },
         }
     }
 
-    /// Check out a connection, waiting up to the acquire timeout.
+    /// Check out a connection, within the acquire timeout.
     pub async fn get(&self) -> Result<PooledConn> {
-        match self.inner.get().await {
+        let got = match self.shared.settings.acquire_timeout {
+            // deadpool bounds each of its steps; this bounds them together.
+            Some(t) => tokio::time::timeout(t, self.inner.get())
+                .await
+                .unwrap_or(Err(managed::PoolError::Timeout(managed::TimeoutType::Wait))),
+            None => self.inner.get().await,
+        };
+        match got {
             Ok(obj) => Ok(PooledConn {
                 obj: Some(obj),
                 shared: self.shared.clone(),

@@ -18,6 +18,8 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::ffi::OsStr;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read};
