@@ -20,8 +20,10 @@ use crate::opts::{IoMode, Opts};
 ///
 /// **It is racy by nature**: if the query finishes just before the `KILL` arrives,
 /// the `KILL` may hit whatever that connection runs next, or nothing. Use it for
-/// queries that are known to be long, or through a per-query timeout
-/// ([`AsyncConn::set_query_timeout`]), which re-synchronises the connection.
+/// queries that are known to be long, or through a query timeout
+/// ([`AsyncConn::set_query_timeout`]), which waits for the kill and the drain and
+/// so never lets a late `KILL` reach the next query. Bounded by the options'
+/// `cancel_timeout`.
 #[derive(Clone, Debug)]
 pub struct CancelToken {
     opts: Opts,

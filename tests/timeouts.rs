@@ -674,3 +674,36 @@ fn assert_fds_back(baseline: usize) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A call that times out while still finishing an earlier, abandoned call's work
+/// says that its own statement was never sent.
+#[test]
+fn a_timeout_on_abandoned_work_says_the_call_was_not_sent() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = support::private_server();
+    support::block_on(async {
+        let p = proxy();
+        let mut c = AsyncConn::connect(&opts(&p, IoMode::NonBlocking))
+            .await
+            .unwrap();
+        p.set_existing(Fault::Stall);
+        // Abandoned without a timeout of its own: its rows never come.
+        let _ = tokio::time::timeout(Duration::from_millis(100), c.query_drop(BIG)).await;
+        c.set_query_timeout(Some(T));
+        let t0 = Instant::now();
+        let e = c.query_drop("SELECT 'mine'").await.unwrap_err();
+        let took = t0.elapsed();
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+        let text = e.to_string();
+        assert!(text.contains("this call's own statement was not sent"), "{text}");
+        assert!(!text.contains("the query exceeded"), "{text}");
+        record(Figure {
+            scenario: "stall under an abandoned query",
+            client: "AsyncConn, the next call".into(),
+            bound: T + CANCEL,
+            took,
+            error: text,
+            after: if c.is_broken() { "broken" } else { "usable" }.into(),
+        });
+    });
+}
