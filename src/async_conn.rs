@@ -630,7 +630,7 @@ impl AsyncConn {
     /// the connection broken. The error says which of these happened.
     pub(crate) async fn recover_from_timeout(&mut self, limit: Duration) -> Error {
         let what = if self.call_sent {
-            format!("the query exceeded its {limit:?} timeout")
+            format!("the call exceeded its {limit:?} timeout")
         } else {
             format!(
                 "timed out after {limit:?} while finishing what an earlier, abandoned call left \
