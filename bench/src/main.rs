@@ -507,6 +507,16 @@ async fn select1_async<D: AsyncDriver>(cfg: &Config, c: usize) -> R<Measurement>
             Ok::<(), String>(())
         }));
     }
+    measure_window(cfg, &count, &stop, tasks).await
+}
+
+/// Let `tasks` count for the warm-up, then measure the window, then stop them.
+async fn measure_window(
+    cfg: &Config,
+    count: &Cell<u64>,
+    stop: &Cell<bool>,
+    tasks: Vec<tokio::task::JoinHandle<Result<(), String>>>,
+) -> R<Measurement> {
     tokio::time::sleep(cfg.warmup).await;
     let m0 = Mark::now(count.get());
     tokio::time::sleep(cfg.window).await;
@@ -544,16 +554,9 @@ async fn checkout_async<D: AsyncDriver>(cfg: &Config, c: usize) -> R<Measurement
             Ok::<(), String>(())
         }));
     }
-    tokio::time::sleep(cfg.warmup).await;
-    let m0 = Mark::now(count.get());
-    tokio::time::sleep(cfg.window).await;
-    let m1 = Mark::now(count.get());
-    stop.set(true);
-    for t in tasks {
-        t.await??;
-    }
+    let m = measure_window(cfg, &count, &stop, tasks).await;
     D::close_pool(pool).await;
-    Ok(m0.until(&m1))
+    m
 }
 
 /// One full read of the decode table (connecting is not timed).
