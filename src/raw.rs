@@ -535,8 +535,12 @@ impl RawConn {
         )
     }
 
-    /// The connection's socket descriptor (-1 before connecting).
+    /// The connection's socket descriptor (-1 before connecting, after the library
+    /// closed it, and once the handle was freed by `mysql_close_start`).
     pub(crate) fn fd(&self) -> RawFd {
+        if self.freed {
+            return -1;
+        }
         #[cfg(mca_mariadb)]
         {
             // SAFETY: our handle; mysql_get_socket only reads it.
