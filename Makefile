@@ -39,7 +39,7 @@ memcheck: setup
 	CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$(VALGRIND)" \
 		$(CARGO) test --test memcheck -- --test-threads=1
 
-# ---- Benchmarks (issue 6): see bench/RESULTS.md. Each uses MYSQL_URL, or starts a
+# ---- Benchmarks: see bench/RESULTS.md. Each uses MYSQL_URL, or starts a
 # throwaway mariadbd (scripts/with-mysql.sh). Shorter runs, e.g.:
 #   CONCURRENCY=20 REQUESTS=200 SLEEP=0.2 MODES="null async" make chartio
 .PHONY: chartio chartio-sweep bench

@@ -1750,7 +1750,7 @@ impl AsyncConn {
     }
 }
 
-// ----- parameters (issue 4) -----
+// ----- parameters -----
 
 /// Statements with `?` placeholders, filled in on the client (see
 /// [`Params`](crate::Params) and [`ToValue`](crate::ToValue)). Each mirrors the

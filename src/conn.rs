@@ -471,7 +471,7 @@ impl std::fmt::Debug for Conn {
     }
 }
 
-// ----- parameters (issue 4) -----
+// ----- parameters -----
 
 /// Statements with `?` placeholders, filled in on the client (see
 /// [`Params`](crate::Params) and [`ToValue`](crate::ToValue)). Each mirrors the

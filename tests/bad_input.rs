@@ -1,5 +1,5 @@
 //! Bad input: each case gives a typed error, and the connection's state afterwards
-//! is defined and checked (issue 5).
+//! is defined and checked.
 
 mod support;
 

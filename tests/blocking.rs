@@ -1,4 +1,4 @@
-//! The blocking `Conn` against a real server (foundation issue).
+//! The blocking `Conn` against a real server.
 
 mod support;
 

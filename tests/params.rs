@@ -1,4 +1,4 @@
-//! Parameters (issue 4): `?` placeholders, typed arguments, escaping under both
+//! Parameters: `?` placeholders, typed arguments, escaping under both
 //! backslash modes, injection attempts, and round-trip property tests.
 
 mod support;

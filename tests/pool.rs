@@ -1,4 +1,4 @@
-//! The pool and failure handling, each against a private test server (issue 5).
+//! The pool and failure handling, each against a private test server.
 
 mod support;
 

@@ -1,5 +1,5 @@
 //! TLS against the private test server, whose CA and certificates the test support
-//! generates with the `openssl` CLI (issue 5).
+//! generates with the `openssl` CLI.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! Values (issue 4): every MySQL/MariaDB column type, read into each matching Rust
+//! Values: every MySQL/MariaDB column type, read into each matching Rust
 //! type, with edge values, and the errors a mismatch gives.
 
 mod support;
