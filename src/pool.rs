@@ -234,7 +234,7 @@ impl PoolBuilder {
         self.settings.health_check_timeout = t;
         self
     }
-    /// Longest a returned connection's cleanup (kill, drain, rollback) may take
+    /// Longest a returned connection's cleanup (kill, drain, session reset) may take
     /// before the connection is discarded instead (default 5 s).
     pub fn cleanup_timeout(mut self, t: Duration) -> Self {
         self.settings.cleanup_timeout = t;
