@@ -150,10 +150,10 @@ impl AsyncConn {
     /// resolution, the TCP connect, TLS, authentication and the init SQL.
     pub async fn connect(opts: impl IntoOpts) -> Result<AsyncConn> {
         let opts = opts.into_opts()?;
-        let Some(limit) = opts.connect_timeout() else {
-            return Self::connect_unbounded(opts).await;
-        };
         let stage = std::sync::atomic::AtomicU8::new(STAGE_RESOLVING);
+        let Some(limit) = opts.connect_timeout() else {
+            return Self::connect_staged(opts, &stage).await;
+        };
         match tokio::time::timeout(limit, Self::connect_staged(opts.clone(), &stage)).await {
             Ok(r) => r,
             Err(_) => {
@@ -177,11 +177,6 @@ impl AsyncConn {
                 ))
             }
         }
-    }
-
-    async fn connect_unbounded(opts: Opts) -> Result<AsyncConn> {
-        let stage = std::sync::atomic::AtomicU8::new(STAGE_RESOLVING);
-        Self::connect_staged(opts, &stage).await
     }
 
     async fn connect_staged(opts: Opts, stage: &std::sync::atomic::AtomicU8) -> Result<AsyncConn> {
