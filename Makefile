@@ -8,7 +8,7 @@ CARGO ?= cargo
 JOBS ?= 2
 export CARGO_BUILD_JOBS = $(JOBS)
 
-.PHONY: setup test lint fmt clippy doc memcheck
+.PHONY: setup test test-oracle test-portable lint fmt clippy doc docs-rs memcheck
 
 setup:
 	@bash scripts/setup.sh
@@ -16,9 +16,25 @@ setup:
 # Every async test runs twice: on the full non-blocking path and on the portable
 # readable-then-read (Chartio) path.
 test: setup
-	$(CARGO) test --workspace --all-targets
+	MYSQLCLIENT_ASYNC_EXPECT_BACKEND=mariadb $(CARGO) test --workspace --all-targets
 	MYSQLCLIENT_ASYNC_TEST_IO_MODE=readable_then_read $(CARGO) test --test async_core
 	$(CARGO) test --workspace --doc
+
+# The suites that prove each backend: the async core, the stall probe (timeouts),
+# the drop tests, the pool and the busy-loop check.
+BACKEND_TESTS = --test async_core --test timeouts --test drop_points --test pool --test backend
+
+# Oracle's libmysqlclient, built from source by mysqlclient-sys (`bundled`; cmake),
+# against the same throwaway MariaDB server.
+test-oracle: setup
+	MYSQLCLIENT_ASYNC_EXPECT_BACKEND=oracle $(CARGO) test --features bundled $(BACKEND_TESTS)
+
+# The portable backend, with every non-blocking function hidden from the bindings:
+# proves it builds and works against a library without them. Its own target dir,
+# so that switching backends does not rebuild the others.
+test-portable: setup
+	MYSQLCLIENT_ASYNC_BACKEND=portable MYSQLCLIENT_ASYNC_EXPECT_BACKEND=portable \
+		CARGO_TARGET_DIR=target/portable $(CARGO) test $(BACKEND_TESTS)
 
 lint: fmt clippy
 
@@ -30,6 +46,11 @@ clippy: setup
 
 doc: setup
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+
+# The docs.rs build: no headers, no bindgen (the -sys crate's bindings).
+docs-rs: setup
+	DOCS_RS=1 MYSQLCLIENT_INCLUDE_DIR=/nonexistent CARGO_TARGET_DIR=target/docs-rs \
+		RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --features chrono,time,rust_decimal,serde_json
 
 # Every FFI path once (tests/memcheck.rs) under valgrind: fails on any invalid read or
 # write and on any definite leak. Runs in CI after `make test`.

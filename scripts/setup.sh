@@ -11,6 +11,7 @@ pkgs=(
   apache2-utils       # ab, for the Chartio benchmark
   openssl             # test CA and server certificates for the TLS tests
   valgrind            # make memcheck
+  cmake g++ libssl-dev  # the `bundled` feature: Oracle's client built from source
 )
 
 missing=()

@@ -21,8 +21,11 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::opts::{IntoOpts, Opts};
+use crate::protocol::{
+    self, broken, busy, empty_columns, no_rows, nothing_pending, status_of, Step,
+};
 use crate::raw::{ConnectParams, Phase, RawConn};
 use crate::row::{Column, ExecResult, FromRow, ResultSet, Row};
 
@@ -31,50 +34,6 @@ use crate::row::{Column, ExecResult, FromRow, ResultSet, Row};
 pub struct Conn {
     raw: RawConn,
     opts: Opts,
-}
-
-pub(crate) fn status_of(raw: &RawConn) -> ExecResult {
-    ExecResult {
-        affected_rows: raw.affected_rows(),
-        last_insert_id: raw.insert_id(),
-        warnings: raw.warning_count(),
-        info: raw.info(),
-    }
-}
-
-pub(crate) fn empty_columns() -> Arc<[Column]> {
-    Arc::from(Vec::new())
-}
-
-pub(crate) fn busy(what: &str) -> Error {
-    Error::new(
-        ErrorKind::Busy,
-        format!("{what}: a query was sent and its result has not been read yet; call read_query_result first"),
-    )
-    .with_fatal(false)
-}
-
-pub(crate) fn broken() -> Error {
-    Error::new(
-        ErrorKind::Broken,
-        "an earlier command on this connection failed or was abandoned mid-protocol; open a new connection",
-    )
-}
-
-pub(crate) fn no_rows() -> Error {
-    Error::new(
-        ErrorKind::NoRows,
-        "query_one: the query returned no rows (use query_opt when none is a valid answer)",
-    )
-    .with_fatal(false)
-}
-
-pub(crate) fn nothing_pending() -> Error {
-    Error::new(
-        ErrorKind::Busy,
-        "read_query_result: no query is pending; call send_query first",
-    )
-    .with_fatal(false)
 }
 
 impl Conn {
@@ -115,14 +74,14 @@ impl Conn {
     /// unfinished command left on the wire.
     fn ensure_idle(&mut self) -> Result<()> {
         loop {
-            match self.raw.phase() {
-                Phase::Idle => return Ok(()),
-                Phase::Broken => return Err(broken()),
-                Phase::Sent => {
+            match protocol::drain_step(self.raw.phase()) {
+                Step::Done => return Ok(()),
+                Step::Broken => return Err(broken()),
+                Step::ReadHeader => {
                     let r = self.raw.read_query_result();
-                    self.raw.after_header(r.map(|_| ())).ok();
+                    self.raw.after_header(r).ok();
                 }
-                Phase::ResultPending => {
+                Step::ReadRows => {
                     // Unbuffered, then freed: mysql_free_result skips the rows
                     // without keeping them.
                     let r = self.raw.use_result();
@@ -131,8 +90,8 @@ impl Conn {
                 }
                 // A result dropped mid-read (a panic in a conversion, say) was drained
                 // by mysql_free_result; only the phase is stale.
-                Phase::Fetching => self.raw.after_result(),
-                Phase::MoreResults => {
+                Step::FinishRows => self.raw.after_result(),
+                Step::NextHeader => {
                     let r = self.raw.next_result();
                     self.raw.after_header(r.map(|_| ())).ok();
                 }
@@ -176,19 +135,7 @@ impl Conn {
         let fetch_error = self.raw.fetch_error();
         drop(res);
         let status = status_of(&self.raw);
-        match fetch_error {
-            // An error packet may end a result after some rows (a killed query); the
-            // protocol stays in sync unless the error is fatal.
-            Some(e) if e.is_fatal() => {
-                self.raw.set_phase(Phase::Broken);
-                return Err(e);
-            }
-            Some(e) => {
-                self.raw.after_result();
-                return Err(e);
-            }
-            None => self.raw.after_result(),
-        }
+        protocol::end_rows(&mut self.raw, fetch_error)?;
         match conversion {
             Some(e) => Err(e),
             None => Ok((columns, rows, status)),
@@ -211,19 +158,19 @@ impl Conn {
     fn finish_results(&mut self) -> Result<()> {
         let mut first_err = None;
         loop {
-            match self.raw.phase() {
-                Phase::ResultPending => {
+            match protocol::finish_step(self.raw.phase()) {
+                Step::ReadRows => {
                     if let Err(e) = self.read_rows::<Row>() {
                         first_err.get_or_insert(e);
                     }
                 }
-                Phase::MoreResults => {
+                Step::NextHeader => {
                     let r = self.raw.next_result().map(|_| ());
                     if let Err(e) = self.raw.after_header(r) {
                         first_err.get_or_insert(e);
                     }
                 }
-                Phase::Broken => return Err(first_err.unwrap_or_else(broken)),
+                Step::Broken => return Err(first_err.unwrap_or_else(broken)),
                 _ => break,
             }
         }

@@ -7,7 +7,8 @@
 
 use std::fmt;
 
-use crate::ffi;
+use crate::raw::consts;
+use crate::raw::ffi;
 
 /// The broad class of an [`Error`]. Match on this to decide what to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -301,15 +302,15 @@ fn classify(code: u32, connecting: bool) -> (ErrorKind, bool) {
         | ER_NET_WRITE_INTERRUPTED
         | ER_CONNECTION_KILLED
         | ER_CLIENT_INTERACTION_TIMEOUT => (ErrorKind::ConnectionLost, true),
-        c if (ffi::CR_MIN_ERROR..=ffi::CR_MAX_ERROR).contains(&c) || c >= 5000 => match c {
-            ffi::CR_SERVER_GONE_ERROR
-            | ffi::CR_SERVER_LOST
-            | ffi::CR_SERVER_LOST_EXTENDED
-            | ffi::CR_CONNECTION_ERROR
-            | ffi::CR_CONN_HOST_ERROR
-            | ffi::CR_SSL_CONNECTION_ERROR => (ErrorKind::ConnectionLost, true),
+        c if (consts::CR_MIN_ERROR..=consts::CR_MAX_ERROR).contains(&c) || c >= 5000 => match c {
+            consts::CR_SERVER_GONE_ERROR
+            | consts::CR_SERVER_LOST
+            | consts::CR_SERVER_LOST_EXTENDED
+            | consts::CR_CONNECTION_ERROR
+            | consts::CR_CONN_HOST_ERROR
+            | consts::CR_SSL_CONNECTION_ERROR => (ErrorKind::ConnectionLost, true),
             // The packet was refused before it was sent, the connection stays in sync.
-            ffi::CR_NET_PACKET_TOO_LARGE => (ErrorKind::Client, false),
+            consts::CR_NET_PACKET_TOO_LARGE => (ErrorKind::Client, false),
             _ => (ErrorKind::Client, true),
         },
         _ => (ErrorKind::Server, false),
@@ -320,11 +321,11 @@ fn classify(code: u32, connecting: bool) -> (ErrorKind, bool) {
 fn is_network_code(code: u32) -> bool {
     matches!(
         code,
-        ffi::CR_CONNECTION_ERROR
-            | ffi::CR_CONN_HOST_ERROR
-            | ffi::CR_SERVER_GONE_ERROR
-            | ffi::CR_SERVER_LOST
-            | ffi::CR_SERVER_LOST_EXTENDED
+        consts::CR_CONNECTION_ERROR
+            | consts::CR_CONN_HOST_ERROR
+            | consts::CR_SERVER_GONE_ERROR
+            | consts::CR_SERVER_LOST
+            | consts::CR_SERVER_LOST_EXTENDED
     )
 }
 

@@ -21,12 +21,11 @@ mod async_conn;
 mod cancel;
 mod conn;
 mod error;
-mod ffi;
 mod mio;
-mod nonblock;
 mod opts;
 mod params;
 mod pool;
+mod protocol;
 mod raw;
 mod row;
 mod types;
@@ -44,3 +43,14 @@ pub use row::{
 };
 pub use types::{Date, DateTime, Decimal, Time};
 pub use value::{FromValue, FromValueError, FromValueRef, Value, ValueRef};
+
+/// Which non-blocking API of the client library this build drives, chosen at
+/// build time from what the installed headers declare (see the README's
+/// platform table):
+///
+/// - `"mariadb"`: MariaDB Connector/C's `_start`/`_cont` calls;
+/// - `"oracle"`: Oracle libmysqlclient's `_nonblocking` calls (8.0.16+);
+/// - `"portable"`: neither; async connections use the readable-then-read path.
+pub fn backend() -> &'static str {
+    raw::drive::BACKEND_NAME
+}

@@ -1,159 +1,22 @@
-//! The owners of the C handles, and the thin safe layer over the blocking C calls.
-//!
-//! [`RawConn`] owns one `MYSQL*`, [`RawResult`] one `MYSQL_RES*`; each frees its
-//! handle in `Drop`. Nothing else in the crate holds a raw handle. These types know
-//! nothing about event loops: `conn.rs` and `async_conn.rs` build on them, and
-//! `nonblock.rs` drives their `_start`/`_cont` variants.
+//! [`RawConn`], the owner of a `MYSQL*`, and the thin safe layer over the blocking
+//! C calls. Nothing else in the crate holds a raw connection handle. It knows
+//! nothing about event loops: the connection types build on it, and `drive.rs`
+//! drives its non-blocking operations through the backend.
 
-use std::ffi::{c_char, c_uint, c_ulong, c_void, CString};
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::ffi::{c_char, c_uint, c_ulong, c_void};
+use std::os::fd::{BorrowedFd, RawFd};
 use std::ptr::{self, NonNull};
-use std::sync::{Arc, Once, OnceLock};
 use std::time::Duration;
 
+use super::backend;
+use super::connect_params::{cstring, ConnectParams};
+use super::consts;
+use super::ffi::{self, Truth};
+use super::library::{dead_socket, init_dead_socket, library_init};
+use super::op::OpKind;
+use super::result::RawResult;
 use crate::error::{cstr_lossy, Error, ErrorKind, Result};
-use crate::ffi;
-use crate::nonblock::{ConnectSite, OpKind};
 use crate::opts::{Opts, SslMode};
-use crate::row::{Column, ColumnType};
-
-static LIBRARY_INIT: Once = Once::new();
-
-/// See [`dead_socket`].
-static DEAD_SOCKET: OnceLock<OwnedFd> = OnceLock::new();
-
-/// Create the stand-in for closed sockets once per process (see
-/// [`RawConn::socket_fd`]): one end of a socket pair whose other end is closed.
-fn init_dead_socket() -> Result<()> {
-    if DEAD_SOCKET.get().is_some() {
-        return Ok(());
-    }
-    let mut fds = [-1; 2];
-    // SAFETY: socketpair writes two descriptors into the array on success.
-    let rc = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error().into());
-    }
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    let (keep, peer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    drop(peer);
-    // A racing thread may have set it first; then ours is closed here.
-    let _ = DEAD_SOCKET.set(keep);
-    Ok(())
-}
-
-/// The stand-in descriptor for a connection whose socket the library closed.
-fn dead_socket() -> BorrowedFd<'static> {
-    DEAD_SOCKET
-        .get()
-        .expect("created by RawConn::new before any connection exists")
-        .as_fd()
-}
-
-/// Initialise the C library exactly once per process, before the first handle, and
-/// the calling thread for it.
-pub(crate) fn library_init() {
-    LIBRARY_INIT.call_once(|| {
-        // SAFETY: mysql_server_init (what the mysql_library_init macro expands to)
-        // with no arguments; `Once` guarantees a single call before any handle exists.
-        let rc = unsafe { ffi::mysql_server_init(0, ptr::null_mut(), ptr::null_mut()) };
-        assert_eq!(
-            rc, 0,
-            "mysql_library_init failed: the client library cannot start"
-        );
-    });
-    thread_init();
-}
-
-thread_local! {
-    static THREAD_GUARD: ThreadGuard = ThreadGuard::new();
-}
-
-/// Calls `mysql_thread_init` when a thread first uses the library and
-/// `mysql_thread_end` when that thread exits (Oracle's library keeps per-thread state;
-/// for MariaDB Connector/C both are no-ops).
-struct ThreadGuard;
-
-impl ThreadGuard {
-    fn new() -> ThreadGuard {
-        // SAFETY: per-thread initialisation; library_init has already run.
-        unsafe { ffi::mysql_thread_init() };
-        ThreadGuard
-    }
-}
-
-impl Drop for ThreadGuard {
-    fn drop(&mut self) {
-        // SAFETY: pairs with the mysql_thread_init of this same thread.
-        unsafe { ffi::mysql_thread_end() };
-    }
-}
-
-/// Register the current thread with the library (cheap after the first call).
-pub(crate) fn thread_init() {
-    THREAD_GUARD.with(|_| {});
-}
-
-/// The strings `mysql_real_connect` reads. The non-blocking connect keeps reading
-/// them until it finishes, so they live as long as the connect operation.
-pub(crate) struct ConnectParams {
-    host: Option<CString>,
-    user: CString,
-    password: CString,
-    db: Option<CString>,
-    socket: Option<CString>,
-    port: c_uint,
-    flags: c_ulong,
-}
-
-fn cstring(what: &str, s: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| {
-        Error::new(ErrorKind::Config, format!("{what} contains a NUL byte")).with_fatal(false)
-    })
-}
-
-impl ConnectParams {
-    /// Build the C strings. `host_override` replaces the host name (the async path
-    /// passes the IP it resolved on the runtime, so the library never calls DNS).
-    pub(crate) fn new(opts: &Opts, host_override: Option<&str>) -> Result<ConnectParams> {
-        let socket = opts
-            .socket()
-            .map(|p| cstring("socket path", &p.to_string_lossy()))
-            .transpose()?;
-        let host = match (&socket, host_override) {
-            (Some(_), _) => Some(cstring("host", "localhost")?),
-            (None, Some(h)) => Some(cstring("host", h)?),
-            (None, None) => Some(cstring("host", opts.host())?),
-        };
-        let mut flags = ffi::CLIENT_MULTI_RESULTS as c_ulong;
-        if opts.multi_statements() {
-            flags |= ffi::CLIENT_MULTI_STATEMENTS as c_ulong;
-        }
-        Ok(ConnectParams {
-            host,
-            user: cstring("user", opts.user())?,
-            password: cstring("password", opts.password().expose())?,
-            db: opts
-                .db_name()
-                .map(|d| cstring("database name", d))
-                .transpose()?,
-            socket,
-            port: opts.port() as c_uint,
-            flags,
-        })
-    }
-}
-
-fn opt_ptr(s: &Option<CString>) -> *const c_char {
-    s.as_ref().map_or(ptr::null(), |s| s.as_ptr())
-}
 
 /// Where a connection stands in the protocol. Kept by `RawConn` so that every
 /// caller (blocking, async, pool) can tell whether the next command is safe.
@@ -179,20 +42,17 @@ pub(crate) struct RawConn {
     ptr: NonNull<ffi::MYSQL>,
     connected: bool,
     phase: Phase,
-    /// A non-blocking operation suspended inside the library's co-routine, with the
-    /// `MYSQL_WAIT_*` events it waits for.
+    /// A non-blocking operation suspended inside the library, with the
+    /// `WAIT_*` events it waits for.
     suspended: Option<(OpKind, i32)>,
+    /// The backend's own per-connection state (see `raw/mod.rs`).
+    backend: backend::State,
     /// `mysql_close_start`/`_cont` completed: the library freed the handle.
     freed: bool,
     /// The status flags the library holds predate a `COM_RESET_CONNECTION`
     /// (Connector/C does not read them from its reply): which modes are on and
     /// whether autocommit is set are unknown until the next statement's reply.
     status_stale: bool,
-    /// Where the non-blocking connect's `_start` ran (see `nonblock::resume`).
-    connect_site: Option<ConnectSite>,
-    /// A current-thread runtime moved to another thread in the middle of the TCP
-    /// connect, which was then abandoned (see `nonblock::resume`).
-    connect_moved: bool,
 }
 
 // SAFETY: a MYSQL handle may be used from any thread as long as only one thread uses
@@ -214,14 +74,13 @@ impl RawConn {
             connected: false,
             phase: Phase::Idle,
             suspended: None,
+            backend: backend::State::default(),
             freed: false,
             status_stale: false,
-            connect_site: None,
-            connect_moved: false,
         })
     }
 
-    /// The raw handle, for `nonblock.rs`.
+    /// The raw handle.
     pub(crate) fn as_ptr(&self) -> *mut ffi::MYSQL {
         self.ptr.as_ptr()
     }
@@ -280,7 +139,7 @@ impl RawConn {
         e
     }
 
-    /// Record that a non-blocking operation is suspended (see `nonblock.rs`).
+    /// Record that a non-blocking operation is suspended (see `drive.rs`).
     pub(crate) fn suspend(&mut self, kind: OpKind, bits: i32) {
         self.suspended = Some((kind, bits));
     }
@@ -295,21 +154,15 @@ impl RawConn {
         self.suspended
     }
 
-    pub(crate) fn set_connect_site(&mut self, site: ConnectSite) {
-        self.connect_site = Some(site);
+    /// The handle and the backend's state, for `drive.rs`.
+    pub(crate) fn backend_parts(&mut self) -> (*mut ffi::MYSQL, &mut backend::State) {
+        (self.ptr.as_ptr(), &mut self.backend)
     }
 
-    pub(crate) fn connect_site(&self) -> Option<ConnectSite> {
-        self.connect_site
-    }
-
-    pub(crate) fn set_connect_moved(&mut self) {
-        self.connect_moved = true;
-    }
-
-    /// Whether the connect was abandoned because its runtime moved threads.
+    /// Whether the connect was abandoned because its runtime moved threads (see
+    /// `mariadb.rs`).
     pub(crate) fn connect_moved(&self) -> bool {
-        self.connect_moved
+        self.backend.connect_moved()
     }
 
     /// `mysql_close_start`/`_cont` finished and freed the handle.
@@ -332,30 +185,31 @@ impl RawConn {
         }
     }
 
-    fn set_opt(&mut self, opt: ffi::mysql_option::Type, arg: *const c_void) -> Result<()> {
+    fn set_opt(&mut self, opt: ffi::mysql_option, arg: *const c_void) -> Result<()> {
         // SAFETY: `arg` points to the value type the option expects (checked by the
         // callers below) and stays valid for the call; the library copies it.
         let rc = unsafe { ffi::mysql_options(self.as_ptr(), opt, arg) };
         if rc != 0 {
             return Err(Error::new(
                 ErrorKind::Config,
-                format!("mysql_options({opt}) was rejected by the client library"),
+                format!("mysql_options({opt:?}) was rejected by the client library"),
             )
             .with_fatal(false));
         }
         Ok(())
     }
 
-    fn set_opt_uint(&mut self, opt: ffi::mysql_option::Type, v: c_uint) -> Result<()> {
+    fn set_opt_uint(&mut self, opt: ffi::mysql_option, v: c_uint) -> Result<()> {
         self.set_opt(opt, &v as *const c_uint as *const c_void)
     }
 
-    fn set_opt_bool(&mut self, opt: ffi::mysql_option::Type, v: bool) -> Result<()> {
+    #[cfg(mca_mariadb)]
+    fn set_opt_bool(&mut self, opt: ffi::mysql_option, v: bool) -> Result<()> {
         let b: ffi::my_bool = v as ffi::my_bool;
         self.set_opt(opt, &b as *const ffi::my_bool as *const c_void)
     }
 
-    fn set_opt_str(&mut self, opt: ffi::mysql_option::Type, what: &str, v: &str) -> Result<()> {
+    fn set_opt_str(&mut self, opt: ffi::mysql_option, what: &str, v: &str) -> Result<()> {
         let c = cstring(what, v)?;
         self.set_opt(opt, c.as_ptr() as *const c_void)
     }
@@ -390,7 +244,9 @@ impl RawConn {
         }
         self.set_opt_str(o::MYSQL_SET_CHARSET_NAME, "charset", opts.charset())?;
         // Reconnecting swaps the socket under the reactor and loses session state;
-        // reconnection belongs to the pool.
+        // reconnection belongs to the pool. (Off by default in Oracle's client,
+        // which prints a deprecation warning when the option is set at all.)
+        #[cfg(mca_mariadb)]
         self.set_opt_bool(o::MYSQL_OPT_RECONNECT, false)?;
         // LOAD DATA LOCAL lets a server read client files; off unless asked for.
         self.set_opt_uint(o::MYSQL_OPT_LOCAL_INFILE, 0)?;
@@ -400,9 +256,12 @@ impl RawConn {
             self.set_opt_uint(o::MYSQL_OPT_PROTOCOL, PROTOCOL_TCP)?;
         }
         self.apply_tls(opts)?;
-        if nonblocking {
-            #[cfg(mca_nonblocking)]
-            self.set_opt(o::MYSQL_OPT_NONBLOCK, ptr::null())?;
+        // SAFETY: our fresh handle, before connecting.
+        if nonblocking && !unsafe { backend::prepare_handle(self.as_ptr()) } {
+            return Err(Error::new(
+                ErrorKind::Client,
+                "the client library refused to enable its non-blocking API",
+            ));
         }
         Ok(())
     }
@@ -450,17 +309,18 @@ impl RawConn {
 
     /// Blocking connect.
     pub(crate) fn connect(&mut self, p: &ConnectParams) -> Result<()> {
+        let a = p.args();
         // SAFETY: our handle; every string pointer stays valid for the call.
         let r = unsafe {
             ffi::mysql_real_connect(
                 self.as_ptr(),
-                opt_ptr(&p.host),
-                p.user.as_ptr(),
-                p.password.as_ptr(),
-                opt_ptr(&p.db),
-                p.port,
-                opt_ptr(&p.socket),
-                p.flags,
+                a.host,
+                a.user,
+                a.password,
+                a.db,
+                a.port,
+                a.socket,
+                a.flags,
             )
         };
         if r.is_null() {
@@ -511,30 +371,6 @@ impl RawConn {
         (!p.is_null()).then(|| unsafe { cstr_lossy(p) })
     }
 
-    /// Pointers for `mysql_real_connect_start` (see `nonblock.rs`).
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn connect_args(
-        p: &ConnectParams,
-    ) -> (
-        *const c_char,
-        *const c_char,
-        *const c_char,
-        *const c_char,
-        c_uint,
-        *const c_char,
-        c_ulong,
-    ) {
-        (
-            opt_ptr(&p.host),
-            p.user.as_ptr(),
-            p.password.as_ptr(),
-            opt_ptr(&p.db),
-            p.port,
-            opt_ptr(&p.socket),
-            p.flags,
-        )
-    }
-
     /// The connection's socket descriptor (-1 before connecting, after the library
     /// closed it, and once the handle was freed by `mysql_close_start`).
     pub(crate) fn fd(&self) -> RawFd {
@@ -548,8 +384,18 @@ impl RawConn {
         }
         #[cfg(not(mca_mariadb))]
         {
-            // SAFETY: our handle; `net.fd` is a plain field of the installed layout.
-            unsafe { (*self.as_ptr()).net.fd }
+            // SAFETY: our handle; `net` is a plain field of the installed layout.
+            let (vio, fd) = unsafe { ((*self.as_ptr()).net.vio, (*self.as_ptr()).net.fd) };
+            if vio.is_null() {
+                return -1;
+            }
+            if !self.connected {
+                // Oracle's client sets `net.fd` only once the TCP connect is done;
+                // a non-blocking connect waits for it before that.
+                // SAFETY: our handle, with its I/O layer present.
+                return unsafe { backend::connecting_fd(self.as_ptr()) }.unwrap_or(-1);
+            }
+            fd
         }
     }
 
@@ -593,8 +439,8 @@ impl RawConn {
     /// Blocking `mysql_read_query_result`.
     pub(crate) fn read_query_result(&mut self) -> Result<()> {
         // SAFETY: our handle.
-        let rc = unsafe { ffi::mysql_read_query_result(self.as_ptr()) };
-        if rc != 0 {
+        let failed = unsafe { ffi::mysql_read_query_result(self.as_ptr()) }.truth();
+        if failed {
             return Err(self.last_error());
         }
         Ok(())
@@ -645,7 +491,7 @@ impl RawConn {
     /// Whether another result set follows the current one.
     pub(crate) fn more_results(&self) -> bool {
         // SAFETY: our handle.
-        unsafe { ffi::mysql_more_results(self.as_ptr()) != 0 }
+        unsafe { ffi::mysql_more_results(self.as_ptr()).truth() }
     }
 
     /// Blocking `mysql_next_result`: `Ok(true)` when another result was read.
@@ -678,11 +524,35 @@ impl RawConn {
     /// both end-of-rows and error).
     pub(crate) fn fetch_error(&self) -> Option<Error> {
         // SAFETY: our handle.
-        if unsafe { ffi::mysql_errno(self.as_ptr()) } != 0 {
-            Some(self.last_error())
-        } else {
-            None
+        let code = unsafe { ffi::mysql_errno(self.as_ptr()) };
+        if code == 0 {
+            return None;
         }
+        #[cfg(mca_backend = "oracle")]
+        if code == consts::CR_COMMANDS_OUT_OF_SYNC {
+            // Oracle's non-blocking fetch replaces the error that ended the rows
+            // with "Commands out of sync", whether the server sent an error packet
+            // (the connection is in sync) or the connection failed (the library
+            // then dropped its I/O layer).
+            // SAFETY: our handle; `net.vio` is a plain field of the installed layout.
+            let lost = unsafe { (*self.as_ptr()).net.vio.is_null() };
+            return Some(if lost {
+                Error::new(
+                    ErrorKind::ConnectionLost,
+                    "the connection failed while rows were being read",
+                )
+                .with_fatal(true)
+            } else {
+                Error::new(
+                    ErrorKind::Server,
+                    "the server ended the result set with an error; Oracle's client library \
+                     reports it as \"Commands out of sync\" (2014) and does not keep the \
+                     server's code and message. The connection is in sync.",
+                )
+                .with_fatal(false)
+            });
+        }
+        Some(self.last_error())
     }
 
     /// Blocking ping.
@@ -753,7 +623,7 @@ impl RawConn {
         // the C API requires; the library writes at most that and returns the length.
         let n = unsafe {
             let dst = out.as_mut_ptr().add(start) as *mut c_char;
-            #[cfg(mca_oracle)]
+            #[cfg(mca_escape_quote)]
             {
                 ffi::mysql_real_escape_string_quote(
                     self.as_ptr(),
@@ -763,7 +633,7 @@ impl RawConn {
                     b'\'' as c_char,
                 )
             }
-            #[cfg(not(mca_oracle))]
+            #[cfg(not(mca_escape_quote))]
             {
                 ffi::mysql_real_escape_string(
                     self.as_ptr(),
@@ -826,7 +696,7 @@ impl RawConn {
     }
 
     /// Make every later read and write on the socket fail at once. Used to unwind a
-    /// suspended non-blocking operation before closing (see `nonblock::abort`).
+    /// suspended non-blocking operation before closing (see `drive::abort`).
     pub(crate) fn shutdown_socket(&mut self) {
         let fd = self.fd();
         if fd >= 0 {
@@ -857,17 +727,14 @@ impl RawConn {
 
     /// Whether the server reports an open transaction.
     pub(crate) fn is_in_transaction(&self) -> bool {
-        !self.status_stale && self.server_status() & ffi::SERVER_STATUS_IN_TRANS != 0
+        !self.status_stale && self.server_status() & consts::SERVER_STATUS_IN_TRANS != 0
     }
 }
 
 impl Drop for RawConn {
     fn drop(&mut self) {
-        if self.suspended.is_some() {
-            // Owners that hold a result being fetched abort before dropping it; this
-            // catches every other suspended operation.
-            crate::nonblock::abort(self, ptr::null_mut());
-        }
+        // An operation still suspended here was abandoned by its owner, which
+        // unwinds it first (`drive::abort`); mysql_close frees what is left of it.
         if self.freed {
             return;
         }
@@ -875,144 +742,4 @@ impl Drop for RawConn {
         // are dropped before their connection: see the field order of Conn/AsyncConn).
         unsafe { ffi::mysql_close(self.as_ptr()) };
     }
-}
-
-/// Sole owner of a `MYSQL_RES*` plus its column metadata.
-pub(crate) struct RawResult {
-    ptr: NonNull<ffi::MYSQL_RES>,
-    columns: Arc<[Column]>,
-}
-
-// SAFETY: same reasoning as RawConn: used by one thread at a time through &mut.
-unsafe impl Send for RawResult {}
-
-impl RawResult {
-    fn new(ptr: NonNull<ffi::MYSQL_RES>) -> RawResult {
-        // SAFETY: a valid result; the field array lives as long as the result and its
-        // strings are copied into `Column`s.
-        let columns: Arc<[Column]> = unsafe {
-            let n = ffi::mysql_num_fields(ptr.as_ptr()) as usize;
-            let f = ffi::mysql_fetch_fields(ptr.as_ptr());
-            if n == 0 || f.is_null() {
-                Arc::from(Vec::new())
-            } else {
-                std::slice::from_raw_parts(f, n)
-                    .iter()
-                    .map(|f| column_from_field(f))
-                    .collect::<Vec<_>>()
-                    .into()
-            }
-        };
-        RawResult { ptr, columns }
-    }
-
-    /// The raw pointer, for `nonblock.rs`.
-    pub(crate) fn as_ptr(&self) -> *mut ffi::MYSQL_RES {
-        self.ptr.as_ptr()
-    }
-
-    /// Column metadata, shared by every row of this result.
-    pub(crate) fn columns(&self) -> &Arc<[Column]> {
-        &self.columns
-    }
-
-    /// Blocking `mysql_fetch_row`. `None` at the end or on error (ask the connection
-    /// with [`RawConn::fetch_error`]).
-    pub(crate) fn fetch_row(&mut self) -> Option<RawRow<'_>> {
-        // SAFETY: our result.
-        let row = unsafe { ffi::mysql_fetch_row(self.as_ptr()) };
-        self.row_at(row)
-    }
-
-    /// The row the last fetch returned (`mysql_fetch_row` or its `_cont`), if any.
-    pub(crate) fn current_row(&mut self) -> Option<RawRow<'_>> {
-        // SAFETY: our result; `current_row` is a plain field of the installed layout.
-        let row = unsafe { (*self.as_ptr()).current_row };
-        self.row_at(row)
-    }
-
-    /// Interpret a row pointer returned by `mysql_fetch_row` or its `_cont`.
-    pub(crate) fn row_at(&mut self, row: ffi::MYSQL_ROW) -> Option<RawRow<'_>> {
-        if row.is_null() {
-            return None;
-        }
-        // SAFETY: `row` is the current row of our result; lengths refer to it.
-        let lengths = unsafe { ffi::mysql_fetch_lengths(self.as_ptr()) };
-        Some(RawRow {
-            cells: row,
-            lengths,
-            n: self.columns.len(),
-            _res: std::marker::PhantomData,
-        })
-    }
-}
-
-impl Drop for RawResult {
-    fn drop(&mut self) {
-        // SAFETY: we own the result. For an unbuffered result with rows left this reads
-        // (and discards) them; the async layer drains rows without blocking first.
-        unsafe { ffi::mysql_free_result(self.as_ptr()) };
-    }
-}
-
-/// The current row of a result, borrowed from the library's buffer: valid until the
-/// next fetch on the same result.
-pub(crate) struct RawRow<'a> {
-    cells: ffi::MYSQL_ROW,
-    lengths: *const c_ulong,
-    n: usize,
-    _res: std::marker::PhantomData<&'a mut RawResult>,
-}
-
-impl<'a> RawRow<'a> {
-    /// Number of cells.
-    pub(crate) fn len(&self) -> usize {
-        self.n
-    }
-
-    /// Cell `i`: `None` for SQL NULL, else its bytes (no terminator).
-    pub(crate) fn cell(&self, i: usize) -> Option<&'a [u8]> {
-        assert!(i < self.n);
-        // SAFETY: `i` < number of fields; the row and length arrays have that many
-        // entries and stay valid until the next fetch, which needs `&mut RawResult`
-        // and so cannot happen while `'a` is alive.
-        unsafe {
-            let p = *self.cells.add(i);
-            if p.is_null() {
-                None
-            } else {
-                let len = *self.lengths.add(i) as usize;
-                Some(std::slice::from_raw_parts(p as *const u8, len))
-            }
-        }
-    }
-}
-
-/// Copy one `MYSQL_FIELD` into an owned [`Column`].
-///
-/// # Safety
-/// `f` must come from a live result's field array.
-unsafe fn column_from_field(f: &ffi::MYSQL_FIELD) -> Column {
-    let s = |p: *const c_char, len: c_uint| -> String {
-        if p.is_null() {
-            return String::new();
-        }
-        // SAFETY: the library gives each string with its byte length.
-        let b = unsafe { std::slice::from_raw_parts(p as *const u8, len as usize) };
-        String::from_utf8_lossy(b).into_owned()
-    };
-    Column::new(
-        s(f.name, f.name_length),
-        s(f.org_name, f.org_name_length),
-        s(f.table, f.table_length),
-        s(f.org_table, f.org_table_length),
-        s(f.db, f.db_length),
-        ColumnType::from_raw(f.type_ as u32),
-        f.flags,
-        f.charsetnr,
-        f.decimals,
-        // c_ulong is u64 on the 64-bit targets this crate supports.
-        #[allow(clippy::useless_conversion)]
-        u64::from(f.length),
-    )
 }

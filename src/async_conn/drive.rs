@@ -1,0 +1,127 @@
+//! The tokio side of the drive loop: wait on the reactor for the events a
+//! suspended operation asks for, then resume it (the C side is `raw/drive.rs`).
+
+use std::future::Future;
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::unix::AsyncFd;
+use tokio::time::Sleep;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::raw::drive::{resume, timeout_value};
+use crate::raw::ffi;
+use crate::raw::op::{Out, Step, WAIT_EXCEPT, WAIT_READ, WAIT_TIMEOUT, WAIT_WRITE};
+use crate::raw::RawConn;
+
+/// What the reactor watches: our own duplicate of the library's socket.
+///
+/// The library owns its socket and may close it at any time (a failed connect, a
+/// lost connection). Registering a `dup` that we own keeps tokio's contract (the fd
+/// stays open for the `AsyncFd`'s whole life) and means a closed-and-reused fd
+/// number can never make us deregister someone else's registration. Both numbers
+/// name the same socket, so readiness is the same.
+pub(crate) struct Fd {
+    dup: std::os::fd::OwnedFd,
+    /// The library's fd number this duplicates.
+    pub(crate) of: RawFd,
+}
+
+impl Fd {
+    /// Duplicate the library's socket `fd`.
+    pub(crate) fn dup(fd: RawFd) -> std::io::Result<Fd> {
+        // SAFETY: `fd` is the library's open socket for the duration of this call;
+        // the borrow ends as soon as the duplicate exists.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        Ok(Fd {
+            dup: borrowed.try_clone_to_owned()?,
+            of: fd,
+        })
+    }
+}
+
+impl std::os::fd::AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.dup)
+    }
+}
+
+/// Drive the suspended operation on `conn` to completion on the tokio reactor.
+///
+/// Each round waits for the events the library asked for (readability,
+/// writability, its own timeout), then resumes the co-routine with the events that
+/// occurred. The readiness guard is held across the `_cont` call: if the library
+/// asks again for a direction it was just told was ready, it hit `EAGAIN`, and
+/// exactly that readiness is cleared through the guard (tokio checks its tick, so
+/// an event that arrived in the meantime is never lost).
+///
+/// `timer` holds the library's timeout between polls; it is allocated only when
+/// the library asks for a timeout (connect, or configured read/write timeouts).
+pub(crate) fn poll_drive(
+    io: &AsyncFd<Fd>,
+    conn: &mut RawConn,
+    res_for_fetch: *mut ffi::MYSQL_RES,
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Out>> {
+    loop {
+        let Some((_, bits)) = conn.suspended() else {
+            return Poll::Ready(Err(Error::new(
+                ErrorKind::Client,
+                "internal: no suspended operation to drive",
+            )));
+        };
+        if bits & WAIT_TIMEOUT != 0 && timer.is_none() {
+            *timer = Some(Box::pin(tokio::time::sleep(timeout_value(conn))));
+        }
+        let mut step = None;
+        if bits & WAIT_READ != 0 {
+            match io.poll_read_ready(cx) {
+                Poll::Ready(Ok(mut guard)) => {
+                    let s = resume(conn, res_for_fetch, WAIT_READ);
+                    if let Step::Wait(again) = s {
+                        if again & WAIT_READ != 0 {
+                            guard.clear_ready();
+                        }
+                    }
+                    step = Some(s);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Pending => {}
+            }
+        }
+        if step.is_none() && bits & (WAIT_WRITE | WAIT_EXCEPT) != 0 {
+            match io.poll_write_ready(cx) {
+                Poll::Ready(Ok(mut guard)) => {
+                    let s = resume(conn, res_for_fetch, bits & (WAIT_WRITE | WAIT_EXCEPT));
+                    if let Step::Wait(again) = s {
+                        if again & WAIT_WRITE != 0 {
+                            guard.clear_ready();
+                        }
+                    }
+                    step = Some(s);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Pending => {}
+            }
+        }
+        if step.is_none() {
+            if let Some(t) = timer.as_mut() {
+                if t.as_mut().poll(cx).is_ready() {
+                    step = Some(resume(conn, res_for_fetch, WAIT_TIMEOUT));
+                }
+            }
+        }
+        match step {
+            None => return Poll::Pending,
+            Some(s) => {
+                // Every new wait gets a fresh library timeout.
+                *timer = None;
+                if let Step::Done(out) = s {
+                    return Poll::Ready(Ok(out));
+                }
+            }
+        }
+    }
+}

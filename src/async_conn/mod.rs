@@ -1,0 +1,36 @@
+//! The tokio connection.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `connection.rs` | [`AsyncConn`]: connecting, the public calls, closing |
+//! | `protocol.rs` | the protocol steps: send, result headers, rows, draining |
+//! | `stream.rs` | [`RowStream`], rows as they arrive |
+//! | `transaction.rs` | [`Transaction`], the guard that rolls back |
+//! | `recover.rs` | getting back in sync after a call overran its timeout |
+//! | `drive.rs` | the tokio side of the drive loop (reactor and timers) |
+
+/// Run one public call's body under the connection's query timeout (see
+/// `AsyncConn::recover_from_timeout` in `recover.rs`).
+macro_rules! timed {
+    ($self:ident, $body:expr) => {{
+        $self.call_sent = false;
+        match $self.query_timeout {
+            None => $body.await,
+            Some(limit) => match tokio::time::timeout(limit, $body).await {
+                Ok(r) => r,
+                Err(_) => Err($self.recover_from_timeout(limit).await),
+            },
+        }
+    }};
+}
+
+mod connection;
+mod drive;
+mod protocol;
+mod recover;
+mod stream;
+mod transaction;
+
+pub use connection::AsyncConn;
+pub use stream::RowStream;
+pub use transaction::Transaction;

@@ -1,0 +1,239 @@
+//! [`Transaction`]: the guard that commits, or rolls back when dropped.
+
+
+use super::connection::AsyncConn;
+use super::stream::RowStream;
+use crate::error::Result;
+use crate::row::{ExecResult, FromRow, ResultSet};
+
+/// An open transaction, or a savepoint inside one (see [`begin`](Self::begin)).
+///
+/// It has the connection's query methods, and nothing that would end the
+/// transaction behind its back (`close`, `reset_connection`, a second
+/// `START TRANSACTION`, which would commit implicitly):
+///
+/// ```compile_fail
+/// # async fn demo(conn: &mut mysqlclient_async::AsyncConn) -> mysqlclient_async::Result<()> {
+/// let mut tx = conn.begin().await?;
+/// tx.reset_connection().await?; // not a method of Transaction
+/// # Ok(()) }
+/// ```
+///
+/// Dropping it without [`commit`](Self::commit) or [`rollback`](Self::rollback)
+/// rolls back (the `ROLLBACK` runs before the connection's next command, since
+/// `Drop` cannot wait); so does dropping the future of `commit` before the server
+/// has received the `COMMIT`.
+pub struct Transaction<'c> {
+    conn: &'c mut AsyncConn,
+    /// 0 for the transaction itself; else the number of this nested level's
+    /// savepoint (unique on the connection, so a rollback can never reach an older
+    /// savepoint of the same name).
+    savepoint: u64,
+    /// Nesting level (0 for the transaction itself).
+    depth: u32,
+    /// Committed or rolled back: nothing to do on drop.
+    done: bool,
+}
+
+fn savepoint_name(n: u64) -> String {
+    format!("mysqlclient_async_sp{n}")
+}
+
+/// The statement that abandons savepoint `n` (0: the whole transaction).
+pub(super) fn rollback_sql(n: u64) -> String {
+    if n == 0 {
+        "ROLLBACK".into()
+    } else {
+        format!("ROLLBACK TO SAVEPOINT {}", savepoint_name(n))
+    }
+}
+
+impl Transaction<'_> {
+    /// Commit (for a nested level: release its savepoint, keeping its work in the
+    /// enclosing transaction). If this future is dropped before the server received
+    /// the statement, the transaction (or savepoint) is rolled back instead.
+    pub async fn commit(mut self) -> Result<()> {
+        let sql = if self.savepoint == 0 {
+            "COMMIT".to_string()
+        } else {
+            format!("RELEASE SAVEPOINT {}", savepoint_name(self.savepoint))
+        };
+        self.finish(&sql).await
+    }
+
+    /// Roll back (for a nested level: to its savepoint, keeping the enclosing
+    /// transaction's earlier work).
+    pub async fn rollback(mut self) -> Result<()> {
+        let sql = rollback_sql(self.savepoint);
+        self.finish(&sql).await
+    }
+
+    async fn finish(&mut self, sql: &str) -> Result<()> {
+        // `done` only once the statement is under way: dropped before that, `Drop`
+        // schedules the rollback. Dropped after, the statement is in flight and the
+        // connection's next command completes it.
+        let r = self.conn.query_drop(sql).await;
+        self.done = true;
+        if r.is_err() {
+            // COMMIT failed (or the connection broke): whatever is left of the
+            // transaction is rolled back before the next command.
+            self.conn.schedule_rollback(self.savepoint);
+        }
+        r
+    }
+
+    /// A nested transaction: a savepoint inside this one, with its own guard.
+    /// Committing it keeps its work in this transaction; rolling it back (or
+    /// dropping it) undoes only its own work.
+    pub async fn begin(&mut self) -> Result<Transaction<'_>> {
+        self.conn.last_savepoint += 1;
+        // The guard exists before the statement is sent: if this future is dropped
+        // from here on, its drop rolls back to the savepoint (a savepoint that was
+        // never made is then an error that is ignored).
+        let tx = Transaction {
+            savepoint: self.conn.last_savepoint,
+            depth: self.depth + 1,
+            conn: &mut *self.conn,
+            done: false,
+        };
+        let sql = format!("SAVEPOINT {}", savepoint_name(tx.savepoint));
+        tx.conn.query_drop(&sql).await?;
+        Ok(tx)
+    }
+
+    /// Nesting level: 0 for the transaction, 1 for a savepoint inside it, and so on.
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+
+    /// Whether the server reports an open transaction.
+    pub fn in_transaction(&self) -> bool {
+        self.conn.in_transaction()
+    }
+
+    /// The server-side connection id.
+    pub fn thread_id(&self) -> u64 {
+        self.conn.thread_id()
+    }
+
+    /// See [`AsyncConn::query`].
+    pub async fn query<T: FromRow>(&mut self, sql: &str) -> Result<Vec<T>> {
+        self.conn.query(sql).await
+    }
+    /// See [`AsyncConn::query_one`].
+    pub async fn query_one<T: FromRow>(&mut self, sql: &str) -> Result<T> {
+        self.conn.query_one(sql).await
+    }
+    /// See [`AsyncConn::query_opt`].
+    pub async fn query_opt<T: FromRow>(&mut self, sql: &str) -> Result<Option<T>> {
+        self.conn.query_opt(sql).await
+    }
+    /// See [`AsyncConn::query_drop`].
+    pub async fn query_drop(&mut self, sql: &str) -> Result<()> {
+        self.conn.query_drop(sql).await
+    }
+    /// See [`AsyncConn::execute`].
+    pub async fn execute(&mut self, sql: &str) -> Result<ExecResult> {
+        self.conn.execute(sql).await
+    }
+    /// See [`AsyncConn::query_result`].
+    pub async fn query_result(&mut self, sql: &str) -> Result<ResultSet> {
+        self.conn.query_result(sql).await
+    }
+    /// See [`AsyncConn::query_stream`].
+    pub async fn query_stream(&mut self, sql: &str) -> Result<RowStream<'_>> {
+        self.conn.query_stream(sql).await
+    }
+    /// See [`AsyncConn::exec`].
+    pub async fn exec<T: FromRow, P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<Vec<T>> {
+        self.conn.exec(sql, params).await
+    }
+    /// See [`AsyncConn::exec_one`].
+    pub async fn exec_one<T: FromRow, P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<T> {
+        self.conn.exec_one(sql, params).await
+    }
+    /// See [`AsyncConn::exec_opt`].
+    pub async fn exec_opt<T: FromRow, P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<Option<T>> {
+        self.conn.exec_opt(sql, params).await
+    }
+    /// See [`AsyncConn::exec_drop`].
+    pub async fn exec_drop<P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<()> {
+        self.conn.exec_drop(sql, params).await
+    }
+    /// See [`AsyncConn::exec_result`].
+    pub async fn exec_result<P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<ResultSet> {
+        self.conn.exec_result(sql, params).await
+    }
+    /// See [`AsyncConn::exec_stream`].
+    pub async fn exec_stream<P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<RowStream<'_>> {
+        self.conn.exec_stream(sql, params).await
+    }
+}
+
+impl std::fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("depth", &self.depth)
+            .field("conn", &self.conn)
+            .finish()
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.conn.schedule_rollback(self.savepoint);
+        }
+    }
+}
+
+impl AsyncConn {
+    /// Begin a transaction. The returned guard rolls back if it is dropped without
+    /// [`Transaction::commit`] (the `ROLLBACK` runs before this connection's next
+    /// command, since `Drop` cannot wait). [`Transaction::begin`] nests a savepoint.
+    pub async fn begin(&mut self) -> Result<Transaction<'_>> {
+        // The guard exists before the statement is sent: if this future is dropped
+        // from here on, the transaction that START TRANSACTION may open is rolled
+        // back before the next command instead of silently staying open.
+        let tx = Transaction {
+            conn: self,
+            savepoint: 0,
+            depth: 0,
+            done: false,
+        };
+        tx.conn.query_drop("START TRANSACTION").await?;
+        Ok(tx)
+    }
+}
+
+impl AsyncConn {
+    /// Roll back to savepoint `n` (0: the whole transaction) before the next
+    /// command. An enclosing level's savepoint is older, so the smallest wins.
+    pub(super) fn schedule_rollback(&mut self, n: u64) {
+        self.rollback_pending = Some(self.rollback_pending.map_or(n, |p| p.min(n)));
+    }
+}

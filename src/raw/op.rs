@@ -1,0 +1,110 @@
+//! The vocabulary every backend shares: which operation runs, what it returned,
+//! and what it waits for.
+
+use std::ffi::{c_char, c_int};
+
+use super::connect_params::ConnectParams;
+use super::ffi;
+
+/// Wait for the socket to become readable.
+pub(crate) const WAIT_READ: i32 = 1;
+/// Wait for the socket to become writable.
+pub(crate) const WAIT_WRITE: i32 = 2;
+/// Wait for an exceptional condition (connect errors).
+pub(crate) const WAIT_EXCEPT: i32 = 4;
+/// The library also waits for a timeout (see `drive::timeout_value`).
+pub(crate) const WAIT_TIMEOUT: i32 = 8;
+
+/// Which operation is suspended (and what resumes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpKind {
+    Connect,
+    SendQuery,
+    ReadQueryResult,
+    FetchRow,
+    NextResult,
+    Ping,
+    SelectDb,
+    ResetConnection,
+    Close,
+}
+
+/// What a finished operation returned.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Out {
+    /// `int` results: 0 success, non-zero error (next_result: -1 = no more).
+    Int(c_int),
+    /// `my_bool` results: false success.
+    Bool(bool),
+    /// `MYSQL_ROW` (fetch_row): null means end or error.
+    Row(ffi::MYSQL_ROW),
+    /// `MYSQL*` (connect): null means error.
+    Conn(*mut ffi::MYSQL),
+    /// close has no result.
+    Unit,
+}
+
+// SAFETY: an `Out` is a plain value naming memory owned by the connection it came
+// from (its row or handle); it travels with that connection, which is Send,
+// and is only dereferenced through it, by one thread at a time.
+unsafe impl Send for Out {}
+
+/// Either finished, or waiting for these `WAIT_*` bits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Step {
+    Done(Out),
+    Wait(i32),
+}
+
+/// The arguments of an operation's first call.
+pub(crate) enum Start<'a> {
+    Connect(&'a ConnectParams),
+    /// The buffer must stay alive and unmoved until the operation finishes.
+    SendQuery(*const u8, usize),
+    ReadQueryResult,
+    FetchRow(*mut ffi::MYSQL_RES),
+    NextResult,
+    Ping,
+    /// NUL-terminated; must stay alive until the operation finishes.
+    SelectDb(*const c_char),
+    ResetConnection,
+    Close,
+}
+
+// SAFETY: the pointers in a `Start` name buffers owned by the connection that runs
+// the operation (query text, database name, result); they move with it.
+unsafe impl Send for Start<'_> {}
+
+impl Start<'_> {
+    /// The operation this starts.
+    pub(crate) fn kind(&self) -> OpKind {
+        match self {
+            Start::Connect(_) => OpKind::Connect,
+            Start::SendQuery(..) => OpKind::SendQuery,
+            Start::ReadQueryResult => OpKind::ReadQueryResult,
+            Start::FetchRow(_) => OpKind::FetchRow,
+            Start::NextResult => OpKind::NextResult,
+            Start::Ping => OpKind::Ping,
+            Start::SelectDb(_) => OpKind::SelectDb,
+            Start::ResetConnection => OpKind::ResetConnection,
+            Start::Close => OpKind::Close,
+        }
+    }
+}
+
+/// A result pointer that may cross an `.await` with its connection.
+#[derive(Clone, Copy)]
+pub(crate) struct ResPtr(pub(crate) *mut ffi::MYSQL_RES);
+
+impl ResPtr {
+    /// The pointer (a method, so closures capture the whole `ResPtr`, not the field).
+    pub(crate) fn get(self) -> *mut ffi::MYSQL_RES {
+        self.0
+    }
+}
+
+// SAFETY: see `Out`: the result belongs to the connection being driven, and the
+// pointer is only copied, never dereferenced through a shared `&ResPtr`.
+unsafe impl Send for ResPtr {}
+// SAFETY: as above.
+unsafe impl Sync for ResPtr {}
