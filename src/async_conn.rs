@@ -35,12 +35,13 @@ use tokio::io::Interest;
 use tokio::time::Sleep;
 
 use crate::cancel::{CancelToken, KillStage};
+use crate::column::Column;
 use crate::conn::{broken, busy, empty_columns, no_rows, nothing_pending, status_of};
 use crate::error::{Error, ErrorKind, Result};
 use crate::nonblock::{self, Fd, OpKind, Out, ResPtr, Start, Step};
 use crate::opts::{IntoOpts, IoMode, Opts, SslMode};
 use crate::raw::{ConnectParams, Phase, RawConn, RawResult};
-use crate::row::{Column, ExecResult, FromRow, ResultSet, Row, RowRef};
+use crate::row::{ExecResult, FromRow, ResultSet, Row, RowRef};
 
 /// Run one public call's body under the connection's query timeout: the bound
 /// covers everything the call does (finishing earlier abandoned work, sending,
@@ -1772,7 +1773,7 @@ impl AsyncConn {
             // Right after a reset the session's sql_mode is unknown: learn it.
             self.execute_inner("DO 0").await?;
         }
-        crate::params::interpolate_for(&self.raw, sql, params)
+        crate::params::interpolate::interpolate_for(&self.raw, sql, params)
     }
 
     /// [`query`](Self::query) with parameters: the rows of the first result set as `T`.

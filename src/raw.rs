@@ -11,11 +11,11 @@ use std::ptr::{self, NonNull};
 use std::sync::{Arc, Once, OnceLock};
 use std::time::Duration;
 
+use crate::column::{Column, ColumnType};
 use crate::error::{cstr_lossy, Error, ErrorKind, Result};
 use crate::ffi;
 use crate::nonblock::{ConnectSite, OpKind};
 use crate::opts::{Opts, SslMode};
-use crate::row::{Column, ColumnType};
 
 static LIBRARY_INIT: Once = Once::new();
 
@@ -786,7 +786,7 @@ impl RawConn {
     /// escaped bytes are not UTF-8 text any more.
     pub(crate) fn escape(&self, s: &str) -> Result<String> {
         let charset = self.charset_name();
-        if !s.is_ascii() && crate::params::is_ascii_unsafe(&charset) {
+        if !s.is_ascii() && crate::params::lexer::is_ascii_unsafe(&charset) {
             return Err(Error::new(
                 ErrorKind::Params,
                 format!(
