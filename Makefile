@@ -8,7 +8,7 @@ CARGO ?= cargo
 JOBS ?= 2
 export CARGO_BUILD_JOBS = $(JOBS)
 
-.PHONY: setup test lint fmt clippy doc memcheck
+.PHONY: setup test lint fmt clippy doc memcheck msrv
 
 setup:
 	@bash scripts/setup.sh
@@ -30,6 +30,13 @@ clippy: setup
 
 doc: setup
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+
+# Cargo.toml's rust-version against the highest one in the library's dependency graph
+# (scripts/check-rust-version.sh, which reads the downloaded crates offline; `cargo
+# fetch` downloads the locked ones that are missing, and nothing when none is).
+msrv:
+	$(CARGO) fetch --locked --quiet
+	bash scripts/check-rust-version.sh
 
 # Every FFI path once (tests/memcheck.rs) under valgrind: fails on any invalid read or
 # write and on any definite leak. Runs in CI after `make test`.
