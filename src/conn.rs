@@ -21,13 +21,14 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 
+use crate::column::Column;
 use crate::error::Result;
 use crate::opts::{IntoOpts, Opts};
 use crate::protocol::{
     self, broken, busy, empty_columns, no_rows, nothing_pending, status_of, Step,
 };
 use crate::raw::{ConnectParams, Phase, RawConn};
-use crate::row::{Column, ExecResult, FromRow, ResultSet, Row};
+use crate::row::{ExecResult, FromRow, ResultSet, Row};
 
 /// A blocking connection. `Send` (move it to another thread freely) but not `Sync`.
 /// Dropping it closes the connection.
@@ -441,7 +442,7 @@ impl Conn {
             // Right after a reset the session's sql_mode is unknown: learn it.
             self.query_drop("DO 0")?;
         }
-        crate::params::interpolate_for(&self.raw, sql, params)
+        crate::params::interpolate::interpolate_for(&self.raw, sql, params)
     }
 
     /// [`query`](Self::query) with parameters: the rows of the first result set as `T`.

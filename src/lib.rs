@@ -19,6 +19,7 @@
 
 mod async_conn;
 mod cancel;
+mod column;
 mod conn;
 mod error;
 mod mio;
@@ -29,20 +30,20 @@ mod protocol;
 mod raw;
 mod row;
 mod types;
-mod value;
 
 pub use async_conn::{AsyncConn, RowStream, Transaction};
 pub use cancel::CancelToken;
+pub use column::{Column, ColumnFlags, ColumnIndex, ColumnType};
 pub use conn::Conn;
 pub use error::{Error, ErrorKind, Result, ServerError};
 pub use opts::{IntoOpts, IoMode, Opts, OptsBuilder, Secret, SslMode};
-pub use params::{Params, ToValue};
+pub use params::Params;
 pub use pool::{Pool, PoolBuilder, PoolMetrics, PooledConn};
-pub use row::{
-    Column, ColumnFlags, ColumnIndex, ColumnType, ExecResult, FromRow, ResultSet, Row, RowRef,
+pub use row::{ExecResult, FromRow, ResultSet, Row, RowRef};
+pub use types::{
+    Date, DateTime, Decimal, FromValue, FromValueError, FromValueRef, Time, ToValue, Value,
+    ValueRef,
 };
-pub use types::{Date, DateTime, Decimal, Time};
-pub use value::{FromValue, FromValueError, FromValueRef, Value, ValueRef};
 
 /// Which non-blocking API of the client library this build drives, chosen at
 /// build time from what the installed headers declare (see the README's

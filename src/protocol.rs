@@ -7,9 +7,10 @@
 
 use std::sync::Arc;
 
+use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
 use crate::raw::{Phase, RawConn};
-use crate::row::{Column, ExecResult};
+use crate::row::ExecResult;
 
 /// The next protocol step on the way back to an idle connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

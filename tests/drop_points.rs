@@ -723,7 +723,7 @@ async fn round(ctx: &mut Ctx, m: Method, k: usize, drive: Drive) -> Result<Round
         }
         Method::Ping => finished(poll_at_most(c.ping(), k, drive).await?, |()| Ok(()))?,
         Method::SelectDb => {
-            let db = if k % 2 == 0 { "mysql" } else { "test" };
+            let db = if k.is_multiple_of(2) { "mysql" } else { "test" };
             finished(poll_at_most(c.select_db(db), k, drive).await?, |()| Ok(()))?
         }
         Method::ResetConnection => {

@@ -218,7 +218,11 @@ fn cancellation_storm() {
                     rng ^= rng << 17;
                     let token = w * 1_000_000 + i;
                     let budget = Duration::from_millis(rng % 51);
-                    let sleep = if rng % 4 == 0 { (rng >> 8) % 40 } else { 0 };
+                    let sleep = if rng.is_multiple_of(4) {
+                        (rng >> 8) % 40
+                    } else {
+                        0
+                    };
                     let sql = format!("SELECT {token} AS {marker}, SLEEP({sleep} / 1000)");
                     let q = async {
                         let mut c = pool.get().await?;

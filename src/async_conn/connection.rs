@@ -536,7 +536,7 @@ impl AsyncConn {
             if drive::SELECT_DB_BY_STATEMENT && !db.is_ascii() {
                 // The name goes into a `USE` statement (see `raw/oracle.rs`).
                 let charset = self.raw.charset_name();
-                if crate::params::is_ascii_unsafe(&charset) {
+                if crate::params::lexer::is_ascii_unsafe(&charset) {
                     return Err(Error::new(
                         ErrorKind::Params,
                         format!(
@@ -790,7 +790,7 @@ impl AsyncConn {
             // Right after a reset the session's sql_mode is unknown: learn it.
             self.execute_inner("DO 0").await?;
         }
-        crate::params::interpolate_for(&self.raw, sql, params)
+        crate::params::interpolate::interpolate_for(&self.raw, sql, params)
     }
 
     /// [`query`](Self::query) with parameters: the rows of the first result set as `T`.

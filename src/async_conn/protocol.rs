@@ -15,12 +15,13 @@ use super::connection::{AsyncConn, Split};
 use super::drive::{poll_drive, Fd};
 use super::stream::current_row;
 use super::transaction::rollback_sql;
+use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{self, broken, empty_columns, status_of, Step as Next};
 use crate::raw::drive;
 use crate::raw::op::{OpKind, Out, ResPtr, Start, Step};
 use crate::raw::Phase;
-use crate::row::{Column, ExecResult, FromRow, Row, RowRef};
+use crate::row::{ExecResult, FromRow, Row, RowRef};
 
 impl AsyncConn {
     /// (Re-)register the socket with the reactor if it is new.

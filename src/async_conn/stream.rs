@@ -9,10 +9,11 @@ use std::time::Duration;
 use tokio::time::Sleep;
 
 use super::connection::AsyncConn;
+use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::empty_columns;
 use crate::raw::{Phase, RawResult};
-use crate::row::{Column, FromRow, Row, RowRef};
+use crate::row::{FromRow, Row, RowRef};
 
 /// Rows of a query, fetched one at a time without blocking. Use [`next`](Self::next)
 /// for zero-copy borrowed rows, or the [`futures_core::Stream`] impl for owned rows.

@@ -1,6 +1,5 @@
 //! [`Transaction`]: the guard that commits, or rolls back when dropped.
 
-
 use super::connection::AsyncConn;
 use super::stream::RowStream;
 use crate::error::Result;

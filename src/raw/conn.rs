@@ -15,6 +15,7 @@ use super::ffi::{self, Truth};
 use super::library::{dead_socket, init_dead_socket, library_init};
 use super::op::OpKind;
 use super::result::RawResult;
+
 use crate::error::{cstr_lossy, Error, ErrorKind, Result};
 use crate::opts::{Opts, SslMode};
 
@@ -656,7 +657,7 @@ impl RawConn {
     /// escaped bytes are not UTF-8 text any more.
     pub(crate) fn escape(&self, s: &str) -> Result<String> {
         let charset = self.charset_name();
-        if !s.is_ascii() && crate::params::is_ascii_unsafe(&charset) {
+        if !s.is_ascii() && crate::params::lexer::is_ascii_unsafe(&charset) {
             return Err(Error::new(
                 ErrorKind::Params,
                 format!(

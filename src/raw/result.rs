@@ -5,7 +5,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use super::ffi;
-use crate::row::{Column, ColumnType};
+use crate::column::{Column, ColumnType};
 
 /// Sole owner of a `MYSQL_RES*` plus its column metadata.
 pub(crate) struct RawResult {

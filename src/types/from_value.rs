@@ -1,257 +1,9 @@
-//! Values: a borrowed cell ([`ValueRef`]), an owned one ([`Value`]), and conversions
-//! into Rust types ([`FromValue`], and [`FromValueRef`] for zero-copy `&str`/`&[u8]`).
-//!
-//! Conversions look at the column's type and flags, never guess from the bytes alone:
-//! an integer column converts to integers (checked for overflow), a binary column
-//! gives bytes and refuses to become a `String`, NULL converts only into `Option`.
-//!
-//! The conversion table is on [`FromValue`].
+//! Conversions from a cell into owned Rust types: the [`FromValue`] trait, with its
+//! conversion table, and its impls for the standard types (integers, floats, `bool`,
+//! strings, bytes, `Option`).
 
-use std::fmt;
-
-use crate::row::{Column, ColumnType};
-use crate::types::{Date, DateTime, Decimal, Time};
-
-/// One cell, borrowed: its column plus the bytes the server sent (text protocol),
-/// or `None` for SQL NULL. Converting it copies only what the target type needs.
-#[derive(Clone, Copy)]
-pub struct ValueRef<'a> {
-    column: &'a Column,
-    raw: Option<&'a [u8]>,
-}
-
-impl<'a> ValueRef<'a> {
-    pub(crate) fn new(column: &'a Column, raw: Option<&'a [u8]>) -> ValueRef<'a> {
-        ValueRef { column, raw }
-    }
-
-    /// The column this value belongs to.
-    pub fn column(&self) -> &'a Column {
-        self.column
-    }
-
-    /// Whether the value is SQL NULL.
-    pub fn is_null(&self) -> bool {
-        self.raw.is_none()
-    }
-
-    /// The bytes as sent by the server (`None` for NULL).
-    pub fn raw(&self) -> Option<&'a [u8]> {
-        self.raw
-    }
-
-    /// Whether this is a binary string (BINARY, VARBINARY, BLOB, BIT, GEOMETRY, …):
-    /// bytes, not text. Numbers and dates also carry the binary charset but are not
-    /// "bytes"; ENUM, SET and JSON are always text (MySQL labels JSON binary).
-    pub fn is_bytes(&self) -> bool {
-        let t = self.column.column_type();
-        self.column.is_binary()
-            && t.is_string_like()
-            && !matches!(t, ColumnType::Json | ColumnType::Enum | ColumnType::Set)
-    }
-
-    /// The value as text, borrowed, when the column is not a binary string and the
-    /// bytes are valid UTF-8.
-    pub fn as_str(&self) -> Result<&'a str, FromValueError> {
-        let b = self.raw.ok_or(FromValueError::Null)?;
-        if self.is_bytes() {
-            return Err(FromValueError::WrongType(
-                "binary column: read it as Vec<u8> or &[u8]".into(),
-            ));
-        }
-        std::str::from_utf8(b).map_err(|_| FromValueError::InvalidUtf8)
-    }
-
-    /// The bytes, borrowed (any non-NULL value).
-    pub fn as_bytes(&self) -> Result<&'a [u8], FromValueError> {
-        self.raw.ok_or(FromValueError::Null)
-    }
-
-    /// Convert into `T`.
-    pub fn get<T: FromValueRef<'a>>(self) -> Result<T, FromValueError> {
-        T::from_value_ref(self)
-    }
-}
-
-impl fmt::Debug for ValueRef<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.raw {
-            None => f.write_str("NULL"),
-            Some(b) => match std::str::from_utf8(b) {
-                Ok(s) if !self.is_bytes() => write!(f, "{s:?}"),
-                _ => write!(f, "<{} bytes>", b.len()),
-            },
-        }
-    }
-}
-
-/// An owned value: what a cell holds once decoded by its column type, and what a
-/// query parameter is before it is written into the SQL text.
-///
-/// Read one with `row.get::<Value, _>(i)`; build one with `Value::from(…)` or
-/// [`ToValue`](crate::ToValue).
-#[derive(Debug, Clone, PartialEq, Default)]
-#[non_exhaustive]
-pub enum Value {
-    /// SQL NULL.
-    #[default]
-    Null,
-    /// A signed integer (TINYINT … BIGINT).
-    Int(i64),
-    /// An unsigned integer (… UNSIGNED, YEAR, BIT(n)).
-    UInt(u64),
-    /// A FLOAT.
-    Float(f32),
-    /// A DOUBLE.
-    Double(f64),
-    /// An exact DECIMAL.
-    Decimal(Decimal),
-    /// Text (CHAR, VARCHAR, TEXT, ENUM, SET, JSON).
-    Text(String),
-    /// Bytes (BINARY, VARBINARY, BLOB, GEOMETRY, or text that is not UTF-8).
-    Bytes(Vec<u8>),
-    /// A DATE.
-    Date(Date),
-    /// A TIME.
-    Time(Time),
-    /// A DATETIME or TIMESTAMP.
-    DateTime(DateTime),
-}
-
-impl Value {
-    /// Whether this is SQL NULL.
-    pub fn is_null(&self) -> bool {
-        matches!(self, Value::Null)
-    }
-}
-
-macro_rules! value_from {
-    ($($t:ty => $variant:ident as $as:ty),* $(,)?) => {$(
-        impl From<$t> for Value {
-            fn from(v: $t) -> Value {
-                Value::$variant(v as $as)
-            }
-        }
-    )*};
-}
-
-value_from!(
-    i8 => Int as i64, i16 => Int as i64, i32 => Int as i64, i64 => Int as i64,
-    u8 => UInt as u64, u16 => UInt as u64, u32 => UInt as u64, u64 => UInt as u64,
-    f32 => Float as f32, f64 => Double as f64,
-);
-
-impl From<bool> for Value {
-    fn from(v: bool) -> Value {
-        Value::Int(v as i64)
-    }
-}
-impl From<&str> for Value {
-    fn from(v: &str) -> Value {
-        Value::Text(v.to_owned())
-    }
-}
-impl From<String> for Value {
-    fn from(v: String) -> Value {
-        Value::Text(v)
-    }
-}
-impl From<&[u8]> for Value {
-    fn from(v: &[u8]) -> Value {
-        Value::Bytes(v.to_vec())
-    }
-}
-impl From<Vec<u8>> for Value {
-    fn from(v: Vec<u8>) -> Value {
-        Value::Bytes(v)
-    }
-}
-impl From<Decimal> for Value {
-    fn from(v: Decimal) -> Value {
-        Value::Decimal(v)
-    }
-}
-impl From<Date> for Value {
-    fn from(v: Date) -> Value {
-        Value::Date(v)
-    }
-}
-impl From<Time> for Value {
-    fn from(v: Time) -> Value {
-        Value::Time(v)
-    }
-}
-impl From<DateTime> for Value {
-    fn from(v: DateTime) -> Value {
-        Value::DateTime(v)
-    }
-}
-impl<T: Into<Value>> From<Option<T>> for Value {
-    fn from(v: Option<T>) -> Value {
-        v.map_or(Value::Null, Into::into)
-    }
-}
-
-impl FromValue for Value {
-    fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
-        let Some(b) = v.raw else {
-            return Ok(Value::Null);
-        };
-        use ColumnType as T;
-        Ok(match v.column.column_type() {
-            t if t.is_integer() => {
-                if v.column.is_unsigned() || t == T::Year {
-                    Value::UInt(u64::from_value(v)?)
-                } else {
-                    Value::Int(i64::from_value(v)?)
-                }
-            }
-            T::Bit => Value::UInt(bit_value(b)?),
-            T::Float => Value::Float(f32::from_value(v)?),
-            T::Double => Value::Double(f64::from_value(v)?),
-            T::Decimal | T::NewDecimal => Value::Decimal(Decimal::from_value(v)?),
-            T::Date | T::NewDate => Value::Date(Date::from_value(v)?),
-            T::Time => Value::Time(Time::from_value(v)?),
-            T::DateTime | T::Timestamp => Value::DateTime(DateTime::from_value(v)?),
-            T::Null => Value::Null,
-            _ if v.is_bytes() => Value::Bytes(b.to_vec()),
-            _ => match std::str::from_utf8(b) {
-                Ok(s) => Value::Text(s.to_owned()),
-                Err(_) => Value::Bytes(b.to_vec()),
-            },
-        })
-    }
-}
-
-/// Why a value did not convert.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FromValueError {
-    /// SQL NULL into a type that cannot hold it (use `Option<T>`).
-    Null,
-    /// The number does not fit the target type.
-    Overflow,
-    /// The column's type cannot become the target type; the text says which would.
-    WrongType(String),
-    /// A text column held bytes that are not UTF-8.
-    InvalidUtf8,
-    /// The bytes could not be parsed (the text says what was expected).
-    Invalid(String),
-}
-
-impl fmt::Display for FromValueError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FromValueError::Null => f.write_str("value is NULL; use Option<T>"),
-            FromValueError::Overflow => f.write_str("value out of range for the target type"),
-            FromValueError::WrongType(s) => write!(f, "wrong type: {s}"),
-            FromValueError::InvalidUtf8 => f.write_str("invalid UTF-8"),
-            FromValueError::Invalid(s) => write!(f, "invalid value: {s}"),
-        }
-    }
-}
-
-impl std::error::Error for FromValueError {}
+use super::value_ref::{FromValueError, FromValueRef, ValueRef};
+use crate::column::ColumnType;
 
 /// Conversion from a cell into an owned Rust type, driven by the column's type and
 /// flags (never by guessing from the bytes). Failures are [`FromValueError`]s, which
@@ -274,67 +26,21 @@ impl std::error::Error for FromValueError {}
 ///
 /// With the cargo features `chrono`, `time`, `rust_decimal` and `serde_json`, those
 /// crates' date/time, decimal and JSON types convert too.
+///
+/// [`Decimal`]: crate::Decimal
+/// [`Date`]: crate::Date
+/// [`DateTime`]: crate::DateTime
+/// [`Time`]: crate::Time
+/// [`Value`]: crate::Value
 pub trait FromValue: Sized {
     /// Convert, or say why not.
     fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError>;
-}
-
-/// Conversion from a cell into a type that may borrow from the row: `&'a str` and
-/// `&'a [u8]` (and their `Option`s) read without copying; every [`FromValue`] type
-/// works too. This is what [`Row::get`](crate::Row::get) and
-/// [`RowRef::get`](crate::RowRef::get) take.
-///
-/// ```no_run
-/// # fn demo(conn: &mut mysqlclient_async::Conn) -> mysqlclient_async::Result<()> {
-/// let row: mysqlclient_async::Row = conn.query_one("SELECT 'abc', X'00ff'")?;
-/// let s: &str = row.get(0); // borrowed from the row, no copy
-/// let b: &[u8] = row.get(1);
-/// assert_eq!((s, b), ("abc", &[0u8, 255][..]));
-/// # Ok(()) }
-/// ```
-pub trait FromValueRef<'a>: Sized {
-    /// Convert, or say why not.
-    fn from_value_ref(v: ValueRef<'a>) -> Result<Self, FromValueError>;
 }
 
 impl<'a, T: FromValue> FromValueRef<'a> for T {
     #[inline]
     fn from_value_ref(v: ValueRef<'a>) -> Result<Self, FromValueError> {
         T::from_value(v)
-    }
-}
-
-impl<'a> FromValueRef<'a> for &'a str {
-    /// Text columns only (a binary string is refused, as for `String`).
-    #[inline]
-    fn from_value_ref(v: ValueRef<'a>) -> Result<Self, FromValueError> {
-        v.as_str()
-    }
-}
-
-impl<'a> FromValueRef<'a> for &'a [u8] {
-    /// The raw bytes of any non-NULL value.
-    #[inline]
-    fn from_value_ref(v: ValueRef<'a>) -> Result<Self, FromValueError> {
-        v.as_bytes()
-    }
-}
-
-impl<'a> FromValueRef<'a> for Option<&'a str> {
-    #[inline]
-    fn from_value_ref(v: ValueRef<'a>) -> Result<Self, FromValueError> {
-        if v.is_null() {
-            Ok(None)
-        } else {
-            v.as_str().map(Some)
-        }
-    }
-}
-
-impl<'a> FromValueRef<'a> for Option<&'a [u8]> {
-    #[inline]
-    fn from_value_ref(v: ValueRef<'a>) -> Result<Self, FromValueError> {
-        Ok(v.raw)
     }
 }
 
@@ -414,6 +120,10 @@ pub(crate) fn bit_value(b: &[u8]) -> Result<u64, FromValueError> {
         return Err(FromValueError::Overflow);
     }
     Ok(b.iter().fold(0u64, |acc, &x| (acc << 8) | x as u64))
+}
+
+pub(super) fn invalid(what: &str, b: &[u8]) -> FromValueError {
+    FromValueError::Invalid(format!("`{}` is not {what}", String::from_utf8_lossy(b)))
 }
 
 fn not_integer(b: &[u8]) -> FromValueError {
@@ -607,6 +317,7 @@ impl FromValue for std::sync::Arc<str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::column::Column;
 
     #[test]
     fn parses_integers() {
@@ -668,6 +379,5 @@ mod tests {
         ));
         assert_eq!(bool::from_value(v("1")), Ok(true));
         assert_eq!(bool::from_value(v("2")), Err(FromValueError::Overflow));
-        assert_eq!(Value::from_value(v("-5")), Ok(Value::Int(-5)));
     }
 }

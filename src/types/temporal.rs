@@ -1,5 +1,5 @@
-//! The crate's own date, time and decimal types: what MySQL/MariaDB can hold, no
-//! more and no less.
+//! The crate's own date and time types: what MySQL/MariaDB can hold, no more and no
+//! less.
 //!
 //! - [`Date`]: `DATE`, including the zero date `0000-00-00` and dates with zero parts
 //!   (`2024-00-00`), which MySQL allows and most date libraries do not.
@@ -7,26 +7,25 @@
 //!   `-838:59:59.999999` to `838:59:59.999999`.
 //! - [`DateTime`]: `DATETIME(6)` and `TIMESTAMP` (as the server shows it, in the
 //!   session time zone), with microseconds.
-//! - [`Decimal`]: an exact `DECIMAL`, kept as its decimal text.
 //!
 //! Each parses the text the server sends without allocating, prints in the form the
 //! server accepts ([`Display`](std::fmt::Display)), and parses that form back
-//! ([`FromStr`]). With the cargo features `chrono`, `time` and `rust_decimal`, the
-//! corresponding types of those crates convert too.
+//! ([`FromStr`]).
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::row::ColumnType;
-use crate::value::{FromValue, FromValueError, ValueRef};
+use super::from_value::{invalid, FromValue};
+use super::value_ref::{FromValueError, ValueRef};
+use crate::column::ColumnType;
 
 /// A `DATE`. Zero parts are allowed (MySQL's `0000-00-00` and `2024-05-00`);
 /// the ranges are year 0–9999, month 0–12, day 0–31.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Date {
-    year: u16,
-    month: u8,
-    day: u8,
+    pub(super) year: u16,
+    pub(super) month: u8,
+    pub(super) day: u8,
 }
 
 impl Date {
@@ -86,11 +85,11 @@ impl FromStr for Date {
 /// negative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Time {
-    negative: bool,
-    hours: u16,
-    minutes: u8,
-    seconds: u8,
-    micros: u32,
+    pub(super) negative: bool,
+    pub(super) hours: u16,
+    pub(super) minutes: u8,
+    pub(super) seconds: u8,
+    pub(super) micros: u32,
 }
 
 impl Time {
@@ -214,11 +213,11 @@ impl FromStr for Time {
 /// with microseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct DateTime {
-    date: Date,
-    hour: u8,
-    minute: u8,
-    second: u8,
-    micros: u32,
+    pub(super) date: Date,
+    pub(super) hour: u8,
+    pub(super) minute: u8,
+    pub(super) second: u8,
+    pub(super) micros: u32,
 }
 
 impl DateTime {
@@ -307,94 +306,7 @@ impl FromStr for DateTime {
     }
 }
 
-/// An exact `DECIMAL`, kept as its decimal text (`-12.50`, `0.001`). The text is
-/// checked (an optional `-`, digits, an optional fraction) and never goes through a
-/// float. Equality compares the text, so `1.5` and `1.50` differ, as their scales do.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Decimal(Box<str>);
-
-impl Decimal {
-    /// The decimal text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether the number is below zero (a `-` sign and a non-zero digit).
-    pub fn is_negative(&self) -> bool {
-        self.0.starts_with('-') && self.0.bytes().any(|c| matches!(c, b'1'..=b'9'))
-    }
-
-    /// Digits after the decimal point.
-    pub fn scale(&self) -> usize {
-        self.0.split_once('.').map_or(0, |(_, f)| f.len())
-    }
-
-    /// Check and normalise decimal text: an optional sign, digits, an optional
-    /// `.` and fraction. `+1` becomes `1`, `.5` becomes `0.5`, `5.` becomes `5`.
-    fn parse(b: &[u8]) -> Option<Decimal> {
-        let (neg, rest) = match b.first()? {
-            b'-' => (true, &b[1..]),
-            b'+' => (false, &b[1..]),
-            _ => (false, b),
-        };
-        let (int, frac) = match rest.iter().position(|&c| c == b'.') {
-            Some(p) => (&rest[..p], &rest[p + 1..]),
-            None => (rest, &rest[rest.len()..]),
-        };
-        if int.is_empty() && frac.is_empty() {
-            return None;
-        }
-        if !int.iter().chain(frac).all(u8::is_ascii_digit) {
-            return None;
-        }
-        let mut s = String::with_capacity(b.len() + 2);
-        if neg {
-            s.push('-');
-        }
-        if int.is_empty() {
-            s.push('0');
-        }
-        // All ASCII digits (checked above).
-        s.push_str(std::str::from_utf8(int).ok()?);
-        if !frac.is_empty() {
-            s.push('.');
-            s.push_str(std::str::from_utf8(frac).ok()?);
-        }
-        Some(Decimal(s.into()))
-    }
-}
-
-impl fmt::Display for Decimal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl FromStr for Decimal {
-    type Err = FromValueError;
-    /// Parses `[-]digits[.digits]` (no exponent).
-    fn from_str(s: &str) -> Result<Decimal, FromValueError> {
-        Decimal::parse(s.as_bytes()).ok_or_else(|| invalid("a decimal number", s.as_bytes()))
-    }
-}
-
-macro_rules! decimal_from_int {
-    ($($t:ty),*) => {$(
-        impl From<$t> for Decimal {
-            fn from(n: $t) -> Decimal {
-                Decimal(n.to_string().into())
-            }
-        }
-    )*};
-}
-
-decimal_from_int!(i8, i16, i32, i64, i128, u8, u16, u32, u64, u128);
-
 // ----- parsing the text protocol, without allocating -----
-
-fn invalid(what: &str, b: &[u8]) -> FromValueError {
-    FromValueError::Invalid(format!("`{}` is not {what}", String::from_utf8_lossy(b)))
-}
 
 /// Exactly `b.len()` ASCII digits as a number.
 #[inline]
@@ -535,316 +447,6 @@ impl FromValue for Time {
     }
 }
 
-impl FromValue for Decimal {
-    fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
-        let b = v.raw().ok_or(FromValueError::Null)?;
-        let t = v.column().column_type();
-        if t.is_decimal() || t.is_integer() {
-            return Decimal::parse(b).ok_or_else(|| invalid("a decimal number", b));
-        }
-        if t == ColumnType::Bit {
-            return crate::value::bit_value(b).map(Decimal::from);
-        }
-        Err(FromValueError::WrongType(format!(
-            "{t:?} column is not an exact number{}",
-            if t.is_float() {
-                "; FLOAT/DOUBLE are approximate, read it as f64"
-            } else {
-                ""
-            }
-        )))
-    }
-}
-
-// ----- optional crates -----
-
-#[cfg(feature = "chrono")]
-mod chrono_impls {
-    //! `chrono`: `NaiveDate` (DATE), `NaiveTime` (TIME within 0–24 h),
-    //! `NaiveDateTime` (DATETIME/TIMESTAMP) and `TimeDelta` (TIME as a duration).
-    use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike};
-
-    use super::{Date, DateTime, Time};
-    use crate::params::ToValue;
-    use crate::value::{FromValue, FromValueError, Value, ValueRef};
-
-    fn naive_date(d: Date) -> Result<NaiveDate, FromValueError> {
-        NaiveDate::from_ymd_opt(d.year() as i32, d.month() as u32, d.day() as u32).ok_or_else(
-            || FromValueError::Invalid(format!("{d} is not a calendar date (zero or invalid)")),
-        )
-    }
-
-    impl FromValue for NaiveDate {
-        fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
-            naive_date(Date::from_value(v)?)
-        }
-    }
-
-    impl FromValue for NaiveDateTime {
-        fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
-            let dt = DateTime::from_value(v)?;
-            let t = NaiveTime::from_hms_micro_opt(
-                dt.hour() as u32,
-                dt.minute() as u32,
-                dt.second() as u32,
-                dt.micros(),
-            )
-            .ok_or_else(|| FromValueError::Invalid(format!("{dt} has an invalid time")))?;
-            Ok(naive_date(dt.date())?.and_time(t))
-        }
-    }
-
-    impl FromValue for NaiveTime {
-        fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
-            let t = Time::from_value(v)?;
-            if t.is_negative() || t.hours() > 23 {
-                return Err(FromValueError::Overflow);
-            }
-            NaiveTime::from_hms_micro_opt(
-                t.hours() as u32,
-                t.minutes() as u32,
-                t.seconds() as u32,
-                t.micros(),
-            )
-            .ok_or(FromValueError::Overflow)
-        }
-    }
-
-    impl FromValue for TimeDelta {
-        fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
-            Ok(TimeDelta::microseconds(Time::from_value(v)?.as_micros()))
-        }
-    }
-
-    fn date_of(d: &NaiveDate) -> Date {
-        // chrono's years can lie outside 0..=9999; such a date renders as an
-        // out-of-range literal that the server refuses.
-        Date {
-            year: d.year().clamp(0, u16::MAX as i32) as u16,
-            month: d.month() as u8,
-            day: d.day() as u8,
-        }
-    }
-
-    /// Microseconds of a chrono time (a leap second's nanoseconds are clamped).
-    fn micros_of(nanos: u32) -> u32 {
-        (nanos / 1000).min(999_999)
-    }
-
-    impl ToValue for NaiveDate {
-        fn to_value(&self) -> Value {
-            Value::Date(date_of(self))
-        }
-    }
-
-    impl ToValue for NaiveTime {
-        fn to_value(&self) -> Value {
-            Value::Time(Time {
-                negative: false,
-                hours: self.hour() as u16,
-                minutes: self.minute() as u8,
-                seconds: self.second() as u8,
-                micros: micros_of(self.nanosecond()),
-            })
-        }
-    }
-
-    impl ToValue for NaiveDateTime {
-        fn to_value(&self) -> Value {
-            Value::DateTime(DateTime {
-                date: date_of(&self.date()),
-                hour: self.hour() as u8,
-                minute: self.minute() as u8,
-                second: self.second() as u8,
-                micros: micros_of(self.nanosecond()),
-            })
-        }
-    }
-
-    impl ToValue for TimeDelta {
-        /// A `TIME` (truncated to microseconds). Beyond ±838:59:59.999999 the
-        /// duration is sent as text and the server decides (an error in strict mode).
-        fn to_value(&self) -> Value {
-            let micros = self.num_microseconds().unwrap_or(i64::MAX);
-            super::time_or_text(micros)
-        }
-    }
-}
-
-#[cfg(feature = "time")]
-mod time_impls {
-    //! `time`: `Date` (DATE), `Time` (TIME within 0–24 h), `PrimitiveDateTime`
-    //! (DATETIME/TIMESTAMP) and `Duration` (TIME as a duration).
-    use super::{Date, DateTime, Time};
-    use crate::params::ToValue;
-    use crate::value::{FromValue, FromValueError, Value, ValueRef};
-
-    fn to_date(d: Date) -> Result<time::Date, FromValueError> {
-        let month = time::Month::try_from(d.month()).map_err(|_| {
-            FromValueError::Invalid(format!("{d} is not a calendar date (zero or invalid)"))
-        })?;
-        time::Date::from_calendar_date(d.year() as i32, month, d.day())
-            .map_err(|_| FromValueError::Invalid(format!("{d} is not a calendar date")))
-    }
-
-    impl FromValue for time::Date {
-        fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
-            to_date(Date::from_value(v)?)
-        }
-    }
-
-    impl FromValue for time::PrimitiveDateTime {
-        fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
-            let dt = DateTime::from_value(v)?;
-            let t = time::Time::from_hms_micro(dt.hour(), dt.minute(), dt.second(), dt.micros())
-                .map_err(|_| FromValueError::Invalid(format!("{dt} has an invalid time")))?;
-            Ok(time::PrimitiveDateTime::new(to_date(dt.date())?, t))
-        }
-    }
-
-    impl FromValue for time::Time {
-        fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
-            let t = Time::from_value(v)?;
-            if t.is_negative() || t.hours() > 23 {
-                return Err(FromValueError::Overflow);
-            }
-            time::Time::from_hms_micro(t.hours() as u8, t.minutes(), t.seconds(), t.micros())
-                .map_err(|_| FromValueError::Overflow)
-        }
-    }
-
-    impl FromValue for time::Duration {
-        fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
-            Ok(time::Duration::microseconds(
-                Time::from_value(v)?.as_micros(),
-            ))
-        }
-    }
-
-    fn date_of(d: &time::Date) -> Date {
-        Date {
-            year: d.year().clamp(0, u16::MAX as i32) as u16,
-            month: d.month() as u8,
-            day: d.day(),
-        }
-    }
-
-    impl ToValue for time::Date {
-        fn to_value(&self) -> Value {
-            Value::Date(date_of(self))
-        }
-    }
-
-    impl ToValue for time::Time {
-        fn to_value(&self) -> Value {
-            Value::Time(Time {
-                negative: false,
-                hours: self.hour() as u16,
-                minutes: self.minute(),
-                seconds: self.second(),
-                micros: self.microsecond(),
-            })
-        }
-    }
-
-    impl ToValue for time::PrimitiveDateTime {
-        fn to_value(&self) -> Value {
-            Value::DateTime(DateTime {
-                date: date_of(&self.date()),
-                hour: self.hour(),
-                minute: self.minute(),
-                second: self.second(),
-                micros: self.microsecond(),
-            })
-        }
-    }
-
-    impl ToValue for time::Duration {
-        /// A `TIME` (truncated to microseconds). Beyond ±838:59:59.999999 the
-        /// duration is sent as text and the server decides (an error in strict mode).
-        fn to_value(&self) -> Value {
-            let micros = i64::try_from(self.whole_microseconds()).unwrap_or(i64::MAX);
-            super::time_or_text(micros)
-        }
-    }
-}
-
-/// A duration in microseconds as a TIME value, or as `[-]H:MM:SS.ffffff` text when
-/// it is out of TIME's range (the server then clamps or refuses it).
-#[cfg(any(feature = "chrono", feature = "time"))]
-fn time_or_text(micros: i64) -> crate::value::Value {
-    match Time::from_micros(micros) {
-        Some(t) => crate::value::Value::Time(t),
-        None => {
-            let m = micros.unsigned_abs();
-            let s = m / 1_000_000;
-            crate::value::Value::Text(format!(
-                "{}{}:{:02}:{:02}.{:06}",
-                if micros < 0 { "-" } else { "" },
-                s / 3600,
-                (s / 60) % 60,
-                s % 60,
-                m % 1_000_000
-            ))
-        }
-    }
-}
-
-#[cfg(feature = "rust_decimal")]
-mod rust_decimal_impls {
-    //! `rust_decimal::Decimal` for DECIMAL (and integer) columns.
-    use std::str::FromStr;
-
-    use crate::params::ToValue;
-    use crate::value::{FromValue, FromValueError, Value, ValueRef};
-
-    impl FromValue for rust_decimal::Decimal {
-        /// Exact: a value with more than 28 significant digits is an overflow,
-        /// never rounded.
-        fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
-            let d = super::Decimal::from_value(v)?;
-            rust_decimal::Decimal::from_str_exact(d.as_str()).map_err(|_| FromValueError::Overflow)
-        }
-    }
-
-    impl ToValue for rust_decimal::Decimal {
-        fn to_value(&self) -> Value {
-            let s = self.to_string();
-            match super::Decimal::from_str(&s) {
-                Ok(d) => Value::Decimal(d),
-                Err(_) => Value::Text(s),
-            }
-        }
-    }
-}
-
-#[cfg(feature = "serde_json")]
-mod serde_json_impls {
-    //! `serde_json::Value` for JSON (and any text) columns.
-    use crate::params::ToValue;
-    use crate::value::{FromValue, FromValueError, Value, ValueRef};
-
-    impl FromValue for serde_json::Value {
-        fn from_value(v: ValueRef<'_>) -> Result<Self, FromValueError> {
-            let b = v.raw().ok_or(FromValueError::Null)?;
-            if !v.column().column_type().is_string_like() {
-                return Err(FromValueError::WrongType(format!(
-                    "{:?} column does not hold JSON text",
-                    v.column().column_type()
-                )));
-            }
-            serde_json::from_slice(b).map_err(|e| FromValueError::Invalid(format!("not JSON: {e}")))
-        }
-    }
-
-    impl ToValue for serde_json::Value {
-        /// The JSON text, as a string parameter.
-        fn to_value(&self) -> Value {
-            Value::Text(self.to_string())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -909,20 +511,5 @@ mod tests {
                 .micros(),
             100_000
         );
-    }
-
-    #[test]
-    fn decimals() {
-        let d: Decimal = "-12.50".parse().unwrap();
-        assert_eq!(d.as_str(), "-12.50");
-        assert!(d.is_negative());
-        assert_eq!(d.scale(), 2);
-        assert_eq!("+.5".parse::<Decimal>().unwrap().as_str(), "0.5");
-        assert_eq!("5.".parse::<Decimal>().unwrap().as_str(), "5");
-        assert!(!"-0.00".parse::<Decimal>().unwrap().is_negative());
-        for bad in ["", "-", ".", "1e5", "1.2.3", "1,5", " 1", "0x10"] {
-            assert!(bad.parse::<Decimal>().is_err(), "{bad:?}");
-        }
-        assert_eq!(Decimal::from(u64::MAX).as_str(), "18446744073709551615");
     }
 }
