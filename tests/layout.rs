@@ -116,10 +116,39 @@ fn module_of(file: &str) -> Vec<String> {
 
 /// The file → file import graph of `sources` (see the module docs for the rules).
 fn graph_of(sources: &[(String, String)]) -> Graph {
-    let modules: BTreeMap<Vec<String>, &str> = sources
+    let mut modules: BTreeMap<Vec<String>, Vec<String>> = sources
         .iter()
-        .map(|(file, _)| (module_of(file), file.as_str()))
+        .map(|(file, _)| (module_of(file), vec![file.clone()]))
         .collect();
+    // `#[path = "x.rs"] mod name;` (one per cfg variant, say) names module `name`
+    // after file `x.rs` beside the declaring file: the module is every such file.
+    for (file, text) in sources {
+        let dir = Path::new(file).parent().unwrap_or(Path::new(""));
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(rest) = line.strip_prefix("#[path = \"") else {
+                continue;
+            };
+            let Some(target) = rest.strip_suffix("\"]") else {
+                continue;
+            };
+            let Some(name) = lines[i + 1..]
+                .iter()
+                .find(|l| !l.starts_with("#["))
+                .and_then(|l| l.trim_start_matches("pub(crate) ").strip_prefix("mod "))
+                .and_then(|l| l.strip_suffix(';'))
+            else {
+                continue;
+            };
+            let mut module = module_of(file);
+            module.push(name.to_owned());
+            let path = dir.join(target).to_string_lossy().into_owned();
+            let files = modules.entry(module).or_default();
+            if !files.contains(&path) {
+                files.push(path);
+            }
+        }
+    }
     let mut graph = Graph::new();
     for (file, text) in sources {
         let here = module_of(file);
@@ -130,12 +159,10 @@ fn graph_of(sources: &[(String, String)]) -> Graph {
                 continue;
             };
             // The longest prefix that is a module; the crate root is ignored.
-            let target = (1..=abs.len())
-                .rev()
-                .find_map(|n| modules.get(&abs[..n]).copied());
-            if let Some(target) = target {
+            let targets = (1..=abs.len()).rev().find_map(|n| modules.get(&abs[..n]));
+            for target in targets.into_iter().flatten() {
                 if target != file {
-                    edges.insert(target.to_owned());
+                    edges.insert(target.clone());
                 }
             }
         }

@@ -22,7 +22,9 @@ pub(crate) const SERVER_STATUS_IN_TRANS: u32 = 1;
 pub(crate) const CLIENT_MULTI_STATEMENTS: u64 = 1 << 16;
 pub(crate) const CLIENT_MULTI_RESULTS: u64 = 1 << 17;
 
+// The casts are no-ops with some headers and needed with others.
 #[cfg(not(mca_sys_bindings))]
+#[allow(clippy::unnecessary_cast)]
 const _: () = {
     use super::ffi;
     assert!(CR_MIN_ERROR == ffi::CR_MIN_ERROR as u32);
