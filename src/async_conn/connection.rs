@@ -561,6 +561,14 @@ impl AsyncConn {
     }
 
     pub(super) async fn reset_connection_inner(&mut self) -> Result<()> {
+        if self.nonblocking && !drive::RESET_NONBLOCKING {
+            return Err(Error::new(
+                ErrorKind::Client,
+                "reset_connection: this Oracle client (before 8.4) has no non-blocking reset; \
+                 open a new connection instead (a pool does so by itself)",
+            )
+            .with_fatal(false));
+        }
         self.ensure_idle().await?;
         self.call_sent = true;
         if self.nonblocking {

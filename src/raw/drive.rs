@@ -24,6 +24,10 @@ pub(crate) const NONBLOCKING: bool = backend::NONBLOCKING;
 /// calls (see `mariadb.rs`): connects that may use TLS run off the event loop.
 pub(crate) const TLS_CONNECT_BLOCKS: bool = backend::TLS_CONNECT_BLOCKS;
 
+/// `reset_connection` can run without blocking (not with Oracle clients before
+/// 8.4; see `oracle.rs`).
+pub(crate) const RESET_NONBLOCKING: bool = backend::RESET_NONBLOCKING;
+
 /// `select_db` runs as a `USE` statement (see `oracle.rs`).
 pub(crate) const SELECT_DB_BY_STATEMENT: bool = backend::SELECT_DB_BY_STATEMENT;
 

@@ -305,6 +305,9 @@ pub(crate) unsafe fn resume(
 /// shut down (see `drive::abort`).
 pub(crate) const ABORT_EVENTS: i32 = WAIT_READ | WAIT_WRITE | WAIT_TIMEOUT;
 
+/// `reset_connection` has its own non-blocking call.
+pub(crate) const RESET_NONBLOCKING: bool = true;
+
 /// `select_db` has its own non-blocking call.
 pub(crate) const SELECT_DB_BY_STATEMENT: bool = false;
 

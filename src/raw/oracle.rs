@@ -51,6 +51,9 @@ pub(crate) const NONBLOCKING: bool = true;
 /// The TLS handshake is part of the non-blocking connect.
 pub(crate) const TLS_CONNECT_BLOCKS: bool = false;
 
+/// `mysql_reset_connection_nonblocking` exists (8.4+).
+pub(crate) const RESET_NONBLOCKING: bool = cfg!(mca_reset_nonblocking);
+
 /// The ping stand-in.
 const PING_SQL: &[u8] = b"DO 0";
 
@@ -279,11 +282,11 @@ unsafe fn reset(m: *mut ffi::MYSQL) -> Step {
     }
 }
 
-/// Clients before 8.4 cannot reset without blocking: the reset fails (the
-/// connection stays usable; see the module docs).
+/// Clients before 8.4 cannot reset without blocking: connections refuse the
+/// call before starting it ([`RESET_NONBLOCKING`]); never reached.
 #[cfg(not(mca_reset_nonblocking))]
 unsafe fn reset(_m: *mut ffi::MYSQL) -> Step {
-    Step::Done(Out::Int(2))
+    Step::Done(Out::Int(1))
 }
 
 /// Which way the connect waits: the TCP connect for writability, the rest of

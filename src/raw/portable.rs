@@ -21,6 +21,9 @@ pub(crate) const TLS_CONNECT_BLOCKS: bool = false;
 pub(crate) const SELECT_DB_BY_STATEMENT: bool = false;
 
 /// Unused here.
+pub(crate) const RESET_NONBLOCKING: bool = true;
+
+/// Unused here.
 pub(crate) const ABORT_EVENTS: i32 = 0;
 
 /// Nothing: no operation is ever suspended on this backend.
