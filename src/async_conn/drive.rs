@@ -12,7 +12,7 @@ use tokio::time::Sleep;
 use crate::error::{Error, ErrorKind, Result};
 use crate::raw::drive::{resume, timeout_value};
 use crate::raw::ffi;
-use crate::raw::op::{Out, Step, WAIT_EXCEPT, WAIT_READ, WAIT_TIMEOUT, WAIT_WRITE};
+use crate::raw::op::{Out, Step, WAIT_AGAIN, WAIT_EXCEPT, WAIT_READ, WAIT_TIMEOUT, WAIT_WRITE};
 use crate::raw::RawConn;
 
 /// What the reactor watches: our own duplicate of the library's socket.
@@ -56,6 +56,9 @@ impl std::os::fd::AsRawFd for Fd {
 /// exactly that readiness is cleared through the guard (tokio checks its tick, so
 /// an event that arrived in the meantime is never lost).
 ///
+/// A backend that stopped although the socket still holds bytes for it asks to
+/// be resumed at once (`WAIT_AGAIN`; Oracle's client, see `raw/oracle.rs`).
+///
 /// `timer` holds the library's timeout between polls; it is allocated only when
 /// the library asks for a timeout (connect, or configured read/write timeouts).
 pub(crate) fn poll_drive(
@@ -65,6 +68,9 @@ pub(crate) fn poll_drive(
     timer: &mut Option<Pin<Box<Sleep>>>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<Out>> {
+    // Resumes in a row without waiting (`WAIT_AGAIN`), before yielding to the
+    // runtime so that one large result does not hold the thread.
+    let mut again_budget = 32;
     loop {
         let Some((_, bits)) = conn.suspended() else {
             return Poll::Ready(Err(Error::new(
@@ -72,6 +78,20 @@ pub(crate) fn poll_drive(
                 "internal: no suspended operation to drive",
             )));
         };
+        if bits & WAIT_AGAIN != 0 {
+            // The library stopped with bytes still in the socket: their
+            // readiness event may be long gone, so resume without waiting.
+            if again_budget == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            again_budget -= 1;
+            if let Step::Done(out) = resume(conn, res_for_fetch, bits & WAIT_READ) {
+                *timer = None;
+                return Poll::Ready(Ok(out));
+            }
+            continue;
+        }
         if bits & WAIT_TIMEOUT != 0 && timer.is_none() {
             *timer = Some(Box::pin(tokio::time::sleep(timeout_value(conn))));
         }

@@ -14,6 +14,10 @@ pub(crate) const WAIT_WRITE: i32 = 2;
 pub(crate) const WAIT_EXCEPT: i32 = 4;
 /// The library also waits for a timeout (see `drive::timeout_value`).
 pub(crate) const WAIT_TIMEOUT: i32 = 8;
+/// Resume at once, without waiting: the library stopped although the socket
+/// still has bytes for it (Oracle's client does this; see `oracle.rs`). Waiting
+/// for readiness then could wait for good, since the bytes already arrived.
+pub(crate) const WAIT_AGAIN: i32 = 16;
 
 /// Which operation is suspended (and what resumes it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +60,9 @@ pub(crate) enum Step {
     Wait(i32),
 }
 
-/// The arguments of an operation's first call.
+/// The arguments of an operation's first call. (The portable backend starts no
+/// operation, so it reads none of them.)
+#[cfg_attr(mca_backend = "portable", allow(dead_code))]
 pub(crate) enum Start<'a> {
     Connect(&'a ConnectParams),
     /// The buffer must stay alive and unmoved until the operation finishes.

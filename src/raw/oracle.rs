@@ -43,7 +43,7 @@ use std::time::Duration;
 
 use super::connect_params::ConnectParams;
 use super::ffi::{self, net_async_status as S};
-use super::op::{OpKind, Out, Start, Step, WAIT_READ, WAIT_WRITE};
+use super::op::{OpKind, Out, Start, Step, WAIT_AGAIN, WAIT_READ, WAIT_WRITE};
 
 /// Every operation has a non-blocking form (ping and close stand-ins included).
 pub(crate) const NONBLOCKING: bool = true;
@@ -196,11 +196,60 @@ pub(crate) unsafe fn cont(
     unsafe { call(m, st, kind, res_for_fetch) }
 }
 
-/// One `_nonblocking` call for `kind` with the stored arguments.
+/// One `_nonblocking` call for `kind` with the stored arguments; a read wait
+/// with bytes still in the socket becomes "resume at once" ([`WAIT_AGAIN`]).
+///
+/// Oracle's client reads small packets through a 16 KiB buffer of its own and
+/// answers `NET_ASYNC_NOT_READY` as soon as that buffer ends in the middle of a
+/// packet, without trying the socket again. So "not ready" does not mean the
+/// socket would block: the rest of the packet may already be in the kernel, and
+/// no readiness event will come for bytes that arrived before the last one. The
+/// kernel's count of unread bytes (`FIONREAD`, one system call per wait) tells
+/// the two apart.
 ///
 /// # Safety
 /// As [`cont`].
 unsafe fn call(
+    m: *mut ffi::MYSQL,
+    st: &mut State,
+    kind: OpKind,
+    res_for_fetch: *mut ffi::MYSQL_RES,
+) -> Step {
+    // SAFETY: per the contract.
+    match unsafe { call_once(m, st, kind, res_for_fetch) } {
+        // SAFETY: `m` is live; a read wait happens only on a connected socket.
+        Step::Wait(WAIT_READ) if unsafe { unread_bytes(m) } => Step::Wait(WAIT_READ | WAIT_AGAIN),
+        step => step,
+    }
+}
+
+/// Whether the connection's socket holds bytes the library has not read yet.
+///
+/// # Safety
+/// `m` is a live handle.
+unsafe fn unread_bytes(m: *mut ffi::MYSQL) -> bool {
+    // SAFETY: per the contract. `net.fd` is the socket once the TCP connect is
+    // done; before that it is 0 and the socket is read from the I/O layer.
+    let fd = match unsafe { ((*m).net.fd, (*m).net.vio.is_null()) } {
+        (fd, _) if fd > 0 => fd,
+        (_, true) => return false,
+        // SAFETY: `vio` is not null.
+        (_, false) => match unsafe { connecting_fd(m) } {
+            Some(fd) => fd,
+            None => return false,
+        },
+    };
+    let mut n: std::ffi::c_int = 0;
+    // SAFETY: FIONREAD writes one int into `n`.
+    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+    rc == 0 && n > 0
+}
+
+/// One `_nonblocking` call for `kind` with the stored arguments.
+///
+/// # Safety
+/// As [`cont`].
+unsafe fn call_once(
     m: *mut ffi::MYSQL,
     st: &mut State,
     kind: OpKind,
