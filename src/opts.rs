@@ -31,15 +31,19 @@ use crate::error::{Error, ErrorKind, Result};
 #[non_exhaustive]
 pub enum IoMode {
     /// Every step (connect, TLS, send, result header, each row, ping, close) goes
-    /// through the library's own non-blocking `_start`/`_cont` API, so nothing ever
-    /// blocks the thread. Needs MariaDB Connector/C; on a library without it the
-    /// connection falls back to [`IoMode::ReadableThenRead`].
+    /// through the library's own non-blocking API (MariaDB Connector/C's
+    /// `_start`/`_cont`, Oracle libmysqlclient's `_nonblocking`), so nothing
+    /// blocks the thread. On a library without such an API the connection falls
+    /// back to [`IoMode::ReadableThenRead`] (see [`crate::backend`]).
     #[default]
     NonBlocking,
     /// The 2011 Chartio technique, portable to every libmysqlclient: send the query,
     /// wait until the socket is readable (the server has answered), then read the
-    /// result with the blocking calls. Connect, large results and rows arriving
-    /// slowly still block the thread; use it only where `NonBlocking` is missing.
+    /// result with the blocking calls. The connect runs on tokio's blocking pool;
+    /// large results and rows arriving slowly still block the runtime thread, each
+    /// read for at most the read timeout, which on this path defaults to the
+    /// connect timeout (10 s) when unset. Use it only where `NonBlocking` is
+    /// missing.
     ReadableThenRead,
 }
 
@@ -460,12 +464,17 @@ impl OptsBuilder {
         self.0.connect_timeout = t.into();
         self
     }
-    /// Library-level read timeout (rounded up to whole seconds).
+    /// Library-level read timeout (rounded up to whole seconds). It bounds each
+    /// blocking read: every read of [`Conn`](crate::Conn), and on the
+    /// [`IoMode::ReadableThenRead`] path, where it defaults to the connect timeout,
+    /// the reads after a result's first byte. Non-blocking reads have the query
+    /// timeout instead.
     pub fn read_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
         self.0.read_timeout = t.into();
         self
     }
-    /// Library-level write timeout (rounded up to whole seconds).
+    /// Library-level write timeout (rounded up to whole seconds); on the
+    /// [`IoMode::ReadableThenRead`] path it defaults to the connect timeout.
     pub fn write_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
         self.0.write_timeout = t.into();
         self

@@ -284,7 +284,8 @@ fn failing_and_healthy_connects_side_by_side() {
                     (false, Ok(_)) => panic!("round {round}: a refused port connected"),
                     (false, Err(e)) => {
                         assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
-                        assert_eq!(e.code(), Some(2002), "{e}");
+                        // "Can't connect": MariaDB's client says 2002, Oracle's 2003.
+                        assert!(matches!(e.code(), Some(2002 | 2003)), "{e}");
                     }
                 }
             }
@@ -317,8 +318,11 @@ fn full_listener() -> FullListener {
 }
 
 /// A current-thread runtime driven from one thread and then another in the middle
-/// of a connect's TCP handshake: the connect fails with an error that says so,
-/// instead of the library writing into the first thread's errno.
+/// of a connect's TCP handshake. MariaDB's client cannot resume the connect on the
+/// second thread (its co-routine would write into the first thread's errno): the
+/// connect fails with an error that says so. Oracle's client keeps no per-thread
+/// state between calls: the connect resumes and reports what really happened (this
+/// listener accepts and never greets, then closes).
 #[test]
 fn a_runtime_that_moves_threads_mid_connect_gets_a_clear_error() {
     let full = full_listener();
@@ -360,7 +364,15 @@ fn a_runtime_that_moves_threads_mid_connect_gets_a_clear_error() {
     let e = r.expect("the connect finished").unwrap_err();
     println!("moved runtime: {e} after {:?}", started.elapsed());
     assert_eq!(e.kind(), ErrorKind::Connect);
-    assert!(e.to_string().contains("moved to another thread"), "{e}");
+    if mysqlclient_async::backend() == "mariadb" {
+        assert!(e.to_string().contains("moved to another thread"), "{e}");
+    } else {
+        assert!(!e.to_string().contains("moved to another thread"), "{e}");
+        assert!(
+            e.to_string().contains("initial communication packet"),
+            "{e}"
+        );
+    }
     drop(accepted);
 }
 

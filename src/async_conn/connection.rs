@@ -115,6 +115,18 @@ impl Drop for AsyncConn {
     }
 }
 
+/// The options the library gets on the portable path, whose reads and writes
+/// block (the connect on the blocking pool, rows once the first byte of a result
+/// arrived): a read or write timeout the user left unset is the connect timeout,
+/// so that a server that stalls mid-answer cannot hold them for good.
+fn blocking_path_opts(opts: &Opts) -> Opts {
+    let bound = opts.connect_timeout();
+    opts.to_builder()
+        .read_timeout(opts.read_timeout().or(bound))
+        .write_timeout(opts.write_timeout().or(bound))
+        .build()
+}
+
 pub(super) fn config(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::Config, msg).with_fatal(false)
 }
@@ -201,14 +213,19 @@ impl AsyncConn {
         nonblocking: bool,
     ) -> Result<AsyncConn> {
         let mut raw = RawConn::new()?;
-        raw.apply_options(opts, nonblocking)?;
+        if nonblocking {
+            raw.apply_options(opts, true)?;
+        } else {
+            raw.apply_options(&blocking_path_opts(opts), false)?;
+        }
         let params = Box::new(ConnectParams::new(opts, host)?);
         let tls_possible = opts.ssl_mode() != SslMode::Disabled;
-        let (raw, params) = if nonblocking && tls_possible && drive::TLS_CONNECT_BLOCKS {
-            // Connector/C 3.3 runs the TLS handshake with blocking waits (and loads
-            // the system trust store when no CA is given), so a connect that may use
-            // TLS runs on tokio's blocking pool: the event loop never waits on it.
-            // Everything after the handshake is non-blocking again.
+        let (raw, params) = if !nonblocking || (tls_possible && drive::TLS_CONNECT_BLOCKS) {
+            // A blocking connect runs on tokio's blocking pool, so the event loop
+            // never waits on it: on the portable path (the library cannot connect
+            // without blocking), and with Connector/C 3.3, which runs the TLS
+            // handshake with blocking waits (and loads the system trust store when
+            // no CA is given; everything after the handshake is non-blocking again).
             let (raw, r) = tokio::task::spawn_blocking(move || {
                 let r = raw.connect(&params);
                 (raw, r)
@@ -237,29 +254,25 @@ impl AsyncConn {
             split: Split::Idle,
             fresh_send: false,
         };
+        // Still to connect: the non-blocking path (the others connected above).
         if let Some(params) = conn.params.as_deref() {
-            if nonblocking {
-                // Only a multi-thread runtime can resume the connect on another
-                // thread (see `raw/mariadb.rs`); on a current-thread one
-                // the hop to the connect-start thread is not needed.
-                let may_move = tokio::runtime::Handle::current().runtime_flavor()
-                    != tokio::runtime::RuntimeFlavor::CurrentThread;
-                let step = drive::start_connect(&mut conn.raw, params, may_move)?;
-                match conn.drive(step).await? {
-                    Out::Conn(p) if !p.is_null() => {}
-                    _ if conn.raw.connect_moved() => {
-                        return Err(Error::new(
-                            ErrorKind::Connect,
-                            "the current-thread runtime moved to another thread during the TCP \
-                             connect, which was abandoned (the client library cannot resume it \
-                             there); connect again",
-                        ))
-                    }
-                    _ => return Err(conn.raw.last_error()),
+            // Only a multi-thread runtime can resume the connect on another
+            // thread (see `raw/mariadb.rs`); on a current-thread one
+            // the hop to the connect-start thread is not needed.
+            let may_move = tokio::runtime::Handle::current().runtime_flavor()
+                != tokio::runtime::RuntimeFlavor::CurrentThread;
+            let step = drive::start_connect(&mut conn.raw, params, may_move)?;
+            match conn.drive(step).await? {
+                Out::Conn(p) if !p.is_null() => {}
+                _ if conn.raw.connect_moved() => {
+                    return Err(Error::new(
+                        ErrorKind::Connect,
+                        "the current-thread runtime moved to another thread during the TCP \
+                         connect, which was abandoned (the client library cannot resume it \
+                         there); connect again",
+                    ))
                 }
-            } else {
-                // The portable path's documented caveat: connecting blocks.
-                conn.raw.connect(params)?;
+                _ => return Err(conn.raw.last_error()),
             }
         }
         conn.raw.set_connected();
@@ -506,7 +519,9 @@ impl AsyncConn {
         }))
     }
 
-    /// Check that the server is alive (`COM_PING`), without blocking.
+    /// Check that the server is alive, without blocking: `COM_PING`, or where
+    /// the client library cannot send one without blocking (Oracle's client, the
+    /// portable path) a round trip of `DO 0`.
     pub async fn ping(&mut self) -> Result<()> {
         timed!(self, self.ping_inner())
     }
@@ -518,7 +533,10 @@ impl AsyncConn {
             let out = self.run(Start::Ping).await?;
             self.check_int(out)
         } else {
-            self.raw.ping().map_err(|e| self.raw.fail(e))
+            // The portable path has no way to wait for a `COM_PING` answer before
+            // reading it; a round trip of `DO 0` proves the same, and its answer is
+            // awaited on the reactor like any query's.
+            self.execute_inner("DO 0").await.map(|_| ())
         }
     }
 

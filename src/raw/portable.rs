@@ -28,7 +28,9 @@ pub(crate) const ABORT_EVENTS: i32 = 0;
 
 /// Nothing: no operation is ever suspended on this backend.
 #[derive(Debug, Default)]
-pub(crate) struct State;
+pub(crate) struct State {
+    _nothing: (),
+}
 
 impl State {
     /// Never.
@@ -107,6 +109,7 @@ pub(crate) const NAME: &str = "portable";
 ///
 /// # Safety
 /// None needed.
+#[cfg_attr(mca_mariadb, allow(dead_code))] // MariaDB's library names its socket itself.
 pub(crate) unsafe fn connecting_fd(_m: *mut ffi::MYSQL) -> Option<std::os::fd::RawFd> {
     None
 }
