@@ -3,7 +3,7 @@
 //! nothing about event loops: the connection types build on it, and `drive.rs`
 //! drives its non-blocking operations through the backend.
 
-use std::ffi::{c_char, c_uint, c_ulong, c_void};
+use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 use std::os::fd::{BorrowedFd, RawFd};
 use std::ptr::{self, NonNull};
 use std::time::Duration;
@@ -35,6 +35,36 @@ pub(crate) enum Phase {
     MoreResults,
     /// The connection is unusable (lost, or abandoned mid-protocol).
     Broken,
+}
+
+/// Set one library option: `set_option!(conn, MYSQL_OPT_X, uint v)` (also `ulong`,
+/// `bool`, and `str "what", v`). A macro because no signature can name the option
+/// enum with every binding source: the `-sys` crate's MariaDB bindings (used on
+/// docs.rs) hide its type behind a module of the same name.
+macro_rules! set_option {
+    ($conn:ident, $name:ident, uint $v:expr) => {{
+        let v: c_uint = $v;
+        set_option!(@call $conn, $name, &v as *const c_uint as *const c_void)
+    }};
+    ($conn:ident, $name:ident, ulong $v:expr) => {{
+        let v: c_ulong = $v;
+        set_option!(@call $conn, $name, &v as *const c_ulong as *const c_void)
+    }};
+    ($conn:ident, $name:ident, bool $v:expr) => {{
+        let b = $v as ffi::my_bool;
+        set_option!(@call $conn, $name, &b as *const ffi::my_bool as *const c_void)
+    }};
+    ($conn:ident, $name:ident, str $what:expr, $v:expr) => {{
+        let c = cstring($what, $v)?;
+        set_option!(@call $conn, $name, c.as_ptr() as *const c_void)
+    }};
+    (@call $conn:ident, $name:ident, $arg:expr) => {{
+        // SAFETY: our live handle; the argument points to the value type the option
+        // expects (the arm above chose it) and stays valid for the call, which
+        // copies it.
+        let rc = unsafe { ffi::mysql_options($conn.as_ptr(), ffi::mysql_option::$name, $arg) };
+        $conn.option_result(stringify!($name), rc)
+    }};
 }
 
 /// Sole owner of a `MYSQL*`. `Send` (the handle may move between threads), not
@@ -186,39 +216,21 @@ impl RawConn {
         }
     }
 
-    fn set_opt(&mut self, opt: ffi::mysql_option, arg: *const c_void) -> Result<()> {
-        // SAFETY: `arg` points to the value type the option expects (checked by the
-        // callers below) and stays valid for the call; the library copies it.
-        let rc = unsafe { ffi::mysql_options(self.as_ptr(), opt, arg) };
+    /// The outcome of one `mysql_options` call (see [`set_option!`]).
+    fn option_result(&self, name: &str, rc: c_int) -> Result<()> {
         if rc != 0 {
             return Err(Error::new(
                 ErrorKind::Config,
-                format!("mysql_options({opt:?}) was rejected by the client library"),
+                format!("mysql_options({name}) was rejected by the client library"),
             )
             .with_fatal(false));
         }
         Ok(())
     }
 
-    fn set_opt_uint(&mut self, opt: ffi::mysql_option, v: c_uint) -> Result<()> {
-        self.set_opt(opt, &v as *const c_uint as *const c_void)
-    }
-
-    #[cfg(mca_mariadb)]
-    fn set_opt_bool(&mut self, opt: ffi::mysql_option, v: bool) -> Result<()> {
-        let b: ffi::my_bool = v as ffi::my_bool;
-        self.set_opt(opt, &b as *const ffi::my_bool as *const c_void)
-    }
-
-    fn set_opt_str(&mut self, opt: ffi::mysql_option, what: &str, v: &str) -> Result<()> {
-        let c = cstring(what, v)?;
-        self.set_opt(opt, c.as_ptr() as *const c_void)
-    }
-
     /// Apply `opts` to the handle before connecting. `nonblocking` turns on the
     /// library's `_start`/`_cont` machinery (MariaDB only).
     pub(crate) fn apply_options(&mut self, opts: &Opts, nonblocking: bool) -> Result<()> {
-        use ffi::mysql_option as o;
         // enum mysql_protocol_type: DEFAULT, TCP, SOCKET, PIPE, MEMORY.
         const PROTOCOL_TCP: c_uint = 1;
         const PROTOCOL_SOCKET: c_uint = 2;
@@ -228,33 +240,29 @@ impl RawConn {
             s.clamp(1, c_uint::MAX as u64) as c_uint
         }
         if let Some(t) = opts.connect_timeout() {
-            self.set_opt_uint(o::MYSQL_OPT_CONNECT_TIMEOUT, secs(t))?;
+            set_option!(self, MYSQL_OPT_CONNECT_TIMEOUT, uint secs(t))?;
         }
         if let Some(t) = opts.read_timeout() {
-            self.set_opt_uint(o::MYSQL_OPT_READ_TIMEOUT, secs(t))?;
+            set_option!(self, MYSQL_OPT_READ_TIMEOUT, uint secs(t))?;
         }
         if let Some(t) = opts.write_timeout() {
-            self.set_opt_uint(o::MYSQL_OPT_WRITE_TIMEOUT, secs(t))?;
+            set_option!(self, MYSQL_OPT_WRITE_TIMEOUT, uint secs(t))?;
         }
         if let Some(n) = opts.max_allowed_packet() {
-            let v = c_ulong::from(n);
-            self.set_opt(
-                o::MYSQL_OPT_MAX_ALLOWED_PACKET,
-                &v as *const c_ulong as *const c_void,
-            )?;
+            set_option!(self, MYSQL_OPT_MAX_ALLOWED_PACKET, ulong c_ulong::from(n))?;
         }
-        self.set_opt_str(o::MYSQL_SET_CHARSET_NAME, "charset", opts.charset())?;
+        set_option!(self, MYSQL_SET_CHARSET_NAME, str "charset", opts.charset())?;
         // Reconnecting swaps the socket under the reactor and loses session state;
         // reconnection belongs to the pool. (Off by default in Oracle's client,
         // which prints a deprecation warning when the option is set at all.)
         #[cfg(mca_mariadb)]
-        self.set_opt_bool(o::MYSQL_OPT_RECONNECT, false)?;
+        set_option!(self, MYSQL_OPT_RECONNECT, bool false)?;
         // LOAD DATA LOCAL lets a server read client files; off unless asked for.
-        self.set_opt_uint(o::MYSQL_OPT_LOCAL_INFILE, 0)?;
+        set_option!(self, MYSQL_OPT_LOCAL_INFILE, uint 0)?;
         if opts.socket().is_some() {
-            self.set_opt_uint(o::MYSQL_OPT_PROTOCOL, PROTOCOL_SOCKET)?;
+            set_option!(self, MYSQL_OPT_PROTOCOL, uint PROTOCOL_SOCKET)?;
         } else {
-            self.set_opt_uint(o::MYSQL_OPT_PROTOCOL, PROTOCOL_TCP)?;
+            set_option!(self, MYSQL_OPT_PROTOCOL, uint PROTOCOL_TCP)?;
         }
         self.apply_tls(opts)?;
         // SAFETY: our fresh handle, before connecting.
@@ -268,21 +276,20 @@ impl RawConn {
     }
 
     fn apply_tls(&mut self, opts: &Opts) -> Result<()> {
-        use ffi::mysql_option as o;
         let mode = opts.ssl_mode();
         if mode == SslMode::Disabled {
             #[cfg(mca_oracle)]
-            self.set_opt_uint(o::MYSQL_OPT_SSL_MODE, 1)?;
+            set_option!(self, MYSQL_OPT_SSL_MODE, uint 1)?;
             return Ok(());
         }
         if let Some(p) = opts.ssl_ca() {
-            self.set_opt_str(o::MYSQL_OPT_SSL_CA, "ssl_ca", &p.to_string_lossy())?;
+            set_option!(self, MYSQL_OPT_SSL_CA, str "ssl_ca", &p.to_string_lossy())?;
         }
         if let Some(p) = opts.ssl_cert() {
-            self.set_opt_str(o::MYSQL_OPT_SSL_CERT, "ssl_cert", &p.to_string_lossy())?;
+            set_option!(self, MYSQL_OPT_SSL_CERT, str "ssl_cert", &p.to_string_lossy())?;
         }
         if let Some(p) = opts.ssl_key() {
-            self.set_opt_str(o::MYSQL_OPT_SSL_KEY, "ssl_key", &p.to_string_lossy())?;
+            set_option!(self, MYSQL_OPT_SSL_KEY, str "ssl_key", &p.to_string_lossy())?;
         }
         #[cfg(mca_mariadb)]
         {
@@ -290,9 +297,9 @@ impl RawConn {
             // CA makes the handshake verify the chain; VERIFY_SERVER_CERT adds the
             // host-name check. "Preferred" is done by the connect functions: TLS
             // first, plain text if the server offers no TLS.
-            self.set_opt_bool(o::MYSQL_OPT_SSL_ENFORCE, true)?;
+            set_option!(self, MYSQL_OPT_SSL_ENFORCE, bool true)?;
             let verify_host = mode == SslMode::VerifyIdentity;
-            self.set_opt_bool(o::MYSQL_OPT_SSL_VERIFY_SERVER_CERT, verify_host)?;
+            set_option!(self, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, bool verify_host)?;
         }
         #[cfg(mca_oracle)]
         {
@@ -303,7 +310,7 @@ impl RawConn {
                 SslMode::VerifyCa => 4,
                 SslMode::VerifyIdentity => 5,
             };
-            self.set_opt_uint(o::MYSQL_OPT_SSL_MODE, m)?;
+            set_option!(self, MYSQL_OPT_SSL_MODE, uint m)?;
         }
         Ok(())
     }
