@@ -333,8 +333,11 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let listener = socket.listen(4096)?;
     let local = listener.local_addr()?;
     println!(
-        "chartio: listening on http://{local}/ mode={:?} concurrency={} sql={:?}",
-        args.mode, args.concurrency, args.sql
+        "chartio: listening on http://{local}/ mode={:?} concurrency={} sql={:?} backend={}",
+        args.mode,
+        args.concurrency,
+        args.sql,
+        mysqlclient_async::backend()
     );
     axum::serve(listener, router).await?;
     Ok(())

@@ -16,6 +16,7 @@
 #                     10,000 requests would take hours.
 #   SWEEP_CONCURRENCY="10 100 1000", SWEEP_MAX_REQUESTS=10000 (sweep: n = 10 x c, capped)
 #   PLOT=docs/chartio-sweep.svg  where the sweep writes its plot
+#   FEATURES=bundled  cargo features of the example (bundled: Oracle's client, built from source)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/with-mysql.sh
@@ -38,7 +39,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "chartio: building the example (release)" >&2
-cargo build --release --example chartio >&2
+cargo build --release --example chartio ${FEATURES:+--features "$FEATURES"} >&2
 ensure_mysql
 
 server_pid=""
