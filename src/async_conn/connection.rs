@@ -1,10 +1,13 @@
 //! `AsyncConn`: the connection on tokio. Same method names as the blocking [`Conn`](crate::Conn).
 //!
-//! With MariaDB Connector/C ([`IoMode::NonBlocking`], the default) every step runs
-//! through the library's `_start`/`_cont` API and waits on the socket through
+//! With a client library that has a non-blocking API ([`IoMode::NonBlocking`], the
+//! default: MariaDB Connector/C's `_start`/`_cont`, Oracle libmysqlclient's
+//! `_nonblocking`) every step runs through it and waits on the socket through
 //! tokio's `AsyncFd`: DNS (resolved on the runtime), TCP connect, authentication,
 //! TLS, sending, the result header, every row, ping, close. Nothing blocks the
-//! thread. [`IoMode::ReadableThenRead`] is the portable 2011 technique instead.
+//! thread (the README's platform table lists the exceptions per library).
+//! [`IoMode::ReadableThenRead`] is the portable 2011 technique instead, and the
+//! only path where the library has no such API ([`crate::backend`]).
 //!
 //! **Cancel safety.** Dropping any future of this type at any point is safe: the
 //! connection remembers the unfinished command and, before its next command, finishes
