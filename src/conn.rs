@@ -219,8 +219,8 @@ impl Conn {
         }
     }
 
-    /// Run `sql` and return the first row, or an [`ErrorKind::NoRows`](crate::ErrorKind::NoRows) error if
-    /// there is none.
+    /// Run `sql` and return the first row, or an
+    /// [`ErrorKind::NoRows`](crate::ErrorKind::NoRows) error if there is none.
     pub fn query_one<T: FromRow>(&mut self, sql: &str) -> Result<T> {
         self.query_opt(sql)?.ok_or_else(no_rows)
     }
@@ -372,10 +372,11 @@ impl Conn {
     /// Escape `s` for use inside a single-quoted SQL string literal, using the
     /// connection's character set and SQL mode. Prefer parameters where you can.
     ///
-    /// An [`ErrorKind::Params`](crate::ErrorKind::Params) error for non-ASCII text on a connection whose
-    /// character set can hide a quote byte inside a multi-byte character (gbk,
-    /// big5, sjis, cp932, gb18030): a Rust string is UTF-8 and cannot be escaped for
-    /// those. Parameters (`exec`) work on any character set.
+    /// An [`ErrorKind::Params`](crate::ErrorKind::Params) error for non-ASCII text
+    /// on a connection whose character set can hide a quote byte inside a
+    /// multi-byte character (gbk, big5, sjis, cp932, gb18030): a Rust string is
+    /// UTF-8 and cannot be escaped for those. Parameters (`exec`) work on any
+    /// character set.
     pub fn escape(&self, s: &str) -> Result<String> {
         self.raw.escape(s)
     }
@@ -424,8 +425,8 @@ impl std::fmt::Debug for Conn {
 /// Statements with `?` placeholders, filled in on the client (see
 /// [`Params`](crate::Params) and [`ToValue`](crate::ToValue)). Each mirrors the
 /// `query*` method of the same suffix. A wrong number of parameters, or a value that
-/// cannot be written as SQL (NaN, infinity), is an [`ErrorKind::Params`](crate::ErrorKind::Params) error and
-/// nothing is sent.
+/// cannot be written as SQL (NaN, infinity), is an
+/// [`ErrorKind::Params`](crate::ErrorKind::Params) error and nothing is sent.
 ///
 /// ```no_run
 /// # fn demo(conn: &mut mysqlclient_async::Conn) -> mysqlclient_async::Result<()> {

@@ -217,7 +217,7 @@ unsafe fn call(
 ) -> Step {
     // SAFETY: per the contract.
     match unsafe { call_once(m, st, kind, res_for_fetch) } {
-        // SAFETY: `m` is live; a read wait happens only on a connected socket.
+        // SAFETY: `m` is live, per the contract.
         Step::Wait(WAIT_READ) if unsafe { unread_bytes(m) } => Step::Wait(WAIT_READ | WAIT_AGAIN),
         step => step,
     }
