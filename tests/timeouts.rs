@@ -27,6 +27,9 @@ const BIG: &str = "SELECT seq, REPEAT('x', 200) FROM seq_1_to_20000";
 
 /// About 400 bytes of answer: 2 to 3.5 s at one byte every 5 ms.
 const DRIP: &str = "SELECT REPEAT('x', 300)";
+/// The bound of a drip that completes because each blocking read gets its byte in
+/// time (the blocking `Conn` and the portable path).
+const DRIP_BOUND: Duration = Duration::from_secs(5);
 
 /// Whether a scenario is a server that is slow but alive (a drip), which only a
 /// whole-call bound stops: a per-read timeout (the blocking connection, the portable
@@ -244,7 +247,7 @@ async fn async_mid_query(m: MidQuery, client: &str, mode: IoMode, stream: bool) 
             record(Figure {
                 scenario: m.name,
                 client: client.into(),
-                bound: Duration::from_secs(5),
+                bound: DRIP_BOUND,
                 took,
                 error: "none: completed (rows are read with blocking calls on this path)".into(),
                 after,
@@ -394,7 +397,7 @@ fn async_connection_current_thread() {
     // timeout (the connect timeout by default), and a drip for the whole row, as
     // long as each byte comes within the read timeout (2 to 3.5 s here).
     let limit = if mysqlclient_async::backend() == "portable" {
-        Duration::from_secs(5)
+        DRIP_BOUND + SLACK
     } else {
         Duration::from_millis(25)
     };
@@ -479,7 +482,7 @@ fn blocking_connection() {
             record(Figure {
                 scenario: m.name,
                 client: "Conn (blocking)".into(),
-                bound: Duration::from_secs(5),
+                bound: DRIP_BOUND,
                 took,
                 error: "none: completed (read_timeout bounds each read)".into(),
                 after: "usable".into(),
