@@ -159,6 +159,8 @@ fn raise_fd_limit() -> libc::rlim_t {
     }
 }
 
+// One per process: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum Backend {
     Async(db_pool::Pool),
     PerRequest(Opts),

@@ -128,6 +128,8 @@ impl ColumnFlags {
     pub const PRIMARY_KEY: u32 = 2;
     /// BLOB or TEXT.
     pub const BLOB: u32 = 16;
+    /// ZEROFILL: the text form is padded with zeros to the column's width.
+    pub const ZEROFILL: u32 = 64;
     /// UNSIGNED.
     pub const UNSIGNED: u32 = 32;
     /// BINARY (also set for binary collations).

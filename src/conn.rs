@@ -27,14 +27,21 @@ use crate::opts::{IntoOpts, Opts};
 use crate::protocol::{
     self, broken, busy, empty_columns, no_rows, nothing_pending, status_of, Step,
 };
+use crate::raw::stmt::{RawStmt, FETCH_END, FETCH_ROW, FETCH_TRUNCATED, LONG_DATA_THRESHOLD};
 use crate::raw::{ConnectParams, Phase, RawConn};
-use crate::row::{ExecResult, FromRow, ResultSet, Row};
+use crate::row::{ExecResult, FromRow, ResultSet, Row, RowRef};
+use crate::statement::{batch_error, chunk_len, needs_reprepare};
+use crate::statement::{Statement, StatementLike, StmtCache};
+use crate::types::Value;
 
 /// A blocking connection. `Send` (move it to another thread freely) but not `Sync`.
 /// Dropping it closes the connection.
 pub struct Conn {
     raw: RawConn,
     opts: Opts,
+    /// Prepared statements. After `raw`: dropped after the handle is closed, when
+    /// the library has detached them and closing them only frees memory.
+    stmts: StmtCache,
 }
 
 impl Conn {
@@ -49,7 +56,8 @@ impl Conn {
             },
             ok => ok?,
         };
-        let mut conn = Conn { raw, opts };
+        let stmts = StmtCache::new(opts.stmt_cache_size());
+        let mut conn = Conn { raw, opts, stmts };
         for sql in conn.opts.init_sql().to_vec() {
             conn.query_drop(&sql)
                 .map_err(|e| e.context(format_args!("init SQL `{sql}` failed")))?;
@@ -95,6 +103,13 @@ impl Conn {
                 Step::NextHeader => {
                     let r = self.raw.next_result();
                     self.raw.after_header(r.map(|_| ())).ok();
+                }
+                Step::StmtResults => {
+                    if let Err(e) = self.stmt_finish() {
+                        if e.is_fatal() {
+                            return Err(e);
+                        }
+                    }
                 }
             }
         }
@@ -336,6 +351,9 @@ impl Conn {
     /// reconnecting (`COM_RESET_CONNECTION`).
     pub fn reset_connection(&mut self) -> Result<()> {
         self.ensure_idle()?;
+        // The reset drops every prepared statement on the server.
+        self.stmts.clear();
+        self.close_statements();
         self.raw.reset_connection().map_err(|e| self.raw.fail(e))
     }
 
@@ -422,11 +440,19 @@ impl std::fmt::Debug for Conn {
 
 // ----- parameters -----
 
-/// Statements with `?` placeholders, filled in on the client (see
-/// [`Params`](crate::Params) and [`ToValue`](crate::ToValue)). Each mirrors the
-/// `query*` method of the same suffix. A wrong number of parameters, or a value that
-/// cannot be written as SQL (NaN, infinity), is an
-/// [`ErrorKind::Params`](crate::ErrorKind::Params) error and nothing is sent.
+/// Statements with `?` placeholders and their parameters. Each mirrors the
+/// `query*` method of the same suffix and takes SQL text or a
+/// [`Statement`](crate::Statement) from [`prepare`](Conn::prepare).
+///
+/// By default they use server-side prepared statements over the binary protocol
+/// (prepared once per connection, then taken from its statement cache), on every
+/// client library. On a connection whose character set is not UTF-8, or when the
+/// options ask for it
+/// ([`OptsBuilder::client_side_params`](crate::OptsBuilder::client_side_params)),
+/// the values are written into the text on the client instead (see
+/// [`Params`](crate::Params)). A wrong number of parameters, or a value that cannot
+/// be sent (NaN, infinity), is an [`ErrorKind::Params`](crate::ErrorKind::Params)
+/// error and nothing is sent.
 ///
 /// ```no_run
 /// # fn demo(conn: &mut mysqlclient_async::Conn) -> mysqlclient_async::Result<()> {
@@ -446,51 +472,389 @@ impl Conn {
         crate::params::interpolate::interpolate_for(&self.raw, sql, params)
     }
 
-    /// [`query`](Self::query) with parameters: the rows of the first result set as `T`.
-    pub fn exec<T: FromRow, P: crate::params::Params>(
+    /// Whether `exec*` uses server-side statements (see the impl's docs).
+    fn server_side_params(&self) -> bool {
+        !self.opts.client_side_params() && self.raw.charset_is_utf8()
+    }
+
+    /// Prepare `sql` on the server (or take it from the statement cache) and
+    /// return its handle. See [`AsyncConn::prepare`](crate::AsyncConn::prepare) for
+    /// how long it stays prepared.
+    pub fn prepare(&mut self, sql: &str) -> Result<Statement> {
+        self.ensure_idle()?;
+        self.statement(sql)?;
+        Ok(self.stmts.get(sql).expect("just prepared").handle.clone())
+    }
+
+    /// Make `sql` the active statement, preparing it if it is not cached.
+    fn statement(&mut self, sql: &str) -> Result<()> {
+        if self.stmts.get(sql).is_none() {
+            // SAFETY: our live handle; the cache is dropped after it (field order).
+            let mut raw = unsafe { RawStmt::init(self.raw.as_ptr()) }?;
+            let r = if raw.prepare_blocking(sql) == 0 {
+                raw.after_prepare()
+            } else {
+                Err(raw.last_error())
+            };
+            self.raw.note_session_state();
+            if let Err(e) = r {
+                drop(raw);
+                return Err(self.raw.fail(e));
+            }
+            self.stmts.insert(Arc::from(sql), raw);
+        }
+        self.stmts.active = Some(Arc::from(sql));
+        Ok(())
+    }
+
+    /// Execute the statement for `sql` (prepared if needed, prepared again once if
+    /// the server forgot it); afterwards the phase says whether rows follow.
+    fn stmt_run(&mut self, sql: &str, values: Vec<Value>) -> Result<()> {
+        self.ensure_idle()?;
+        self.statement(sql)?;
+        match self.execute_active(values.clone()) {
+            Err(e) if needs_reprepare(&e) && !e.is_fatal() => {
+                self.stmts.evict(sql);
+                self.close_statements();
+                self.statement(sql)?;
+                self.execute_active(values)
+            }
+            r => r,
+        }
+    }
+
+    fn active(&mut self) -> Result<&mut RawStmt> {
+        match self.stmts.active_entry() {
+            Some(e) => Ok(&mut e.raw),
+            None => Err(broken()),
+        }
+    }
+
+    fn execute_active(&mut self, values: Vec<Value>) -> Result<()> {
+        let stmt = self.active()?;
+        let long = stmt.bind_params(values)?;
+        for i in long {
+            let len = stmt.long_data(i).len();
+            let mut off = 0;
+            while off < len {
+                let end = (off + LONG_DATA_THRESHOLD).min(len);
+                if let Err(e) = stmt.send_long_data_blocking(i, off, end) {
+                    // The server holds part of the value: never execute this
+                    // statement with it.
+                    let sql = self.stmts.active.clone().expect("active");
+                    self.stmts.evict(&sql);
+                    self.close_statements();
+                    return Err(self.raw.fail(e));
+                }
+                off = end;
+            }
+        }
+        let stmt = self.active()?;
+        let ok = stmt.execute_blocking() == 0;
+        self.after_stmt_step(ok)
+    }
+
+    /// After an execute or next-result: the phase, or the statement's error.
+    fn after_stmt_step(&mut self, ok: bool) -> Result<()> {
+        self.raw.note_session_state();
+        let stmt = self.active()?;
+        if !ok {
+            let e = stmt.last_error();
+            return Err(self.raw.fail(e));
+        }
+        let r = stmt.after_execute();
+        let rows = stmt.field_count() > 0;
+        let phase = if rows {
+            Phase::StmtRows
+        } else {
+            self.stmt_idle_or_more()
+        };
+        self.raw.set_phase(phase);
+        r
+    }
+
+    fn stmt_idle_or_more(&self) -> Phase {
+        if self.raw.more_results() {
+            Phase::StmtMore
+        } else {
+            Phase::Idle
+        }
+    }
+
+    /// The outcome of the active statement's last execute.
+    fn stmt_status(&mut self) -> ExecResult {
+        let (warnings, info) = (self.raw.warning_count(), self.raw.info());
+        match self.active() {
+            Ok(s) => ExecResult {
+                affected_rows: s.affected_rows(),
+                last_insert_id: s.insert_id(),
+                warnings,
+                info,
+            },
+            Err(_) => ExecResult::default(),
+        }
+    }
+
+    /// Read the rows of the statement's current result as `T` (after a conversion
+    /// error, keep reading so the connection stays in sync).
+    fn stmt_collect<T: FromRow>(&mut self) -> Result<(Arc<[Column]>, Vec<T>, ExecResult)> {
+        if self.raw.phase() != Phase::StmtRows {
+            return Ok((empty_columns(), Vec::new(), self.stmt_status()));
+        }
+        let columns = self.active()?.columns().clone();
+        let mut rows = Vec::new();
+        let mut first_err = None;
+        loop {
+            let stmt = self.active()?;
+            let rc = stmt.fetch_blocking();
+            match rc {
+                FETCH_ROW | FETCH_TRUNCATED => {
+                    if first_err.is_none() {
+                        match stmt.load_row(rc == FETCH_TRUNCATED) {
+                            Ok(()) => {
+                                match T::from_row_ref(&RowRef::new(&columns, stmt.current_row())) {
+                                    Ok(v) => rows.push(v),
+                                    Err(e) => first_err = Some(e),
+                                }
+                            }
+                            Err(e) => first_err = Some(e.with_fatal(false)),
+                        }
+                    }
+                }
+                FETCH_END => {
+                    self.raw.note_session_state();
+                    let phase = self.stmt_idle_or_more();
+                    self.raw.set_phase(phase);
+                    break;
+                }
+                _ => {
+                    let e = stmt.last_error();
+                    let e = self.raw.fail(e);
+                    if self.raw.phase() != Phase::Broken {
+                        let phase = self.stmt_idle_or_more();
+                        self.raw.set_phase(phase);
+                    }
+                    if e.is_fatal() {
+                        return Err(e);
+                    }
+                    first_err.get_or_insert(e);
+                    break;
+                }
+            }
+        }
+        let status = self.stmt_status();
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok((columns, rows, status)),
+        }
+    }
+
+    /// Read the statement's remaining results (a procedure's).
+    fn stmt_finish(&mut self) -> Result<ExecResult> {
+        let mut status = self.stmt_status();
+        let mut first_err = None;
+        loop {
+            let r = match self.raw.phase() {
+                Phase::StmtRows => self.stmt_collect::<Row>().map(|(_, _, s)| s),
+                Phase::StmtMore => {
+                    let rc = self.active()?.next_result_blocking();
+                    if rc == -1 {
+                        self.raw.set_phase(Phase::Idle);
+                        continue;
+                    }
+                    self.after_stmt_step(rc == 0).map(|()| self.stmt_status())
+                }
+                Phase::Broken => return Err(first_err.unwrap_or_else(broken)),
+                _ => break,
+            };
+            match r {
+                Ok(s) => status = s,
+                Err(e) if e.is_fatal() => return Err(e),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(status), Err)
+    }
+
+    /// Close the statements the cache let go of (one packet each, no answer).
+    fn close_statements(&mut self) {
+        self.stmts.trim();
+        self.stmts.to_close.clear();
+    }
+
+    /// Run with parameters and collect the first result set.
+    fn exec_collect<T: FromRow, P: crate::params::Params>(
         &mut self,
         sql: &str,
         params: P,
+    ) -> Result<(Arc<[Column]>, Vec<T>, ExecResult)> {
+        if self.server_side_params() {
+            self.stmt_run(sql, params.into_values())?;
+            let collected = self.stmt_collect::<T>();
+            let finished = self.stmt_finish();
+            self.close_statements();
+            let collected = collected?;
+            finished?;
+            Ok(collected)
+        } else {
+            let sql = self.interpolate(sql, params)?;
+            self.start_query(&sql)?;
+            let collected = self.read_rows::<T>();
+            let finished = self.finish_results();
+            let collected = collected?;
+            finished?;
+            Ok(collected)
+        }
+    }
+
+    /// [`query`](Self::query) with parameters: the rows of the first result set as `T`.
+    pub fn exec<T: FromRow, P: crate::params::Params>(
+        &mut self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
     ) -> Result<Vec<T>> {
-        let sql = self.interpolate(sql, params)?;
-        self.query(&sql)
+        self.exec_collect::<T, P>(stmt.sql_text(), params)
+            .map(|(_, rows, _)| rows)
     }
 
     /// [`query_one`](Self::query_one) with parameters: the first row, or an error if
     /// there is none.
     pub fn exec_one<T: FromRow, P: crate::params::Params>(
         &mut self,
-        sql: &str,
+        stmt: &(impl StatementLike + ?Sized),
         params: P,
     ) -> Result<T> {
-        let sql = self.interpolate(sql, params)?;
-        self.query_one(&sql)
+        self.exec_opt(stmt, params)?.ok_or_else(no_rows)
     }
 
     /// [`query_opt`](Self::query_opt) with parameters: the first row, if any.
     pub fn exec_opt<T: FromRow, P: crate::params::Params>(
         &mut self,
-        sql: &str,
+        stmt: &(impl StatementLike + ?Sized),
         params: P,
     ) -> Result<Option<T>> {
-        let sql = self.interpolate(sql, params)?;
-        self.query_opt(&sql)
+        Ok(self.exec::<T, P>(stmt, params)?.into_iter().next())
     }
 
     /// [`query_drop`](Self::query_drop) with parameters: run it, discard any rows.
-    pub fn exec_drop<P: crate::params::Params>(&mut self, sql: &str, params: P) -> Result<()> {
-        let sql = self.interpolate(sql, params)?;
-        self.query_drop(&sql)
+    pub fn exec_drop<P: crate::params::Params>(
+        &mut self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
+    ) -> Result<()> {
+        self.exec_result(stmt, params).map(|_| ())
     }
 
     /// [`query_result`](Self::query_result) with parameters: the first result set
     /// with its columns and status (affected rows, last insert id, …).
     pub fn exec_result<P: crate::params::Params>(
         &mut self,
-        sql: &str,
+        stmt: &(impl StatementLike + ?Sized),
         params: P,
     ) -> Result<ResultSet> {
-        let sql = self.interpolate(sql, params)?;
-        self.query_result(&sql)
+        self.exec_collect::<Row, P>(stmt.sql_text(), params)
+            .map(|(columns, rows, status)| ResultSet {
+                columns,
+                rows,
+                status,
+            })
+    }
+
+    /// Run one statement for each set of parameters; see
+    /// [`AsyncConn::exec_batch`](crate::AsyncConn::exec_batch) (MariaDB's bulk
+    /// command where available, else one execute per row).
+    pub fn exec_batch<I>(
+        &mut self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: I,
+    ) -> Result<ExecResult>
+    where
+        I: IntoIterator,
+        I::Item: crate::params::Params,
+    {
+        use crate::params::Params as _;
+        let sql = stmt.sql_text();
+        let rows: Vec<Vec<Value>> = params.into_iter().map(|p| p.into_values()).collect();
+        let mut total = ExecResult::default();
+        let mut first_id = 0;
+        let server = self.server_side_params();
+        if server {
+            self.ensure_idle()?;
+            self.statement(sql)?;
+            let params = self.active()?.param_count();
+            if let Some(bad) = rows.iter().position(|r| r.len() != params) {
+                return Err(crate::Error::new(
+                    crate::ErrorKind::Params,
+                    format!(
+                        "exec_batch: row {} has {} parameter(s), the statement {params}; nothing was sent",
+                        bad + 1,
+                        rows[bad].len()
+                    ),
+                )
+                .with_fatal(false));
+            }
+        }
+        let bulk = server && cfg!(mca_mariadb) && self.raw.server_supports_bulk() && {
+            self.active()?.param_count() > 0
+        };
+        let limit = if bulk {
+            self.query_one::<u64>("SELECT @@max_allowed_packet")? as usize
+        } else {
+            0
+        };
+        if bulk {
+            self.statement(sql)?;
+        }
+        let mut i = 0;
+        while i < rows.len() {
+            let n = if bulk {
+                chunk_len(&rows[i..], limit)
+            } else {
+                1
+            };
+            let r = if n > 1 {
+                self.bulk_chunk(&rows[i..i + n])
+            } else if server {
+                self.execute_active(rows[i].clone())
+                    .and_then(|()| self.stmt_finish())
+            } else {
+                self.interpolate(sql, rows[i].clone())
+                    .and_then(|text| self.execute(&text))
+            };
+            match r {
+                Ok(s) => {
+                    total.affected_rows += s.affected_rows;
+                    total.warnings += s.warnings;
+                    if first_id == 0 {
+                        first_id = s.last_insert_id;
+                    }
+                }
+                Err(e) => return Err(batch_error(e, i, n, i, total.affected_rows)),
+            }
+            i += n;
+        }
+        total.last_insert_id = first_id;
+        Ok(total)
+    }
+
+    #[cfg(mca_mariadb)]
+    fn bulk_chunk(&mut self, rows: &[Vec<Value>]) -> Result<ExecResult> {
+        let stmt = self.active()?;
+        stmt.bind_bulk(rows)?;
+        let ok = stmt.execute_blocking() == 0;
+        stmt.end_bulk();
+        self.after_stmt_step(ok)?;
+        self.stmt_finish()
+    }
+
+    #[cfg(not(mca_mariadb))]
+    fn bulk_chunk(&mut self, _rows: &[Vec<Value>]) -> Result<ExecResult> {
+        Err(crate::Error::new(
+            crate::ErrorKind::Client,
+            "internal: bulk execution needs MariaDB Connector/C",
+        )
+        .with_fatal(false))
     }
 }

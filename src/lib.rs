@@ -29,6 +29,7 @@ mod pool;
 mod protocol;
 mod raw;
 mod row;
+mod statement;
 mod types;
 
 pub use async_conn::{AsyncConn, RowStream, Transaction};
@@ -36,10 +37,11 @@ pub use cancel::CancelToken;
 pub use column::{Column, ColumnFlags, ColumnIndex, ColumnType};
 pub use conn::Conn;
 pub use error::{Error, ErrorKind, Result, ServerError};
-pub use opts::{IntoOpts, IoMode, Opts, OptsBuilder, Secret, SslMode};
+pub use opts::{IntoOpts, IoMode, Opts, OptsBuilder, Secret, SslMode, DEFAULT_STMT_CACHE_SIZE};
 pub use params::Params;
 pub use pool::{Pool, PoolBuilder, PoolMetrics, PooledConn};
 pub use row::{ExecResult, FromRow, ResultSet, Row, RowRef};
+pub use statement::{Statement, StatementLike};
 pub use types::{
     Date, DateTime, Decimal, FromValue, FromValueError, FromValueRef, Time, ToValue, Value,
     ValueRef,

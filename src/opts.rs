@@ -131,7 +131,13 @@ struct Inner {
     ssl_ca: Option<PathBuf>,
     ssl_cert: Option<PathBuf>,
     ssl_key: Option<PathBuf>,
+    stmt_cache_size: usize,
+    client_side_params: bool,
 }
+
+/// Statements each connection keeps prepared (see
+/// [`OptsBuilder::stmt_cache_size`]).
+pub const DEFAULT_STMT_CACHE_SIZE: usize = 256;
 
 impl Default for Inner {
     fn default() -> Inner {
@@ -155,6 +161,8 @@ impl Default for Inner {
             ssl_ca: None,
             ssl_cert: None,
             ssl_key: None,
+            stmt_cache_size: DEFAULT_STMT_CACHE_SIZE,
+            client_side_params: false,
         }
     }
 }
@@ -250,6 +258,10 @@ impl Opts {
                 "charset" => b.charset(v.as_ref()),
                 "init" => b.init_sql(v.as_ref()),
                 "multi_statements" => b.multi_statements(flag(&v)?),
+                "stmt_cache_size" => b.stmt_cache_size(v.parse::<usize>().map_err(|_| {
+                    bad(format!("stmt_cache_size={v}: expected a number of statements"))
+                })?),
+                "client_side_params" => b.client_side_params(flag(&v)?),
                 "io_mode" => b.io_mode(match v.as_ref() {
                     "nonblocking" | "non_blocking" => IoMode::NonBlocking,
                     "readable_then_read" | "chartio" => IoMode::ReadableThenRead,
@@ -332,6 +344,16 @@ impl Opts {
     /// when `None`). A larger packet from the server breaks the connection.
     pub fn max_allowed_packet(&self) -> Option<u32> {
         self.0.max_allowed_packet
+    }
+    /// How many prepared statements each connection keeps beyond those a
+    /// [`Statement`](crate::Statement) handle pins (default 256).
+    pub fn stmt_cache_size(&self) -> usize {
+        self.0.stmt_cache_size
+    }
+    /// Whether `exec*` fills in parameters on the client instead of using
+    /// server-side prepared statements (default `false`).
+    pub fn client_side_params(&self) -> bool {
+        self.0.client_side_params
     }
     /// Connection character set (default `utf8mb4`).
     pub fn charset(&self) -> &str {
@@ -485,6 +507,25 @@ impl OptsBuilder {
     /// the query timeout plus this. Keep it above a few round trips to the server.
     pub fn cancel_timeout(mut self, t: Duration) -> Self {
         self.0.cancel_timeout = t;
+        self
+    }
+    /// How many prepared statements each connection keeps (default 256; URL
+    /// `stmt_cache_size=N`). `exec` with SQL text prepares a statement once per
+    /// connection and takes it from this cache afterwards. Beyond this size the
+    /// least recently used statements that no [`Statement`](crate::Statement)
+    /// handle pins are closed on the server by the connection's next command. With
+    /// 0, every `exec` with SQL text prepares, executes and closes.
+    pub fn stmt_cache_size(mut self, n: usize) -> Self {
+        self.0.stmt_cache_size = n;
+        self
+    }
+    /// Fill in `exec*` parameters on the client and send text, instead of using
+    /// server-side prepared statements (default `false`; URL
+    /// `client_side_params=true`). For proxies that do not support prepared
+    /// statements, and for text with several statements. See the README's
+    /// "Parameters and values" for how each path keeps values apart from SQL.
+    pub fn client_side_params(mut self, on: bool) -> Self {
+        self.0.client_side_params = on;
         self
     }
     /// The largest packet the client library sends or accepts, in bytes (default:

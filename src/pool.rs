@@ -69,6 +69,7 @@ struct Settings {
     cleanup_timeout: Duration,
     health_check_timeout: Duration,
     reset_on_return: bool,
+    always_reset: bool,
 }
 
 /// State shared by the pool, its manager and its connections.
@@ -113,6 +114,9 @@ impl managed::Manager for Manager {
         match AsyncConn::connect(&self.shared.opts).await {
             Ok(mut conn) => {
                 self.shared.created.fetch_add(1, Ordering::Relaxed);
+                if self.shared.settings.reset_on_return && !self.shared.settings.always_reset {
+                    conn.track_session_state().await;
+                }
                 let unknown = self.shared.wait_timeout.lock().unwrap().is_none();
                 if unknown {
                     if let Ok(secs) = conn.query_one::<u64>("SELECT @@wait_timeout").await {
@@ -250,6 +254,17 @@ impl PoolBuilder {
         self
     }
 
+    /// Reset every returned connection, even one whose borrower left the session
+    /// as it was (default `false`). By default the pool asks the server to flag
+    /// session changes (`session_track_state_change`) and resets only the
+    /// connections whose replies reported one (a variable, the schema, a
+    /// temporary table, a transaction; an error also counts), so an untouched
+    /// connection keeps its prepared statements and costs no round trip on return.
+    pub fn always_reset(mut self, always: bool) -> Self {
+        self.settings.always_reset = always;
+        self
+    }
+
     /// Build the pool. Call inside a tokio runtime: connections made later belong to
     /// it. With `min_idle > 0`, the idle connections are opened in the background.
     pub fn build(self) -> Result<Pool> {
@@ -380,6 +395,7 @@ impl Pool {
                 cleanup_timeout: Duration::from_secs(5),
                 health_check_timeout: Duration::from_secs(1),
                 reset_on_return: true,
+                always_reset: false,
             },
         }
     }
@@ -565,8 +581,12 @@ impl Drop for PooledConn {
         }
         // The borrower's query timeout is not the next borrower's.
         obj.set_query_timeout(None);
-        if !self.shared.settings.reset_on_return && !obj.has_pending_work() && !obj.in_transaction()
-        {
+        let untouched = if self.shared.settings.reset_on_return {
+            !self.shared.settings.always_reset && obj.session_unchanged()
+        } else {
+            !obj.has_pending_work() && !obj.in_transaction()
+        };
+        if untouched {
             return; // straight back to the pool
         }
         match tokio::runtime::Handle::try_current() {

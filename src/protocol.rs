@@ -27,6 +27,8 @@ pub(crate) enum Step {
     FinishRows,
     /// Another result set follows: read its header.
     NextHeader,
+    /// A prepared statement's results remain: read (or skip) them.
+    StmtResults,
 }
 
 /// What to do next to bring a connection in `phase` back to idle, discarding
@@ -39,6 +41,7 @@ pub(crate) fn drain_step(phase: Phase) -> Step {
         Phase::ResultPending => Step::ReadRows,
         Phase::Fetching => Step::FinishRows,
         Phase::MoreResults => Step::NextHeader,
+        Phase::StmtRows | Phase::StmtMore => Step::StmtResults,
     }
 }
 

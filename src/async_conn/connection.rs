@@ -34,6 +34,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::time::Sleep;
 
 use super::drive::Fd;
+use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
 use crate::opts::{IntoOpts, IoMode, Opts, SslMode};
 use crate::protocol::{broken, busy, no_rows, nothing_pending};
@@ -41,6 +42,9 @@ use crate::raw::drive;
 use crate::raw::op::{OpKind, Out, Start, Step};
 use crate::raw::{ConnectParams, Phase, RawConn, RawResult};
 use crate::row::{ExecResult, FromRow, ResultSet, Row};
+use crate::statement::StatementLike;
+use crate::types::Value;
+use std::sync::Arc;
 
 /// An asynchronous connection for tokio (multi-thread or current-thread runtime).
 /// `Send`, not `Sync`; its futures are `Send`. Dropping it closes the connection
@@ -78,6 +82,13 @@ pub struct AsyncConn {
     /// A query was just sent on an idle connection: its answer cannot be in the
     /// library's buffers yet, so reading it starts by waiting for the socket.
     pub(super) fresh_send: bool,
+    /// The server's `max_allowed_packet`, once asked (`exec_batch`).
+    pub(super) max_packet: Option<u64>,
+    /// The pool enabled `session_track_state_change` on this session.
+    pub(crate) session_tracked: bool,
+    /// Prepared statements. After `raw`: dropped after the handle is closed, when
+    /// the library has detached them and closing them only frees memory.
+    pub(super) stmts: crate::statement::StmtCache,
 }
 
 /// The caller's progress through `send_query` → `read_query_result` →
@@ -100,12 +111,19 @@ pub(super) enum Split {
 
 impl Drop for AsyncConn {
     fn drop(&mut self) {
-        if self.raw.suspended().is_some() {
+        if let Some((kind, _)) = self.raw.suspended() {
             let res = self
                 .result
                 .as_ref()
                 .map_or(std::ptr::null_mut(), |r| r.as_ptr());
             drive::abort(&mut self.raw, res);
+            if kind == OpKind::StmtClose {
+                // Finished by the abort (the library freed it) or not; either
+                // way it must not be closed again.
+                if let Some(mut s) = self.stmts.closing.take() {
+                    s.mark_freed();
+                }
+            }
         }
         if self.result.is_some() || self.raw.phase() != Phase::Idle {
             // Unread rows or a pending result (also on a connection that broke while
@@ -256,6 +274,9 @@ impl AsyncConn {
             last_savepoint: 0,
             split: Split::Idle,
             fresh_send: false,
+            max_packet: None,
+            session_tracked: false,
+            stmts: crate::statement::StmtCache::new(opts.stmt_cache_size()),
         };
         // Still to connect: the non-blocking path (the others connected above).
         if let Some(params) = conn.params.as_deref() {
@@ -461,7 +482,12 @@ impl AsyncConn {
             Phase::Fetching => return Err(self.discard_rows("read_query_result").await),
             Phase::Broken => return Err(broken()),
             // A dropped call read the header; the rows (if any) are untouched.
-            Phase::ResultPending | Phase::MoreResults | Phase::Idle => {}
+            // (A statement's results were drained by send_query.)
+            Phase::ResultPending
+            | Phase::MoreResults
+            | Phase::Idle
+            | Phase::StmtRows
+            | Phase::StmtMore => {}
         }
         let (columns, rows, status) = self.store_all::<Row>().await?;
         Ok(ResultSet {
@@ -512,7 +538,7 @@ impl AsyncConn {
                 self.raw.after_header(r)?;
             }
             Phase::Idle if !header_read => return Ok(None),
-            Phase::Sent | Phase::MoreResults | Phase::Idle => {}
+            Phase::Sent | Phase::MoreResults | Phase::Idle | Phase::StmtRows | Phase::StmtMore => {}
         }
         let (columns, rows, status) = self.store_all::<Row>().await?;
         Ok(Some(ResultSet {
@@ -591,6 +617,9 @@ impl AsyncConn {
             .with_fatal(false));
         }
         self.ensure_idle().await?;
+        // The reset drops every prepared statement on the server.
+        self.stmts.clear();
+        self.close_statements().await?;
         self.call_sent = true;
         if self.nonblocking {
             let out = self.run(Start::ResetConnection).await?;
@@ -631,7 +660,29 @@ impl AsyncConn {
         for sql in self.opts.init_sql().to_vec() {
             self.query_drop(&sql).await?;
         }
+        self.track_session_state().await;
         Ok(())
+    }
+
+    /// Ask the server to flag every reply after which the session state differs
+    /// (`session_track_state_change`, MariaDB 10.2+ and MySQL 5.7+), so that a pool
+    /// resets a returned connection only when its borrower changed the session.
+    /// Without it (an older server) every return resets.
+    pub(crate) async fn track_session_state(&mut self) {
+        self.session_tracked = self
+            .query_drop("SET SESSION session_track_state_change = ON")
+            .await
+            .is_ok();
+        self.raw.clear_session_changed();
+    }
+
+    /// Whether the session is as the pool left it: tracked, no reply flagged a
+    /// change (and no error left it unknown), no transaction, nothing in flight.
+    pub(crate) fn session_unchanged(&self) -> bool {
+        self.session_tracked
+            && !self.raw.session_changed()
+            && !self.in_transaction()
+            && !self.has_pending_work()
     }
 
     /// Close politely (`COM_QUIT`), without blocking, within the options'
@@ -794,16 +845,31 @@ impl std::fmt::Debug for AsyncConn {
     }
 }
 
-/// Statements with `?` placeholders, filled in on the client (see
-/// [`Params`](crate::Params) and [`ToValue`](crate::ToValue)). Each mirrors the
-/// `query*` method of the same suffix. A wrong number of parameters, or a value that
-/// cannot be written as SQL (NaN, infinity), is an [`ErrorKind::Params`] error and
-/// nothing is sent.
+/// Statements with `?` placeholders and their parameters. Each mirrors the
+/// `query*` method of the same suffix, and takes SQL text or a
+/// [`Statement`](crate::Statement) from [`prepare`](AsyncConn::prepare).
+///
+/// By default they use **server-side prepared statements** over the binary
+/// protocol: the text is prepared once per connection (then taken from the
+/// connection's statement cache, see
+/// [`OptsBuilder::stmt_cache_size`](crate::OptsBuilder::stmt_cache_size)), and the
+/// values travel apart from the SQL, so no value can ever be read as SQL. Where
+/// that is not possible without blocking (a client library without non-blocking
+/// statement calls, the portable I/O path), on a connection whose character set
+/// is not UTF-8, or when the options ask for it
+/// ([`OptsBuilder::client_side_params`](crate::OptsBuilder::client_side_params)),
+/// the values are written into the text on the client instead (see
+/// [`Params`](crate::Params)). Values read back are the same either way.
+///
+/// A wrong number of parameters, or a value that cannot be sent (NaN, infinity),
+/// is an [`ErrorKind::Params`] error and nothing is sent.
 ///
 /// ```no_run
 /// # async fn demo(conn: &mut mysqlclient_async::AsyncConn) -> mysqlclient_async::Result<()> {
 /// conn.exec_drop("INSERT INTO users (name) VALUES (?)", ("O'Brien",)).await?;
 /// let n: i64 = conn.exec_one("SELECT COUNT(*) FROM users WHERE name = ?", ("O'Brien",)).await?;
+/// let by_id = conn.prepare("SELECT name FROM users WHERE id = ?").await?;
+/// let name: Option<String> = conn.exec_opt(&by_id, (1,)).await?;
 /// # Ok(()) }
 /// ```
 impl AsyncConn {
@@ -822,60 +888,134 @@ impl AsyncConn {
         crate::params::interpolate::interpolate_for(&self.raw, sql, params)
     }
 
-    /// [`query`](Self::query) with parameters: the rows of the first result set as `T`.
-    pub async fn exec<T: FromRow, P: crate::params::Params>(
+    /// Run with parameters and collect the first result set; later results are
+    /// read and discarded (keeping the first error).
+    async fn exec_collect<T: FromRow, P: crate::params::Params>(
         &mut self,
         sql: &str,
         params: P,
-    ) -> Result<Vec<T>> {
-        timed!(self, async {
+    ) -> Result<(Arc<[Column]>, Vec<T>, ExecResult)> {
+        if self.server_side_params() {
+            self.stmt_run(sql, params.into_values()).await?;
+            let collected = self.stmt_collect::<T>().await;
+            let finished = self.stmt_finish().await;
+            let (columns, rows, status) = collected?;
+            finished?;
+            Ok((columns, rows, status))
+        } else {
             let sql = self.interpolate(sql, params).await?;
-            self.query_inner(&sql).await
-        })
+            self.start_query(&sql).await?;
+            let collected = self.store_all::<T>().await?;
+            self.finish_results().await?;
+            Ok(collected)
+        }
+    }
+
+    /// [`query`](Self::query) with parameters: the rows of the first result set as `T`.
+    pub async fn exec<T: FromRow, P: crate::params::Params>(
+        &mut self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
+    ) -> Result<Vec<T>> {
+        timed!(self, self.exec_collect::<T, P>(stmt.sql_text(), params)).map(|(_, rows, _)| rows)
     }
 
     /// [`query_one`](Self::query_one) with parameters: the first row, or an
     /// [`ErrorKind::NoRows`] error if there is none.
     pub async fn exec_one<T: FromRow, P: crate::params::Params>(
         &mut self,
-        sql: &str,
+        stmt: &(impl StatementLike + ?Sized),
         params: P,
     ) -> Result<T> {
-        self.exec_opt(sql, params).await?.ok_or_else(no_rows)
+        self.exec_opt(stmt, params).await?.ok_or_else(no_rows)
     }
 
     /// [`query_opt`](Self::query_opt) with parameters: the first row, if any.
     pub async fn exec_opt<T: FromRow, P: crate::params::Params>(
         &mut self,
-        sql: &str,
+        stmt: &(impl StatementLike + ?Sized),
         params: P,
     ) -> Result<Option<T>> {
-        Ok(self.exec::<T, P>(sql, params).await?.into_iter().next())
+        Ok(self.exec::<T, P>(stmt, params).await?.into_iter().next())
     }
 
     /// [`query_drop`](Self::query_drop) with parameters: run it, discard any rows.
     pub async fn exec_drop<P: crate::params::Params>(
         &mut self,
-        sql: &str,
+        stmt: &(impl StatementLike + ?Sized),
         params: P,
     ) -> Result<()> {
-        timed!(self, async {
-            let sql = self.interpolate(sql, params).await?;
-            self.execute_inner(&sql).await
-        })
-        .map(|_| ())
+        self.exec_result(stmt, params).await.map(|_| ())
     }
 
     /// [`query_result`](Self::query_result) with parameters: the first result set
     /// with its columns and status (affected rows, last insert id, …).
     pub async fn exec_result<P: crate::params::Params>(
         &mut self,
-        sql: &str,
+        stmt: &(impl StatementLike + ?Sized),
         params: P,
     ) -> Result<ResultSet> {
+        timed!(self, self.exec_collect::<Row, P>(stmt.sql_text(), params)).map(
+            |(columns, rows, status)| ResultSet {
+                columns,
+                rows,
+                status,
+            },
+        )
+    }
+
+    /// Run one statement for each set of parameters, and report the total of
+    /// affected rows and the first generated id (`last_insert_id`).
+    ///
+    /// On server-side statements against MariaDB 10.2 or later this sends
+    /// MariaDB's bulk command (array binding, `COM_STMT_BULK_EXECUTE`): many rows
+    /// per round trip, in chunks below the server's `max_allowed_packet`. Every
+    /// value of one parameter must then have the same type (or be NULL). Elsewhere
+    /// (other servers, statements without parameters, client-side parameters) it
+    /// executes once per row. An error names the failed rows and how many rows
+    /// before them were executed.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut mysqlclient_async::AsyncConn) -> mysqlclient_async::Result<()> {
+    /// let rows = (0..1000).map(|i| (i, format!("user {i}")));
+    /// let r = conn.exec_batch("INSERT INTO users (id, name) VALUES (?, ?)", rows).await?;
+    /// assert_eq!(r.affected_rows, 1000);
+    /// # Ok(()) }
+    /// ```
+    pub async fn exec_batch<I>(
+        &mut self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: I,
+    ) -> Result<ExecResult>
+    where
+        I: IntoIterator,
+        I::Item: crate::params::Params,
+    {
+        use crate::params::Params as _;
+        let rows: Vec<Vec<Value>> = params.into_iter().map(|p| p.into_values()).collect();
         timed!(self, async {
-            let sql = self.interpolate(sql, params).await?;
-            self.query_result_inner(&sql).await
+            if self.server_side_params() {
+                return self.stmt_batch(stmt.sql_text(), rows).await;
+            }
+            let mut total = ExecResult::default();
+            let mut first_id = 0;
+            for (i, row) in rows.into_iter().enumerate() {
+                let sql = self
+                    .interpolate(stmt.sql_text(), row)
+                    .await
+                    .map_err(|e| crate::statement::batch_error(e, i, 1, i, total.affected_rows))?;
+                let r = self
+                    .execute_inner(&sql)
+                    .await
+                    .map_err(|e| crate::statement::batch_error(e, i, 1, i, total.affected_rows))?;
+                total.affected_rows += r.affected_rows;
+                total.warnings += r.warnings;
+                if first_id == 0 {
+                    first_id = r.last_insert_id;
+                }
+            }
+            total.last_insert_id = first_id;
+            Ok(total)
         })
     }
 }

@@ -28,6 +28,7 @@ mod connection;
 mod drive;
 mod protocol;
 mod recover;
+mod statement;
 mod stream;
 mod transaction;
 

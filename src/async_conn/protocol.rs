@@ -176,6 +176,7 @@ impl AsyncConn {
                     let r = self.next_header().await;
                     self.raw.after_header(r).ok();
                 }
+                Next::StmtResults => self.stmt_drain().await?,
             }
         }
         if let Some(depth) = self.rollback_pending.take() {
@@ -198,6 +199,9 @@ impl AsyncConn {
                 }
                 tracing::debug!(target: "mysqlclient_async", error = %e, "rollback of an abandoned transaction failed");
             }
+        }
+        if self.stmts.needs_cleanup() || self.stmts.long_data_pending {
+            self.close_statements().await?;
         }
         Ok(())
     }
@@ -251,6 +255,7 @@ impl AsyncConn {
                 self.raw.set_phase(Phase::Broken);
                 Err(broken())
             }
+            k => self.absorb_stmt(k, out),
         }
     }
 
@@ -412,6 +417,9 @@ impl AsyncConn {
     pub(super) fn poll_fetch(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<()>>> {
         if self.raw.phase() == Phase::Broken {
             return Poll::Ready(Err(broken()));
+        }
+        if self.raw.phase() == Phase::StmtRows {
+            return self.poll_stmt_fetch(cx);
         }
         let Some(res) = self.result.as_ref().map(|r| ResPtr(r.as_ptr())) else {
             return Poll::Ready(Ok(None));

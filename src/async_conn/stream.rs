@@ -14,6 +14,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::empty_columns;
 use crate::raw::{Phase, RawResult};
 use crate::row::{FromRow, Row, RowRef};
+use crate::statement::StatementLike;
 
 /// Rows of a query, fetched one at a time without blocking. Use [`next`](Self::next)
 /// for zero-copy borrowed rows, or the [`futures_core::Stream`] impl for owned rows.
@@ -69,9 +70,8 @@ impl<'c> RowStream<'c> {
     pub async fn next(&mut self) -> Option<Result<RowRef<'_>>> {
         match poll_fn(|cx| self.poll_row(cx)).await {
             Ok(Some(())) => {
-                let res = self.conn.result.as_mut()?;
-                let ptr = current_row(res);
-                Some(Ok(RowRef::new(&self.columns, ptr)))
+                let row = self.conn.row_now()?;
+                Some(Ok(RowRef::new(&self.columns, row)))
             }
             Ok(None) => None,
             Err(e) => Some(Err(e)),
@@ -89,6 +89,17 @@ impl<'c> RowStream<'c> {
     }
 }
 
+impl AsyncConn {
+    /// The row the last fetch returned: of the text result, or of the active
+    /// statement's.
+    fn row_now(&mut self) -> Option<crate::raw::RawRow<'_>> {
+        if self.result.is_some() {
+            return self.result.as_mut().map(current_row);
+        }
+        self.stmt_row()
+    }
+}
+
 /// The current row of a streaming result (the one the last fetch returned).
 pub(super) fn current_row(res: &mut RawResult) -> crate::raw::RawRow<'_> {
     res.current_row()
@@ -103,10 +114,9 @@ impl futures_core::Stream for RowStream<'_> {
         match this.poll_row(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(Some(()))) => {
-                let Some(res) = this.conn.result.as_mut() else {
+                let Some(row) = this.conn.row_now() else {
                     return Poll::Ready(None);
                 };
-                let row = current_row(res);
                 Poll::Ready(Some(Ok(Row::from_raw(&this.columns, &row))))
             }
             Poll::Ready(Ok(None)) => Poll::Ready(None),
@@ -130,10 +140,13 @@ impl AsyncConn {
         if self.raw.phase() == Phase::ResultPending {
             self.start_rows()?;
         }
-        let columns = self
-            .result
-            .as_ref()
-            .map_or_else(empty_columns, |r| r.columns().clone());
+        let columns = if self.raw.phase() == Phase::StmtRows {
+            self.stmt_columns()
+        } else {
+            self.result
+                .as_ref()
+                .map_or_else(empty_columns, |r| r.columns().clone())
+        };
         Ok(RowStream {
             columns,
             limit: self.query_timeout,
@@ -146,12 +159,16 @@ impl AsyncConn {
     /// first result set without buffering them.
     pub async fn exec_stream<P: crate::params::Params>(
         &mut self,
-        sql: &str,
+        stmt: &(impl StatementLike + ?Sized),
         params: P,
     ) -> Result<RowStream<'_>> {
         timed!(self, async {
-            let sql = self.interpolate(sql, params).await?;
-            self.start_query(&sql).await
+            if self.server_side_params() {
+                self.stmt_run(stmt.sql_text(), params.into_values()).await
+            } else {
+                let sql = self.interpolate(stmt.sql_text(), params).await?;
+                self.start_query(&sql).await
+            }
         })?;
         self.stream()
     }

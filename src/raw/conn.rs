@@ -33,6 +33,12 @@ pub(crate) enum Phase {
     Fetching,
     /// A result set was consumed and another one follows (multi-statement).
     MoreResults,
+    /// A prepared statement's result set is being fetched (its statement is the
+    /// connection's active one).
+    StmtRows,
+    /// A prepared statement's result was consumed and another one follows (a
+    /// procedure's results).
+    StmtMore,
     /// The connection is unusable (lost, or abandoned mid-protocol).
     Broken,
 }
@@ -84,6 +90,9 @@ pub(crate) struct RawConn {
     /// (Connector/C does not read them from its reply): which modes are on and
     /// whether autocommit is set are unknown until the next statement's reply.
     status_stale: bool,
+    /// A reply since the last [`take_session_changed`](Self::take_session_changed)
+    /// carried `SERVER_SESSION_STATE_CHANGED`.
+    session_changed: bool,
 }
 
 // SAFETY: a MYSQL handle may be used from any thread as long as only one thread uses
@@ -108,6 +117,7 @@ impl RawConn {
             backend: backend::State::default(),
             freed: false,
             status_stale: false,
+            session_changed: false,
         })
     }
 
@@ -127,6 +137,7 @@ impl RawConn {
     /// The phase after a result header was read (or its read failed): rows to
     /// fetch, another result set, idle, or broken if the error was fatal.
     pub(crate) fn after_header(&mut self, r: Result<()>) -> Result<()> {
+        self.note_session_state();
         match r {
             Ok(()) => {
                 self.status_stale = false;
@@ -140,6 +151,9 @@ impl RawConn {
                 Ok(())
             }
             Err(e) => {
+                // An error reply carries no status: what the command changed
+                // before it failed is unknown.
+                self.session_changed = true;
                 self.phase = if e.is_fatal() {
                     Phase::Broken
                 } else {
@@ -152,6 +166,7 @@ impl RawConn {
 
     /// The phase after a result set was read to its end.
     pub(crate) fn after_result(&mut self) {
+        self.note_session_state();
         if self.phase != Phase::Broken {
             self.status_stale = false;
             self.phase = if self.more_results() {
@@ -164,6 +179,7 @@ impl RawConn {
 
     /// Mark the connection broken if `e` is fatal; pass `e` through.
     pub(crate) fn fail(&mut self, e: Error) -> Error {
+        self.session_changed = true;
         if e.is_fatal() {
             self.phase = Phase::Broken;
         }
@@ -694,6 +710,46 @@ impl RawConn {
             let p = (*self.as_ptr()).db;
             (!p.is_null()).then(|| cstr_lossy(p))
         }
+    }
+
+    /// Remember whether the last reply said the session state changed (session
+    /// variables, the current schema, user variables, temporary tables, …; the
+    /// server reports it with `session_track_state_change`).
+    pub(crate) fn note_session_state(&mut self) {
+        if self.server_status() & consts::SERVER_SESSION_STATE_CHANGED != 0 {
+            self.session_changed = true;
+        }
+    }
+
+    /// Whether a reply reported a session change (or an error left it unknown)
+    /// since the last [`clear_session_changed`](Self::clear_session_changed).
+    pub(crate) fn session_changed(&self) -> bool {
+        self.session_changed
+    }
+
+    /// Start watching for session changes afresh.
+    pub(crate) fn clear_session_changed(&mut self) {
+        self.session_changed = false;
+    }
+
+    /// Whether the connection's character set is UTF-8 (`utf8mb4`, `utf8mb3`,
+    /// `utf8`), so that a Rust string's bytes mean the same to the server.
+    pub(crate) fn charset_is_utf8(&self) -> bool {
+        // SAFETY: our handle; the name is only compared, not kept.
+        let name = unsafe { ffi::mysql_character_set_name(self.as_ptr()) };
+        if name.is_null() {
+            return false;
+        }
+        // SAFETY: a NUL-terminated name owned by the library.
+        unsafe { std::ffi::CStr::from_ptr(name) }
+            .to_bytes()
+            .starts_with(b"utf8")
+    }
+
+    /// Whether the server runs MariaDB's bulk execute (`COM_STMT_BULK_EXECUTE`,
+    /// MariaDB 10.2 and later).
+    pub(crate) fn server_supports_bulk(&self) -> bool {
+        self.server_version().contains("MariaDB") && self.server_version_number() >= 100_200
     }
 
     /// The connection's character set as the library knows it (it follows

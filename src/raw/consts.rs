@@ -18,6 +18,8 @@ pub(crate) const CR_SERVER_LOST_EXTENDED: u32 = 2055;
 
 /// Server status flag: a transaction is open.
 pub(crate) const SERVER_STATUS_IN_TRANS: u32 = 1;
+/// Server status flag: the session state changed (`session_track_state_change`).
+pub(crate) const SERVER_SESSION_STATE_CHANGED: u32 = 1 << 14;
 /// Client capability flags.
 pub(crate) const CLIENT_MULTI_STATEMENTS: u64 = 1 << 16;
 pub(crate) const CLIENT_MULTI_RESULTS: u64 = 1 << 17;
@@ -37,6 +39,7 @@ const _: () = {
     assert!(CR_SSL_CONNECTION_ERROR == ffi::CR_SSL_CONNECTION_ERROR as u32);
     assert!(CR_SERVER_LOST_EXTENDED == ffi::CR_SERVER_LOST_EXTENDED as u32);
     assert!(SERVER_STATUS_IN_TRANS == ffi::SERVER_STATUS_IN_TRANS as u32);
+    assert!(SERVER_SESSION_STATE_CHANGED == ffi::SERVER_SESSION_STATE_CHANGED as u32);
     assert!(CLIENT_MULTI_STATEMENTS == ffi::CLIENT_MULTI_STATEMENTS as u64);
     assert!(CLIENT_MULTI_RESULTS == ffi::CLIENT_MULTI_RESULTS as u64);
 };

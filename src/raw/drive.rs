@@ -31,6 +31,9 @@ pub(crate) const RESET_NONBLOCKING: bool = backend::RESET_NONBLOCKING;
 /// `select_db` runs as a `USE` statement (see `oracle.rs`).
 pub(crate) const SELECT_DB_BY_STATEMENT: bool = backend::SELECT_DB_BY_STATEMENT;
 
+/// Statements (`mysql_stmt_*`) have non-blocking calls (Connector/C only).
+pub(crate) const STMT_NONBLOCKING: bool = backend::STMT_NONBLOCKING;
+
 /// The backend in use, for diagnostics: `"mariadb"`, `"oracle"` or `"portable"`.
 pub(crate) const BACKEND_NAME: &str = backend::NAME;
 
@@ -65,6 +68,13 @@ fn refuse_if_suspended(conn: &mut RawConn, what: OpKind) -> Result<()> {
 pub(crate) fn start(conn: &mut RawConn, op: Start<'_>) -> Result<Step> {
     let kind = op.kind();
     refuse_if_suspended(conn, kind)?;
+    if kind.is_stmt() && !STMT_NONBLOCKING {
+        return Err(Error::new(
+            ErrorKind::Client,
+            format!("internal: {kind:?} has no non-blocking call in this build's client library"),
+        )
+        .with_fatal(false));
+    }
     thread_init();
     let (m, st) = conn.backend_parts();
     // SAFETY: `m` is our live handle, used by this thread only (&mut RawConn), with

@@ -45,6 +45,9 @@ pub(crate) struct State {
     /// A current-thread runtime moved to another thread in the middle of the TCP
     /// connect, which was then abandoned (see [`resume`]).
     connect_moved: bool,
+    /// The statement handle of the statement operation last started (its `_cont`
+    /// names the statement, not the connection).
+    stmt: Option<std::ptr::NonNull<ffi::MYSQL_STMT>>,
 }
 
 impl State {
@@ -81,6 +84,15 @@ pub(crate) unsafe fn prepare_handle(m: *mut ffi::MYSQL) -> bool {
 /// every pointer in `op` stays valid until the operation finishes.
 pub(crate) unsafe fn start(m: *mut ffi::MYSQL, st: &mut State, op: Start<'_>) -> Step {
     let kind = op.kind();
+    st.stmt = match op {
+        Start::StmtPrepare(s, ..)
+        | Start::StmtExecute(s)
+        | Start::StmtFetch(s)
+        | Start::StmtNextResult(s)
+        | Start::StmtSendLongData(s, ..)
+        | Start::StmtClose(s) => std::ptr::NonNull::new(s),
+        _ => None,
+    };
     if kind == OpKind::Connect {
         st.connect_site = Some(ConnectSite::Inline(std::thread::current().id()));
     }
@@ -116,6 +128,20 @@ pub(crate) unsafe fn start(m: *mut ffi::MYSQL, st: &mut State, op: Start<'_>) ->
             Start::SelectDb(db) => ffi::mysql_select_db_start(&mut i, m, db),
             Start::ResetConnection => ffi::mysql_reset_connection_start(&mut i, m),
             Start::Close => ffi::mysql_close_start(m),
+            Start::StmtPrepare(s, q, n) => {
+                ffi::mysql_stmt_prepare_start(&mut i, s, q as *const c_char, n as c_ulong)
+            }
+            Start::StmtExecute(s) => ffi::mysql_stmt_execute_start(&mut i, s),
+            Start::StmtFetch(s) => ffi::mysql_stmt_fetch_start(&mut i, s),
+            Start::StmtNextResult(s) => ffi::mysql_stmt_next_result_start(&mut i, s),
+            Start::StmtSendLongData(s, n, p, len) => ffi::mysql_stmt_send_long_data_start(
+                &mut b,
+                s,
+                n,
+                p as *const c_char,
+                len as c_ulong,
+            ),
+            Start::StmtClose(s) => ffi::mysql_stmt_close_start(&mut b, s),
         }
     };
     finish(kind, status, i, b, row, ret_conn)
@@ -131,6 +157,7 @@ pub(crate) unsafe fn cont(
     m: *mut ffi::MYSQL,
     kind: OpKind,
     res_for_fetch: *mut ffi::MYSQL_RES,
+    stmt: *mut ffi::MYSQL_STMT,
     ready: i32,
 ) -> Step {
     let mut i: c_int = 0;
@@ -149,6 +176,12 @@ pub(crate) unsafe fn cont(
             OpKind::SelectDb => ffi::mysql_select_db_cont(&mut i, m, ready),
             OpKind::ResetConnection => ffi::mysql_reset_connection_cont(&mut i, m, ready),
             OpKind::Close => ffi::mysql_close_cont(m, ready),
+            OpKind::StmtPrepare => ffi::mysql_stmt_prepare_cont(&mut i, stmt, ready),
+            OpKind::StmtExecute => ffi::mysql_stmt_execute_cont(&mut i, stmt, ready),
+            OpKind::StmtFetch => ffi::mysql_stmt_fetch_cont(&mut i, stmt, ready),
+            OpKind::StmtNextResult => ffi::mysql_stmt_next_result_cont(&mut i, stmt, ready),
+            OpKind::StmtSendLongData => ffi::mysql_stmt_send_long_data_cont(&mut b, stmt, ready),
+            OpKind::StmtClose => ffi::mysql_stmt_close_cont(&mut b, stmt, ready),
         }
     };
     finish(kind, status, i, b, row, ret_conn)
@@ -170,6 +203,7 @@ fn finish(
         OpKind::ReadQueryResult => Out::Bool(b.truth()),
         OpKind::FetchRow => Out::Row(row),
         OpKind::Close => Out::Unit,
+        OpKind::StmtSendLongData | OpKind::StmtClose => Out::Bool(b.truth()),
         _ => Out::Int(i),
     })
 }
@@ -222,7 +256,13 @@ fn on_connect_thread(make: impl FnOnce(mpsc::SyncSender<Step>) -> Job) -> Step {
                                 let _ = reply.send(step);
                             }
                             Job::Cont(m, ready, reply) => {
-                                let step = cont(m, OpKind::Connect, ptr::null_mut(), ready);
+                                let step = cont(
+                                    m,
+                                    OpKind::Connect,
+                                    ptr::null_mut(),
+                                    ptr::null_mut(),
+                                    ready,
+                                );
                                 let _ = reply.send(step);
                             }
                         }
@@ -287,17 +327,18 @@ pub(crate) unsafe fn resume(
     res_for_fetch: *mut ffi::MYSQL_RES,
     ready: i32,
 ) -> Step {
+    let stmt = st.stmt.map_or(ptr::null_mut(), |s| s.as_ptr());
     // SAFETY (all arms): per the contract.
     if kind != OpKind::Connect || waiting & WAIT_WRITE == 0 || ready & WAIT_TIMEOUT != 0 {
-        return unsafe { cont(m, kind, res_for_fetch, ready) };
+        return unsafe { cont(m, kind, res_for_fetch, stmt, ready) };
     }
     match st.connect_site {
         Some(ConnectSite::ConnectThread) => on_connect_thread(|reply| Job::Cont(m, ready, reply)),
         Some(ConnectSite::Inline(t)) if t != std::thread::current().id() => {
             st.connect_moved = true;
-            unsafe { cont(m, kind, res_for_fetch, WAIT_TIMEOUT) }
+            unsafe { cont(m, kind, res_for_fetch, stmt, WAIT_TIMEOUT) }
         }
-        _ => unsafe { cont(m, kind, res_for_fetch, ready) },
+        _ => unsafe { cont(m, kind, res_for_fetch, stmt, ready) },
     }
 }
 
@@ -310,6 +351,9 @@ pub(crate) const RESET_NONBLOCKING: bool = true;
 
 /// `select_db` has its own non-blocking call.
 pub(crate) const SELECT_DB_BY_STATEMENT: bool = false;
+
+/// Statements have non-blocking calls too.
+pub(crate) const STMT_NONBLOCKING: bool = true;
 
 /// This backend's name.
 pub(crate) const NAME: &str = "mariadb";

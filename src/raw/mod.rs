@@ -29,6 +29,7 @@ pub(crate) mod ffi;
 pub(crate) mod library;
 pub(crate) mod op;
 pub(crate) mod result;
+pub(crate) mod stmt;
 
 #[cfg(mca_backend = "mariadb")]
 #[path = "mariadb.rs"]

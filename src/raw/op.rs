@@ -31,6 +31,28 @@ pub(crate) enum OpKind {
     SelectDb,
     ResetConnection,
     Close,
+    /// Statement operations (Connector/C only: see `drive::STMT_NONBLOCKING`).
+    StmtPrepare,
+    StmtExecute,
+    StmtFetch,
+    StmtNextResult,
+    StmtSendLongData,
+    StmtClose,
+}
+
+impl OpKind {
+    /// Whether this operation works on a statement handle.
+    pub(crate) fn is_stmt(self) -> bool {
+        matches!(
+            self,
+            OpKind::StmtPrepare
+                | OpKind::StmtExecute
+                | OpKind::StmtFetch
+                | OpKind::StmtNextResult
+                | OpKind::StmtSendLongData
+                | OpKind::StmtClose
+        )
+    }
 }
 
 /// What a finished operation returned.
@@ -75,6 +97,18 @@ pub(crate) enum Start<'a> {
     SelectDb(*const c_char),
     ResetConnection,
     Close,
+    /// Prepare the statement text (alive and unmoved until the operation finishes).
+    StmtPrepare(*mut ffi::MYSQL_STMT, *const u8, usize),
+    /// Execute with the bound parameters and read the result header.
+    StmtExecute(*mut ffi::MYSQL_STMT),
+    /// Fetch the next row into the bound result buffers.
+    StmtFetch(*mut ffi::MYSQL_STMT),
+    /// Read the next result of a statement (a procedure's results).
+    StmtNextResult(*mut ffi::MYSQL_STMT),
+    /// Send one chunk of a long parameter (alive until the operation finishes).
+    StmtSendLongData(*mut ffi::MYSQL_STMT, u32, *const u8, usize),
+    /// Close the statement on the server and free the handle.
+    StmtClose(*mut ffi::MYSQL_STMT),
 }
 
 // SAFETY: the pointers in a `Start` name buffers owned by the connection that runs
@@ -94,9 +128,23 @@ impl Start<'_> {
             Start::SelectDb(_) => OpKind::SelectDb,
             Start::ResetConnection => OpKind::ResetConnection,
             Start::Close => OpKind::Close,
+            Start::StmtPrepare(..) => OpKind::StmtPrepare,
+            Start::StmtExecute(_) => OpKind::StmtExecute,
+            Start::StmtFetch(_) => OpKind::StmtFetch,
+            Start::StmtNextResult(_) => OpKind::StmtNextResult,
+            Start::StmtSendLongData(..) => OpKind::StmtSendLongData,
+            Start::StmtClose(_) => OpKind::StmtClose,
         }
     }
 }
+
+/// A statement pointer that may cross an `.await` with its connection.
+#[derive(Clone, Copy)]
+pub(crate) struct StmtPtr(pub(crate) *mut ffi::MYSQL_STMT);
+
+// SAFETY: as `ResPtr`: the statement belongs to the connection being driven and
+// is only used through it, by one thread at a time.
+unsafe impl Send for StmtPtr {}
 
 /// A result pointer that may cross an `.await` with its connection.
 #[derive(Clone, Copy)]

@@ -317,6 +317,8 @@ unsafe fn call_once(
             }
             OpKind::ResetConnection => reset(m),
             OpKind::Close => Step::Done(Out::Unit),
+            // Never started (`STMT_NONBLOCKING` is false); a failure if it were.
+            k if k.is_stmt() => Step::Done(Out::Int(1)),
         }
     }
 }
@@ -397,6 +399,10 @@ pub(crate) unsafe fn start_connect(
 /// Resuming with every event: Oracle's calls ignore the events; after the socket
 /// is shut down every call fails at once (see `drive::abort`).
 pub(crate) const ABORT_EVENTS: i32 = WAIT_READ | WAIT_WRITE;
+
+/// No non-blocking statement calls: async connections use client-side
+/// parameters (see `drive::STMT_NONBLOCKING`).
+pub(crate) const STMT_NONBLOCKING: bool = false;
 
 /// This backend's name.
 pub(crate) const NAME: &str = "oracle";

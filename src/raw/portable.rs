@@ -102,6 +102,10 @@ fn failed(kind: OpKind) -> Out {
     }
 }
 
+/// No non-blocking statement calls: async connections use client-side
+/// parameters (see `drive::STMT_NONBLOCKING`).
+pub(crate) const STMT_NONBLOCKING: bool = false;
+
 /// This backend's name.
 pub(crate) const NAME: &str = "portable";
 

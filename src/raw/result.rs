@@ -95,6 +95,24 @@ pub(crate) struct RawRow<'a> {
 }
 
 impl<'a> RawRow<'a> {
+    /// A row over `n` cells and lengths that its creator keeps unchanged for `'a`.
+    ///
+    /// # Safety
+    /// Both arrays have `n` entries; each non-null cell points to at least its
+    /// length in bytes; all of it stays valid and unchanged for `'a`.
+    pub(crate) unsafe fn from_parts(
+        cells: ffi::MYSQL_ROW,
+        lengths: *const c_ulong,
+        n: usize,
+    ) -> RawRow<'a> {
+        RawRow {
+            cells,
+            lengths,
+            n,
+            _res: std::marker::PhantomData,
+        }
+    }
+
     /// Number of cells.
     pub(crate) fn len(&self) -> usize {
         self.n
@@ -122,7 +140,7 @@ impl<'a> RawRow<'a> {
 ///
 /// # Safety
 /// `f` must come from a live result's field array.
-unsafe fn column_from_field(f: &ffi::MYSQL_FIELD) -> Column {
+pub(crate) unsafe fn column_from_field(f: &ffi::MYSQL_FIELD) -> Column {
     let s = |p: *const c_char, len: c_uint| -> String {
         if p.is_null() {
             return String::new();

@@ -1,0 +1,271 @@
+//! Server-side prepared statements: the [`Statement`] handle, what `exec` accepts
+//! ([`StatementLike`]), and each connection's statement cache.
+//!
+//! A connection owns every statement prepared on it, in its cache, keyed by the
+//! SQL text. A [`Statement`] handle names one by its text and pins it: a pinned
+//! statement is never evicted. Unpinned statements beyond the cache's size are
+//! closed on the server, least recently used first, by the connection's next
+//! command (closing sends one packet and waits for nothing). So dropping a
+//! handle never blocks, and a handle stays usable on any connection: where its
+//! statement is not prepared (another connection, or after a reset), `exec`
+//! prepares it again.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::column::Column;
+use crate::error::Error;
+use crate::raw::stmt::RawStmt;
+use crate::types::Value;
+
+/// A statement prepared on the server, from [`AsyncConn::prepare`] or
+/// [`Conn::prepare`]. Cheap to clone; pass it to `exec*` instead of the SQL text.
+///
+/// It knows its number of parameters and its result columns (as of the prepare:
+/// when a table changes, the rows of a later execute carry the new columns).
+///
+/// [`AsyncConn::prepare`]: crate::AsyncConn::prepare
+/// [`Conn::prepare`]: crate::Conn::prepare
+#[derive(Clone)]
+pub struct Statement(Arc<Meta>);
+
+struct Meta {
+    sql: Arc<str>,
+    params: usize,
+    columns: Arc<[Column]>,
+}
+
+impl Statement {
+    pub(crate) fn new(sql: Arc<str>, params: usize, columns: Arc<[Column]>) -> Statement {
+        Statement(Arc::new(Meta {
+            sql,
+            params,
+            columns,
+        }))
+    }
+
+    /// The SQL text.
+    pub fn sql(&self) -> &str {
+        &self.0.sql
+    }
+
+    /// Number of `?` placeholders: `exec` refuses any other number of parameters
+    /// before sending anything.
+    pub fn param_count(&self) -> usize {
+        self.0.params
+    }
+
+    /// The result columns (empty for statements that return no rows).
+    pub fn columns(&self) -> &[Column] {
+        &self.0.columns
+    }
+
+    /// Whether a handle other than the cache's own exists.
+    fn pinned(&self) -> bool {
+        Arc::strong_count(&self.0) > 1
+    }
+}
+
+impl fmt::Debug for Statement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Statement")
+            .field("sql", &self.sql())
+            .field("params", &self.param_count())
+            .field("columns", &self.columns().len())
+            .finish()
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for str {}
+    impl Sealed for String {}
+    impl Sealed for super::Statement {}
+}
+
+/// What `exec*` accepts: SQL text (`&str`, `&String`), prepared once per
+/// connection and then taken from its statement cache, or a [`Statement`].
+pub trait StatementLike: sealed::Sealed {
+    /// The SQL text.
+    fn sql_text(&self) -> &str;
+}
+
+impl StatementLike for str {
+    fn sql_text(&self) -> &str {
+        self
+    }
+}
+
+impl StatementLike for String {
+    fn sql_text(&self) -> &str {
+        self
+    }
+}
+
+impl StatementLike for Statement {
+    fn sql_text(&self) -> &str {
+        self.sql()
+    }
+}
+
+/// One cached statement.
+pub(crate) struct Entry {
+    pub(crate) raw: RawStmt,
+    pub(crate) handle: Statement,
+    last_used: u64,
+}
+
+/// A connection's prepared statements (see the module docs).
+pub(crate) struct StmtCache {
+    entries: HashMap<Arc<str>, Entry>,
+    capacity: usize,
+    tick: u64,
+    /// Statements to close on the server at the next command.
+    pub(crate) to_close: Vec<RawStmt>,
+    /// A statement whose prepare is in flight (its future may be dropped).
+    pub(crate) preparing: Option<(Arc<str>, RawStmt)>,
+    /// A statement being closed (the library frees it when the close finishes).
+    pub(crate) closing: Option<RawStmt>,
+    /// The statement of the execute, rows or long data in flight.
+    pub(crate) active: Option<Arc<str>>,
+    /// Long data was sent for the active statement and its execute has not
+    /// started: the server would use that data in the next execute, so the
+    /// statement is closed if the call is abandoned.
+    pub(crate) long_data_pending: bool,
+}
+
+impl StmtCache {
+    pub(crate) fn new(capacity: usize) -> StmtCache {
+        StmtCache {
+            entries: HashMap::new(),
+            capacity,
+            tick: 0,
+            to_close: Vec::new(),
+            preparing: None,
+            closing: None,
+            active: None,
+            long_data_pending: false,
+        }
+    }
+
+    /// The cached statement for `sql`, marked as just used.
+    pub(crate) fn get(&mut self, sql: &str) -> Option<&mut Entry> {
+        self.tick += 1;
+        let tick = self.tick;
+        let e = self.entries.get_mut(sql)?;
+        e.last_used = tick;
+        Some(e)
+    }
+
+    /// The entry of the active statement.
+    pub(crate) fn active_entry(&mut self) -> Option<&mut Entry> {
+        let key = self.active.clone()?;
+        self.entries.get_mut(&*key)
+    }
+
+    /// Cache a freshly prepared statement; returns its handle.
+    pub(crate) fn insert(&mut self, sql: Arc<str>, raw: RawStmt) -> Statement {
+        self.tick += 1;
+        let handle = Statement::new(sql.clone(), raw.param_count(), raw.columns().clone());
+        if let Some(old) = self.entries.insert(
+            sql,
+            Entry {
+                raw,
+                handle: handle.clone(),
+                last_used: self.tick,
+            },
+        ) {
+            self.to_close.push(old.raw);
+        }
+        handle
+    }
+
+    /// Forget a statement (it is closed at the next command).
+    pub(crate) fn evict(&mut self, sql: &str) {
+        if let Some(e) = self.entries.remove(sql) {
+            self.to_close.push(e.raw);
+        }
+    }
+
+    /// Move the least recently used unpinned statements beyond the cache's size
+    /// to the close list.
+    pub(crate) fn trim(&mut self) {
+        while self.entries.len() > self.capacity {
+            let victim = self
+                .entries
+                .iter()
+                .filter(|(_, e)| !e.handle.pinned())
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| k.clone());
+            match victim {
+                Some(k) => self.evict(&k),
+                None => break,
+            }
+        }
+    }
+
+    /// Whether any statement waits to be closed (or the cache is over its size).
+    pub(crate) fn needs_cleanup(&self) -> bool {
+        !self.to_close.is_empty() || self.entries.len() > self.capacity
+    }
+
+    /// Every statement was dropped by the server (a reset): close them all
+    /// client-side.
+    pub(crate) fn clear(&mut self) {
+        let all: Vec<Arc<str>> = self.entries.keys().cloned().collect();
+        for k in all {
+            self.evict(&k);
+        }
+    }
+}
+
+/// `ER_UNKNOWN_STMT_HANDLER`: the server does not know the statement (it was
+/// closed by a reset, a proxy, or a server-side limit).
+pub(crate) const ER_UNKNOWN_STMT_HANDLER: u32 = 1243;
+/// `ER_NEED_REPREPARE`: the statement must be prepared again.
+pub(crate) const ER_NEED_REPREPARE: u32 = 1615;
+
+/// Whether an execute failed because the statement must be prepared again.
+pub(crate) fn needs_reprepare(e: &Error) -> bool {
+    matches!(e.code(), Some(ER_UNKNOWN_STMT_HANDLER | ER_NEED_REPREPARE))
+}
+
+/// How many of `rows` fit one bulk packet below `limit` bytes (at least one).
+pub(crate) fn chunk_len(rows: &[Vec<Value>], limit: usize) -> usize {
+    // Leave room for the header and the parameter types.
+    let budget = limit.saturating_sub(4096).max(1024) / 2;
+    let mut size = 0usize;
+    for (n, row) in rows.iter().enumerate() {
+        let row_size: usize = row.iter().map(value_size).sum::<usize>() + row.len();
+        if n > 0 && size + row_size > budget {
+            return n;
+        }
+        size += row_size;
+    }
+    rows.len()
+}
+
+/// An upper bound of a value's size in a bulk packet.
+fn value_size(v: &Value) -> usize {
+    match v {
+        Value::Text(s) => s.len() + 9,
+        Value::Bytes(b) => b.len() + 9,
+        Value::Decimal(d) => d.as_str().len() + 9,
+        _ => 13,
+    }
+}
+
+/// An error in the middle of a batch, saying how much was applied before it.
+pub(crate) fn batch_error(e: Error, first: usize, n: usize, done: usize, applied: u64) -> Error {
+    let rows = if n == 1 {
+        format!("row {}", first + 1)
+    } else {
+        format!("rows {}–{}", first + 1, first + n)
+    };
+    e.context(format!(
+        "exec_batch: {rows} failed; the {done} row(s) before them were executed \
+         ({applied} affected), the failed chunk's rows were not (a statement's effects are \
+         undone on error with InnoDB; with a non-transactional engine some may remain)"
+    ))
+}
