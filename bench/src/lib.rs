@@ -191,6 +191,11 @@ impl Table {
         self.rows.push(r);
     }
 
+    /// Whether no row was added.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
     /// Render as GitHub markdown; the first column left-aligned, the rest right-aligned.
     pub fn render(&self) -> String {
         let mut out = String::new();

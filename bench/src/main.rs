@@ -21,13 +21,18 @@
 //!   (1000 connections already open), against `null` (the same tasks sleeping 1 s);
 //! - the pool's checkout cycle (check out, `DO 1`, return) at c = 1 and 16 for the
 //!   async pools, ours with and without its session reset on return: what the reset
-//!   costs per checkout.
+//!   costs per checkout;
+//! - prepared statements over the binary protocol (`src/stmt.rs`): a 200,000-row
+//!   read with one parameter (`stmt_read`), point selects by primary key at c = 1
+//!   and 16 (`point_select`), a 100,000-row batch insert (`insert_batch`), and a
+//!   pool checkout with one cached `exec` at c = 16 (`pool_exec`).
 //!
 //! Fairness: every driver talks plain TCP to 127.0.0.1 without TLS (ours with
 //! `ssl_mode=disabled`; the peers are built without any TLS feature, and `mysql` /
 //! `mysql_async` get `prefer_socket=false` so they do not switch to the unix socket);
-//! every query goes over the text protocol (COM_QUERY: `query` for ours, mysql and
-//! mysql_async, `raw_sql` for sqlx), so the server does the same work for all;
+//! every query outside the prepared-statement sections goes over the text protocol
+//! (COM_QUERY: `query` for ours, mysql and mysql_async, `raw_sql` for sqlx), so the
+//! server does the same work for all;
 //! DATETIME(6) is read as its text. The async drivers share one current-thread tokio
 //! runtime (one core, the Tornado setting); the sync `mysql` crate gets one OS thread
 //! per connection. Pools use each driver's defaults apart from their size
@@ -47,6 +52,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mysqlclient_async_bench::{fmt_num, Mark, Measurement, Table};
+
+mod stmt;
 
 type R<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -68,6 +75,10 @@ struct Config {
     warmup: Duration,
     window: Duration,
     rows: u64,
+    /// Rows of the table `stmt_read` and `point_select` read.
+    stmt_rows: u64,
+    /// Rows `insert_batch` inserts.
+    batch_rows: u64,
     decode_iters: usize,
     repeat: usize,
     chartio_c: usize,
@@ -79,8 +90,9 @@ struct Config {
 }
 
 const USAGE: &str = "usage: mysqlclient-async-bench [--url URL] [--levels 1,16,64] [--secs 3] \
-[--warmup 0.5] [--repeat 3] [--rows 200000] [--decode-iters 3] [--chartio-c 1000] [--rounds 10] [--sleep 1] \
-[--drivers ours,mysql_async,sqlx,mysql] [--only select1,decode,chartio,checkout] [--out target/bench/report.md]";
+[--warmup 0.5] [--repeat 3] [--rows 200000] [--stmt-rows 200000] [--batch-rows 100000] [--decode-iters 3] \
+[--chartio-c 1000] [--rounds 10] [--sleep 1] [--drivers ours,mysql_async,sqlx,mysql] \
+[--only select1,decode,chartio,checkout,stmt_read,point_select,insert_batch,pool_exec] [--out target/bench/report.md]";
 
 fn all_drivers() -> Vec<String> {
     let mut d = vec!["ours".to_string()];
@@ -100,6 +112,8 @@ fn parse_args() -> R<Config> {
         warmup: Duration::from_millis(500),
         window: Duration::from_secs(3),
         rows: 200_000,
+        stmt_rows: 200_000,
+        batch_rows: 100_000,
         decode_iters: 3,
         repeat: 3,
         chartio_c: 1000,
@@ -111,6 +125,10 @@ fn parse_args() -> R<Config> {
             "decode".into(),
             "chartio".into(),
             "checkout".into(),
+            "stmt_read".into(),
+            "point_select".into(),
+            "insert_batch".into(),
+            "pool_exec".into(),
         ],
         out: "target/bench/report.md".into(),
     };
@@ -137,6 +155,8 @@ fn parse_args() -> R<Config> {
             "--secs" => cfg.window = Duration::from_secs_f64(val()?.parse()?),
             "--warmup" => cfg.warmup = Duration::from_secs_f64(val()?.parse()?),
             "--rows" => cfg.rows = val()?.parse()?,
+            "--stmt-rows" => cfg.stmt_rows = val()?.parse::<u64>()?.max(1),
+            "--batch-rows" => cfg.batch_rows = val()?.parse::<u64>()?.max(1),
             "--decode-iters" => cfg.decode_iters = val()?.parse::<usize>()?.max(1),
             "--repeat" => cfg.repeat = val()?.parse::<usize>()?.max(1),
             "--chartio-c" => cfg.chartio_c = val()?.parse::<usize>()?.max(1),
@@ -375,22 +395,36 @@ mod peers {
     }
 
     pub fn select1_threads(cfg: &Config, c: usize) -> R<Measurement> {
+        loop_threads(cfg, c, |conn, _, _| {
+            let v: i64 = conn
+                .query_first("SELECT 1")
+                .map_err(|e| e.to_string())?
+                .ok_or("no row")?;
+            std::hint::black_box(v);
+            Ok(())
+        })
+    }
+
+    /// `op(conn, thread, k)` in a loop on `c` threads with a connection each (`k`
+    /// counts the thread's calls); the calls done in a window after a warm-up.
+    pub fn loop_threads<F>(cfg: &Config, c: usize, op: F) -> R<Measurement>
+    where
+        F: Fn(&mut mysql::Conn, usize, u64) -> Result<(), String> + Clone + Send + 'static,
+    {
         let opts = my_opts(cfg, None)?;
         let count = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let start = Arc::new(Barrier::new(c + 1));
         let mut threads = Vec::new();
-        for _ in 0..c {
+        for t in 0..c {
             let mut conn = mysql::Conn::new(opts.clone())?;
-            let (count, stop, start) = (count.clone(), stop.clone(), start.clone());
+            let (count, stop, start, op) = (count.clone(), stop.clone(), start.clone(), op.clone());
             threads.push(std::thread::spawn(move || -> Result<(), String> {
                 start.wait();
+                let mut k = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let v: i64 = conn
-                        .query_first("SELECT 1")
-                        .map_err(|e| e.to_string())?
-                        .ok_or("no row")?;
-                    std::hint::black_box(v);
+                    op(&mut conn, t, k)?;
+                    k += 1;
                     count.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok(())
@@ -730,28 +764,33 @@ fn median(mut v: Vec<Measurement>) -> Option<Measurement> {
 
 /// Create (once) the 200k-row table the decode figure reads.
 fn prepare_decode_table(cfg: &Config) -> R<()> {
+    prepare_rows_table(cfg, DECODE_TABLE, cfg.rows)
+}
+
+/// Create (once) `table` with ids 1..=`rows` and 5 columns (BIGINT, VARCHAR, DOUBLE,
+/// DATETIME(6), TEXT), unless it already has that many rows.
+fn prepare_rows_table(cfg: &Config, table: &str, rows: u64) -> R<()> {
     let mut conn = mysqlclient_async::Conn::connect(cfg.url.as_str())?;
     let n: Option<i64> = conn
         .query_opt(&format!(
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{DECODE_TABLE}'"
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{table}'"
         ))?;
     if n == Some(1) {
-        let rows: i64 = conn.query_one(&format!("SELECT COUNT(*) FROM {DECODE_TABLE}"))?;
-        if rows as u64 == cfg.rows {
+        let have: i64 = conn.query_one(&format!("SELECT COUNT(*) FROM {table}"))?;
+        if have as u64 == rows {
             return Ok(());
         }
     }
-    note(format!("creating {DECODE_TABLE} with {} rows", cfg.rows));
-    conn.query_drop(&format!("DROP TABLE IF EXISTS {DECODE_TABLE}"))?;
+    note(format!("creating {table} with {rows} rows"));
+    conn.query_drop(&format!("DROP TABLE IF EXISTS {table}"))?;
     conn.query_drop(&format!(
-        "CREATE TABLE {DECODE_TABLE} (id BIGINT PRIMARY KEY, name VARCHAR(64) NOT NULL, \
+        "CREATE TABLE {table} (id BIGINT PRIMARY KEY, name VARCHAR(64) NOT NULL, \
          score DOUBLE NOT NULL, at DATETIME(6) NOT NULL, body TEXT NOT NULL) ENGINE=InnoDB"
     ))?;
     conn.query_drop(&format!(
-        "INSERT INTO {DECODE_TABLE} SELECT seq, CONCAT('name-', seq), seq * 1.25, \
+        "INSERT INTO {table} SELECT seq, CONCAT('name-', seq), seq * 1.25, \
          TIMESTAMP'2020-01-01 00:00:00' + INTERVAL seq SECOND + INTERVAL (seq * 7919) MOD 1000000 MICROSECOND, \
-         REPEAT(CHAR(97 + seq MOD 26), 20 + seq MOD 180) FROM seq_1_to_{}",
-        cfg.rows
+         REPEAT(CHAR(97 + seq MOD 26), 20 + seq MOD 180) FROM seq_1_to_{rows}"
     ))?;
     Ok(())
 }
@@ -879,7 +918,11 @@ fn report(cfg: &Config, res: &Results) -> String {
             &of_null,
         );
     }
-    let mut out = t.render();
+    let mut out = if t.is_empty() {
+        String::new()
+    } else {
+        t.render()
+    };
     if let Some(n) = null {
         out.push_str(&format!(
             "\nChartio `null` (tasks sleeping {} s, no database): {} q/s; the limit is c / query time = {} q/s.\n",
@@ -1034,18 +1077,25 @@ fn run(cfg: &Config) -> R<()> {
     if has("checkout") {
         table.push_str(&checkout_section(cfg, &rt, &local)?);
     }
+    for s in stmt::Section::ALL {
+        if has(s.name()) {
+            table.push_str(&stmt::section(cfg, &rt, &local, s)?);
+        }
+    }
     let machine = format!("{}; before the run: {load_before}", machine());
     let text = format!(
         "Peer comparison, {machine}. Async drivers on one current-thread tokio runtime, \
-         `mysql` on one OS thread per connection; TCP to 127.0.0.1 without TLS; text protocol; \
+         `mysql` on one OS thread per connection; TCP to 127.0.0.1 without TLS; text protocol \
+         outside the prepared-statement sections; \
          SELECT 1: windows of {} s after {} s warm-up, median of {} interleaved rounds; \
-         decode: best of {}; Chartio: {} rounds of `SELECT SLEEP({})` per task.\n\n{table}",
+         decode: best of {}; Chartio: {} rounds of `SELECT SLEEP({})` per task.\n\n{}",
         cfg.window.as_secs_f64(),
         cfg.warmup.as_secs_f64(),
         cfg.repeat,
         cfg.decode_iters,
         cfg.chartio_rounds,
-        cfg.sleep
+        cfg.sleep,
+        table.trim_start()
     );
     println!("\n{text}");
     if let Some(dir) = std::path::Path::new(&cfg.out).parent() {
