@@ -489,6 +489,7 @@ impl Conn {
     /// Make `sql` the active statement, preparing it if it is not cached.
     fn statement(&mut self, sql: &str) -> Result<()> {
         if self.stmts.get(sql).is_none() {
+            crate::params::interpolate::check_for_prepare(&self.raw, sql)?;
             // SAFETY: our live handle; the cache is dropped after it (field order).
             let mut raw = unsafe { RawStmt::init(self.raw.as_ptr()) }?;
             let r = if raw.prepare_blocking(sql) == 0 {

@@ -78,6 +78,7 @@ impl AsyncConn {
 
     /// Prepare a new statement and cache it.
     async fn prepare_new(&mut self, sql: Arc<str>) -> Result<()> {
+        crate::params::interpolate::check_for_prepare(&self.raw, &sql)?;
         // SAFETY: our live, connected handle; the statement is kept in the cache,
         // which is dropped after the handle (see the field order of AsyncConn).
         let raw = unsafe { RawStmt::init(self.raw.as_ptr()) }?;
@@ -524,7 +525,11 @@ impl AsyncConn {
 
     #[cfg(not(mca_mariadb))]
     async fn bulk_chunk(&mut self, _rows: &[Vec<Value>]) -> Result<ExecResult> {
-        unreachable!("bulk execution needs MariaDB Connector/C")
+        Err(Error::new(
+            ErrorKind::Client,
+            "internal: bulk execution needs MariaDB Connector/C",
+        )
+        .with_fatal(false))
     }
 
     /// The server's `max_allowed_packet`, asked once per connection.

@@ -37,6 +37,23 @@ pub(crate) fn interpolate_for(raw: &RawConn, sql: &str, params: impl Params) -> 
     interpolate(sql, params.into_values(), session)
 }
 
+/// Before a server-side prepare: refuse what client-side parameters refuse
+/// (several statements, executable comments, text the client cannot read
+/// unambiguously), with the same errors, so that both paths accept the same
+/// text. Runs once per prepared statement, not per execute.
+pub(crate) fn check_for_prepare(raw: &RawConn, sql: &str) -> Result<()> {
+    let charset = raw.charset_name();
+    let session = Session {
+        no_backslash_escapes: raw.server_status() & SERVER_STATUS_NO_BACKSLASH_ESCAPES != 0,
+        charset: &charset,
+    };
+    let s = scan(sql, !session.no_backslash_escapes, false);
+    if s.multi || sql.contains('?') {
+        check_statement(sql, &s, session)?;
+    }
+    Ok(())
+}
+
 fn params_error(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::Params, msg).with_fatal(false)
 }
