@@ -424,7 +424,6 @@ impl Drop for RawStmt {
 enum Slot {
     Null,
     I64(i64),
-    F32(f32),
     F64(f64),
     Time(Box<ffi::MYSQL_TIME>),
     Bytes(Vec<u8>),
@@ -488,8 +487,9 @@ fn mysql_time(v: &Value) -> Box<ffi::MYSQL_TIME> {
             t.time_type = ffi::enum_mysql_timestamp_type::MYSQL_TIMESTAMP_DATETIME;
         }
         Value::Time(tm) => {
-            // Hours above 23 are carried in `hour` (the library sends days + hours).
-            t.hour = tm.hours().into();
+            // The binary protocol carries days and an hour byte: split the hours.
+            t.day = (tm.hours() / 24).into();
+            t.hour = (tm.hours() % 24).into();
             (t.minute, t.second) = (tm.minutes().into(), tm.seconds().into());
             t.second_part = tm.micros().into();
             t.neg = tm.is_negative().into();
@@ -506,9 +506,12 @@ fn slot_of(v: Value) -> Result<(T, bool, Slot)> {
         Value::Null => (T::MYSQL_TYPE_NULL, false, Slot::Null),
         Value::Int(i) => (T::MYSQL_TYPE_LONGLONG, false, Slot::I64(i)),
         Value::UInt(u) => (T::MYSQL_TYPE_LONGLONG, true, Slot::I64(u as i64)),
+        // Sent as the DOUBLE of exactly the f32's value, as on the client-side
+        // path (a FLOAT parameter would make `SELECT ?` a FLOAT column, which reads
+        // back rounded to six digits).
         Value::Float(x) => {
             finite(x.into())?;
-            (T::MYSQL_TYPE_FLOAT, false, Slot::F32(x))
+            (T::MYSQL_TYPE_DOUBLE, false, Slot::F64(x.into()))
         }
         Value::Double(x) => {
             finite(x)?;
@@ -550,7 +553,6 @@ impl ParamBinds {
             match slot {
                 Slot::Null => {}
                 Slot::I64(x) => b.buffer = x as *mut i64 as *mut c_void,
-                Slot::F32(x) => b.buffer = x as *mut f32 as *mut c_void,
                 Slot::F64(x) => b.buffer = x as *mut f64 as *mut c_void,
                 Slot::Time(t) => b.buffer = &mut **t as *mut ffi::MYSQL_TIME as *mut c_void,
                 Slot::Bytes(v) => {
@@ -635,16 +637,12 @@ impl ParamBinds {
                     (T::MYSQL_TYPE_LONGLONG, Slot::I64(x)) => {
                         c.fixed.extend_from_slice(&x.to_ne_bytes())
                     }
-                    (T::MYSQL_TYPE_FLOAT, Slot::F32(x)) => {
-                        c.fixed.extend_from_slice(&x.to_ne_bytes())
-                    }
                     (T::MYSQL_TYPE_DOUBLE, Slot::F64(x)) => {
                         c.fixed.extend_from_slice(&x.to_ne_bytes())
                     }
                     (T::MYSQL_TYPE_LONGLONG | T::MYSQL_TYPE_DOUBLE, _) => {
                         c.fixed.extend_from_slice(&[0; 8])
                     }
-                    (T::MYSQL_TYPE_FLOAT, _) => c.fixed.extend_from_slice(&[0; 4]),
                     (_, Slot::Bytes(b)) => c.pointers.push(b.as_ptr() as *const c_void),
                     (_, Slot::Time(tm)) => c
                         .pointers
