@@ -25,12 +25,12 @@ use crate::column::Column;
 use crate::error::Result;
 use crate::opts::{IntoOpts, Opts};
 use crate::protocol::{
-    self, broken, busy, empty_columns, no_rows, nothing_pending, status_of, Step,
+    self, broken, busy, empty_columns, no_rows, nothing_pending, status_of, stmt_status_of, Step,
 };
-use crate::raw::stmt::{RawStmt, FETCH_END, FETCH_ROW, FETCH_TRUNCATED, LONG_DATA_THRESHOLD};
+use crate::raw::stmt::{long_chunks, RawStmt, FETCH_END, FETCH_ROW, FETCH_TRUNCATED};
 use crate::raw::{ConnectParams, Phase, RawConn};
 use crate::row::{ExecResult, FromRow, ResultSet, Row, RowRef};
-use crate::statement::{batch_error, chunk_len, needs_reprepare};
+use crate::statement::{batch_error, check_batch_rows, chunk_len, needs_reprepare, BatchTotal};
 use crate::statement::{Statement, StatementLike, StmtCache};
 use crate::types::Value;
 
@@ -42,6 +42,8 @@ pub struct Conn {
     /// Prepared statements. After `raw`: dropped after the handle is closed, when
     /// the library has detached them and closing them only frees memory.
     stmts: StmtCache,
+    /// The server's `max_allowed_packet`, once asked (`exec_batch`).
+    max_packet: Option<u64>,
 }
 
 impl Conn {
@@ -57,7 +59,12 @@ impl Conn {
             ok => ok?,
         };
         let stmts = StmtCache::new(opts.stmt_cache_size());
-        let mut conn = Conn { raw, opts, stmts };
+        let mut conn = Conn {
+            raw,
+            opts,
+            stmts,
+            max_packet: None,
+        };
         for sql in conn.opts.init_sql().to_vec() {
             conn.query_drop(&sql)
                 .map_err(|e| e.context(format_args!("init SQL `{sql}` failed")))?;
@@ -483,28 +490,29 @@ impl Conn {
     pub fn prepare(&mut self, sql: &str) -> Result<Statement> {
         self.ensure_idle()?;
         self.statement(sql)?;
-        Ok(self.stmts.get(sql).expect("just prepared").handle.clone())
+        let e = self.stmts.active_entry().ok_or_else(broken)?;
+        Ok(e.handle.clone())
     }
 
     /// Make `sql` the active statement, preparing it if it is not cached.
     fn statement(&mut self, sql: &str) -> Result<()> {
-        if self.stmts.get(sql).is_none() {
-            crate::params::interpolate::check_for_prepare(&self.raw, sql)?;
-            // SAFETY: our live handle; the cache is dropped after it (field order).
-            let mut raw = unsafe { RawStmt::init(self.raw.as_ptr()) }?;
-            let r = if raw.prepare_blocking(sql) == 0 {
-                raw.after_prepare()
-            } else {
-                Err(raw.last_error())
-            };
-            self.raw.note_session_state();
-            if let Err(e) = r {
-                drop(raw);
-                return Err(self.raw.fail(e));
-            }
-            self.stmts.insert(Arc::from(sql), raw);
+        if self.stmts.activate(sql) {
+            return Ok(());
         }
-        self.stmts.active = Some(Arc::from(sql));
+        crate::params::interpolate::check_for_prepare(&self.raw, sql)?;
+        // SAFETY: our live handle; the cache is dropped after it (field order).
+        let mut raw = unsafe { RawStmt::init(self.raw.as_ptr()) }?;
+        let r = if raw.prepare_blocking(sql) == 0 {
+            raw.after_prepare()
+        } else {
+            Err(raw.last_error())
+        };
+        self.raw.note_session_state();
+        if let Err(e) = r {
+            drop(raw);
+            return Err(self.raw.fail(e));
+        }
+        self.stmts.insert(Arc::from(sql), raw);
         Ok(())
     }
 
@@ -513,87 +521,57 @@ impl Conn {
     fn stmt_run(&mut self, sql: &str, values: Vec<Value>) -> Result<()> {
         self.ensure_idle()?;
         self.statement(sql)?;
-        match self.execute_active(values.clone()) {
+        self.stmts.active_raw()?.bind_params(values)?;
+        match self.execute_active() {
             Err(e) if needs_reprepare(&e) && !e.is_fatal() => {
-                self.stmts.evict(sql);
+                let params = self.stmts.active_raw()?.take_params();
+                self.stmts.evict_active();
                 self.close_statements();
                 self.statement(sql)?;
-                self.execute_active(values)
+                self.stmts.active_raw()?.rebind_params(params)?;
+                self.execute_active()
             }
             r => r,
         }
     }
 
-    fn active(&mut self) -> Result<&mut RawStmt> {
-        match self.stmts.active_entry() {
-            Some(e) => Ok(&mut e.raw),
-            None => Err(broken()),
-        }
-    }
-
-    fn execute_active(&mut self, values: Vec<Value>) -> Result<()> {
-        let stmt = self.active()?;
-        let long = stmt.bind_params(values)?;
-        for i in long {
-            let len = stmt.long_data(i).len();
-            let mut off = 0;
-            while off < len {
-                let end = (off + LONG_DATA_THRESHOLD).min(len);
-                if let Err(e) = stmt.send_long_data_blocking(i, off, end) {
+    /// Send the long data of the bound parameters, then execute the active
+    /// statement and read its result header.
+    fn execute_active(&mut self) -> Result<()> {
+        let stmt = self.stmts.active_raw()?;
+        for i in stmt.long_params().to_vec() {
+            for chunk in long_chunks(stmt.long_data(i).len()) {
+                if let Err(e) = stmt.send_long_data_blocking(i, chunk) {
                     // The server holds part of the value: never execute this
                     // statement with it.
-                    let sql = self.stmts.active.clone().expect("active");
-                    self.stmts.evict(&sql);
+                    self.stmts.evict_active();
                     self.close_statements();
                     return Err(self.raw.fail(e));
                 }
-                off = end;
             }
         }
-        let stmt = self.active()?;
         let ok = stmt.execute_blocking() == 0;
         self.after_stmt_step(ok)
     }
 
     /// After an execute or next-result: the phase, or the statement's error.
     fn after_stmt_step(&mut self, ok: bool) -> Result<()> {
-        self.raw.note_session_state();
-        let stmt = self.active()?;
+        let stmt = self.stmts.active_raw()?;
         if !ok {
+            self.raw.note_session_state();
             let e = stmt.last_error();
             return Err(self.raw.fail(e));
         }
         let r = stmt.after_execute();
         let rows = stmt.field_count() > 0;
-        let phase = if rows {
-            Phase::StmtRows
-        } else {
-            self.stmt_idle_or_more()
-        };
-        self.raw.set_phase(phase);
+        self.raw.after_stmt_header(rows);
         r
-    }
-
-    fn stmt_idle_or_more(&self) -> Phase {
-        if self.raw.more_results() {
-            Phase::StmtMore
-        } else {
-            Phase::Idle
-        }
     }
 
     /// The outcome of the active statement's last execute.
     fn stmt_status(&mut self) -> ExecResult {
-        let (warnings, info) = (self.raw.warning_count(), self.raw.info());
-        match self.active() {
-            Ok(s) => ExecResult {
-                affected_rows: s.affected_rows(),
-                last_insert_id: s.insert_id(),
-                warnings,
-                info,
-            },
-            Err(_) => ExecResult::default(),
-        }
+        let stmt = self.stmts.active_entry().map(|e| &e.raw);
+        stmt_status_of(&self.raw, stmt)
     }
 
     /// Read the rows of the statement's current result as `T` (after a conversion
@@ -602,39 +580,33 @@ impl Conn {
         if self.raw.phase() != Phase::StmtRows {
             return Ok((empty_columns(), Vec::new(), self.stmt_status()));
         }
-        let columns = self.active()?.columns().clone();
+        let columns = self.stmts.active_raw()?.columns().clone();
         let mut rows = Vec::new();
         let mut first_err = None;
         loop {
-            let stmt = self.active()?;
-            let rc = stmt.fetch_blocking();
-            match rc {
-                FETCH_ROW | FETCH_TRUNCATED => {
-                    if first_err.is_none() {
-                        match stmt.load_row(rc == FETCH_TRUNCATED) {
-                            Ok(()) => {
-                                match T::from_row_ref(&RowRef::new(&columns, stmt.current_row())) {
-                                    Ok(v) => rows.push(v),
-                                    Err(e) => first_err = Some(e),
-                                }
-                            }
-                            Err(e) => first_err = Some(e.with_fatal(false)),
-                        }
+            let stmt = self.stmts.active_raw()?;
+            match stmt.fetch_blocking() {
+                rc @ (FETCH_ROW | FETCH_TRUNCATED) => {
+                    if first_err.is_some() {
+                        continue;
+                    }
+                    let r = match stmt.load_row(rc == FETCH_TRUNCATED) {
+                        Ok(()) => T::from_row_ref(&RowRef::new(&columns, stmt.current_row())),
+                        Err(e) => Err(e.with_fatal(false)),
+                    };
+                    match r {
+                        Ok(v) => rows.push(v),
+                        Err(e) => first_err = Some(e),
                     }
                 }
                 FETCH_END => {
-                    self.raw.note_session_state();
-                    let phase = self.stmt_idle_or_more();
-                    self.raw.set_phase(phase);
+                    self.raw.after_stmt_rows();
                     break;
                 }
                 _ => {
                     let e = stmt.last_error();
                     let e = self.raw.fail(e);
-                    if self.raw.phase() != Phase::Broken {
-                        let phase = self.stmt_idle_or_more();
-                        self.raw.set_phase(phase);
-                    }
+                    self.raw.after_stmt_rows();
                     if e.is_fatal() {
                         return Err(e);
                     }
@@ -658,7 +630,7 @@ impl Conn {
             let r = match self.raw.phase() {
                 Phase::StmtRows => self.stmt_collect::<Row>().map(|(_, _, s)| s),
                 Phase::StmtMore => {
-                    let rc = self.active()?.next_result_blocking();
+                    let rc = self.stmts.active_raw()?.next_result_blocking();
                     if rc == -1 {
                         self.raw.set_phase(Phase::Idle);
                         continue;
@@ -778,36 +750,22 @@ impl Conn {
         use crate::params::Params as _;
         let sql = stmt.sql_text();
         let rows: Vec<Vec<Value>> = params.into_iter().map(|p| p.into_values()).collect();
-        let mut total = ExecResult::default();
-        let mut first_id = 0;
         let server = self.server_side_params();
-        if server {
+        let mut bulk = false;
+        let mut limit = 0;
+        if server && !rows.is_empty() {
             self.ensure_idle()?;
-            self.statement(sql)?;
-            let params = self.active()?.param_count();
-            if let Some(bad) = rows.iter().position(|r| r.len() != params) {
-                return Err(crate::Error::new(
-                    crate::ErrorKind::Params,
-                    format!(
-                        "exec_batch: row {} has {} parameter(s), the statement {params}; nothing was sent",
-                        bad + 1,
-                        rows[bad].len()
-                    ),
-                )
-                .with_fatal(false));
+            if cfg!(mca_mariadb) && self.raw.server_supports_bulk() {
+                // Asked before the statement is made active (it runs a query).
+                limit = self.max_allowed_packet()? as usize;
+                bulk = true;
             }
-        }
-        let bulk = server && cfg!(mca_mariadb) && self.raw.server_supports_bulk() && {
-            self.active()?.param_count() > 0
-        };
-        let limit = if bulk {
-            self.query_one::<u64>("SELECT @@max_allowed_packet")? as usize
-        } else {
-            0
-        };
-        if bulk {
             self.statement(sql)?;
+            let params = self.stmts.active_raw()?.param_count();
+            check_batch_rows(&rows, params)?;
+            bulk &= params > 0;
         }
+        let mut total = BatchTotal::default();
         let mut i = 0;
         while i < rows.len() {
             let n = if bulk {
@@ -818,31 +776,40 @@ impl Conn {
             let r = if n > 1 {
                 self.bulk_chunk(&rows[i..i + n])
             } else if server {
-                self.execute_active(rows[i].clone())
-                    .and_then(|()| self.stmt_finish())
+                self.execute_row(rows[i].clone())
             } else {
                 self.interpolate(sql, rows[i].clone())
                     .and_then(|text| self.execute(&text))
             };
             match r {
-                Ok(s) => {
-                    total.affected_rows += s.affected_rows;
-                    total.warnings += s.warnings;
-                    if first_id == 0 {
-                        first_id = s.last_insert_id;
-                    }
-                }
-                Err(e) => return Err(batch_error(e, i, n, i, total.affected_rows)),
+                Ok(s) => total.add(&s),
+                Err(e) => return Err(batch_error(e, i, n, total.affected())),
             }
             i += n;
         }
-        total.last_insert_id = first_id;
-        Ok(total)
+        Ok(total.finish())
+    }
+
+    /// One execute of the active statement, its results read.
+    fn execute_row(&mut self, values: Vec<Value>) -> Result<ExecResult> {
+        self.stmts.active_raw()?.bind_params(values)?;
+        self.execute_active()?;
+        self.stmt_finish()
+    }
+
+    /// The server's `max_allowed_packet`, asked once per connection.
+    fn max_allowed_packet(&mut self) -> Result<u64> {
+        if let Some(v) = self.max_packet {
+            return Ok(v);
+        }
+        let v: u64 = self.query_one("SELECT @@max_allowed_packet")?;
+        self.max_packet = Some(v);
+        Ok(v)
     }
 
     #[cfg(mca_mariadb)]
     fn bulk_chunk(&mut self, rows: &[Vec<Value>]) -> Result<ExecResult> {
-        let stmt = self.active()?;
+        let stmt = self.stmts.active_raw()?;
         stmt.bind_bulk(rows)?;
         let ok = stmt.execute_blocking() == 0;
         stmt.end_bulk();

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
+use crate::raw::stmt::RawStmt;
 use crate::raw::{Phase, RawConn};
 use crate::row::ExecResult;
 
@@ -84,6 +85,19 @@ pub(crate) fn status_of(raw: &RawConn) -> ExecResult {
         last_insert_id: raw.insert_id(),
         warnings: raw.warning_count(),
         info: raw.info(),
+    }
+}
+
+/// The outcome of a prepared statement's last execute (`stmt`: the active one).
+pub(crate) fn stmt_status_of(raw: &RawConn, stmt: Option<&RawStmt>) -> ExecResult {
+    match stmt {
+        Some(s) => ExecResult {
+            affected_rows: s.affected_rows(),
+            last_insert_id: s.insert_id(),
+            warnings: raw.warning_count(),
+            info: raw.info(),
+        },
+        None => ExecResult::default(),
     }
 }
 

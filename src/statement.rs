@@ -15,8 +15,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::column::Column;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::broken;
 use crate::raw::stmt::RawStmt;
+use crate::row::ExecResult;
 use crate::types::Value;
 
 /// A statement prepared on the server, from [`AsyncConn::prepare`] or
@@ -116,9 +118,13 @@ pub(crate) struct Entry {
     last_used: u64,
 }
 
-/// A connection's prepared statements (see the module docs).
+/// A connection's prepared statements (see the module docs): entries in slots,
+/// found by SQL text once per call; the active statement is a slot index, so
+/// reading its rows does not look the text up again.
 pub(crate) struct StmtCache {
-    entries: HashMap<Arc<str>, Entry>,
+    index: HashMap<Arc<str>, usize>,
+    slots: Vec<Option<Entry>>,
+    free: Vec<usize>,
     capacity: usize,
     tick: u64,
     /// Statements to close on the server at the next command.
@@ -127,8 +133,8 @@ pub(crate) struct StmtCache {
     pub(crate) preparing: Option<(Arc<str>, RawStmt)>,
     /// A statement being closed (the library frees it when the close finishes).
     pub(crate) closing: Option<RawStmt>,
-    /// The statement of the execute, rows or long data in flight.
-    pub(crate) active: Option<Arc<str>>,
+    /// The slot of the statement whose execute, rows or long data are in flight.
+    active: Option<usize>,
     /// Long data was sent for the active statement and its execute has not
     /// started: the server would use that data in the next execute, so the
     /// statement is closed if the call is abandoned.
@@ -138,7 +144,9 @@ pub(crate) struct StmtCache {
 impl StmtCache {
     pub(crate) fn new(capacity: usize) -> StmtCache {
         StmtCache {
-            entries: HashMap::new(),
+            index: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             capacity,
             tick: 0,
             to_close: Vec::new(),
@@ -149,57 +157,88 @@ impl StmtCache {
         }
     }
 
-    /// The cached statement for `sql`, marked as just used.
-    pub(crate) fn get(&mut self, sql: &str) -> Option<&mut Entry> {
+    /// Make the cached statement for `sql` the active one (marked as just used);
+    /// false if it is not cached.
+    pub(crate) fn activate(&mut self, sql: &str) -> bool {
+        let Some(&slot) = self.index.get(sql) else {
+            return false;
+        };
         self.tick += 1;
-        let tick = self.tick;
-        let e = self.entries.get_mut(sql)?;
-        e.last_used = tick;
-        Some(e)
+        if let Some(e) = self.slots[slot].as_mut() {
+            e.last_used = self.tick;
+        }
+        self.active = Some(slot);
+        true
     }
 
     /// The entry of the active statement.
     pub(crate) fn active_entry(&mut self) -> Option<&mut Entry> {
-        let key = self.active.clone()?;
-        self.entries.get_mut(&*key)
+        self.slots.get_mut(self.active?)?.as_mut()
     }
 
-    /// Cache a freshly prepared statement; returns its handle.
-    pub(crate) fn insert(&mut self, sql: Arc<str>, raw: RawStmt) -> Statement {
+    /// The active statement, or the error of a connection that lost track of it.
+    pub(crate) fn active_raw(&mut self) -> Result<&mut RawStmt> {
+        self.active_entry().map(|e| &mut e.raw).ok_or_else(broken)
+    }
+
+    /// Cache a freshly prepared statement and make it the active one.
+    pub(crate) fn insert(&mut self, sql: Arc<str>, raw: RawStmt) {
         self.tick += 1;
         let handle = Statement::new(sql.clone(), raw.param_count(), raw.columns().clone());
-        if let Some(old) = self.entries.insert(
-            sql,
-            Entry {
-                raw,
-                handle: handle.clone(),
-                last_used: self.tick,
-            },
-        ) {
-            self.to_close.push(old.raw);
+        let entry = Entry {
+            raw,
+            handle,
+            last_used: self.tick,
+        };
+        if let Some(&old) = self.index.get(&sql) {
+            self.evict_slot(old);
         }
-        handle
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(entry);
+                slot
+            }
+            None => {
+                self.slots.push(Some(entry));
+                self.slots.len() - 1
+            }
+        };
+        self.index.insert(sql, slot);
+        self.active = Some(slot);
     }
 
-    /// Forget a statement (it is closed at the next command).
-    pub(crate) fn evict(&mut self, sql: &str) {
-        if let Some(e) = self.entries.remove(sql) {
+    /// Forget the active statement (it is closed at the next command).
+    pub(crate) fn evict_active(&mut self) {
+        if let Some(slot) = self.active {
+            self.evict_slot(slot);
+        }
+    }
+
+    fn evict_slot(&mut self, slot: usize) {
+        if let Some(e) = self.slots[slot].take() {
+            self.index.remove(e.handle.sql());
             self.to_close.push(e.raw);
+            self.free.push(slot);
+        }
+        if self.active == Some(slot) {
+            self.active = None;
         }
     }
 
     /// Move the least recently used unpinned statements beyond the cache's size
     /// to the close list.
     pub(crate) fn trim(&mut self) {
-        while self.entries.len() > self.capacity {
+        while self.index.len() > self.capacity {
             let victim = self
-                .entries
+                .slots
                 .iter()
+                .enumerate()
+                .filter_map(|(i, e)| Some((i, e.as_ref()?)))
                 .filter(|(_, e)| !e.handle.pinned())
                 .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone());
+                .map(|(i, _)| i);
             match victim {
-                Some(k) => self.evict(&k),
+                Some(slot) => self.evict_slot(slot),
                 None => break,
             }
         }
@@ -207,16 +246,56 @@ impl StmtCache {
 
     /// Whether any statement waits to be closed (or the cache is over its size).
     pub(crate) fn needs_cleanup(&self) -> bool {
-        !self.to_close.is_empty() || self.entries.len() > self.capacity
+        !self.to_close.is_empty() || self.index.len() > self.capacity
     }
 
     /// Every statement was dropped by the server (a reset): close them all
     /// client-side.
     pub(crate) fn clear(&mut self) {
-        let all: Vec<Arc<str>> = self.entries.keys().cloned().collect();
-        for k in all {
-            self.evict(&k);
+        for slot in 0..self.slots.len() {
+            self.evict_slot(slot);
         }
+    }
+}
+
+/// The running total of an `exec_batch`: affected rows and warnings summed, the
+/// first generated id kept.
+#[derive(Default)]
+pub(crate) struct BatchTotal(ExecResult);
+
+impl BatchTotal {
+    /// Add one execute's (or one bulk chunk's) outcome.
+    pub(crate) fn add(&mut self, r: &ExecResult) {
+        self.0.affected_rows += r.affected_rows;
+        self.0.warnings += r.warnings;
+        if self.0.last_insert_id == 0 {
+            self.0.last_insert_id = r.last_insert_id;
+        }
+    }
+
+    /// Rows affected so far.
+    pub(crate) fn affected(&self) -> u64 {
+        self.0.affected_rows
+    }
+
+    pub(crate) fn finish(self) -> ExecResult {
+        self.0
+    }
+}
+
+/// Refuse a batch whose rows do not all carry `params` values.
+pub(crate) fn check_batch_rows(rows: &[Vec<Value>], params: usize) -> Result<()> {
+    match rows.iter().position(|r| r.len() != params) {
+        None => Ok(()),
+        Some(bad) => Err(Error::new(
+            ErrorKind::Params,
+            format!(
+                "exec_batch: row {} has {} parameter(s), the statement {params}; nothing was sent",
+                bad + 1,
+                rows[bad].len(),
+            ),
+        )
+        .with_fatal(false)),
     }
 }
 
@@ -257,14 +336,14 @@ fn value_size(v: &Value) -> usize {
 }
 
 /// An error in the middle of a batch, saying how much was applied before it.
-pub(crate) fn batch_error(e: Error, first: usize, n: usize, done: usize, applied: u64) -> Error {
+pub(crate) fn batch_error(e: Error, first: usize, n: usize, applied: u64) -> Error {
     let rows = if n == 1 {
         format!("row {}", first + 1)
     } else {
         format!("rows {}–{}", first + 1, first + n)
     };
     e.context(format!(
-        "exec_batch: {rows} failed; the {done} row(s) before them were executed \
+        "exec_batch: {rows} failed; the {first} row(s) before them were executed \
          ({applied} affected), the failed chunk's rows were not (a statement's effects are \
          undone on error with InnoDB; with a non-transactional engine some may remain)"
     ))

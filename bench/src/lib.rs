@@ -266,6 +266,46 @@ pub fn parse_sweep(text: &str) -> Result<Vec<SweepRow>, String> {
     Ok(out)
 }
 
+/// The measurements of several rounds, grouped by figure (a driver at a level,
+/// say): each figure is the round with the median rate, so that a burst of other
+/// load on the machine hits one round of every driver rather than all rounds of one.
+pub struct Rounds<K>(Vec<(K, Vec<Measurement>)>);
+
+impl<K: PartialEq> Default for Rounds<K> {
+    fn default() -> Self {
+        Rounds(Vec::new())
+    }
+}
+
+impl<K: PartialEq> Rounds<K> {
+    /// Add one round's measurement of `key`.
+    pub fn push(&mut self, key: K, m: Measurement) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(m),
+            None => self.0.push((key, vec![m])),
+        }
+    }
+
+    /// The round of `key` with the median rate.
+    pub fn median(&self, key: &K) -> Option<Measurement> {
+        let (_, v) = self.0.iter().find(|(k, _)| k == key)?;
+        median(v.clone())
+    }
+
+    /// Every figure with its median round, in the order first measured.
+    pub fn into_medians(self) -> impl Iterator<Item = (K, Measurement)> {
+        self.0
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, median(v)?)))
+    }
+}
+
+/// The measurement with the median rate.
+fn median(mut v: Vec<Measurement>) -> Option<Measurement> {
+    v.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+    v.get(v.len() / 2).copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

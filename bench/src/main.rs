@@ -51,7 +51,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mysqlclient_async_bench::{fmt_num, Mark, Measurement, Table};
+use mysqlclient_async_bench::{fmt_num, Mark, Measurement, Rounds, Table};
 
 mod stmt;
 
@@ -757,11 +757,6 @@ fn measure(
 }
 
 /// The sample with the median rate.
-fn median(mut v: Vec<Measurement>) -> Option<Measurement> {
-    v.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
-    v.get(v.len() / 2).copied()
-}
-
 /// Create (once) the 200k-row table the decode figure reads.
 fn prepare_decode_table(cfg: &Config) -> R<()> {
     prepare_rows_table(cfg, DECODE_TABLE, cfg.rows)
@@ -1010,10 +1005,8 @@ fn run(cfg: &Config) -> R<()> {
     }
     let has = |section: &str| cfg.sections.iter().any(|s| s == section);
     if has("select1") {
-        // Rounds: every driver at every level in turn, `repeat` times; each figure is
-        // the round with the median rate, so that a burst of other load on the machine
-        // hits one round of every driver rather than all rounds of one.
-        let mut samples: Vec<(String, String, Vec<Measurement>)> = Vec::new();
+        // Rounds: every driver at every level in turn, `repeat` times (see `Rounds`).
+        let mut samples = Rounds::default();
         for round in 1..=cfg.repeat {
             for &c in &cfg.levels {
                 for d in &cfg.drivers {
@@ -1024,18 +1017,12 @@ fn run(cfg: &Config) -> R<()> {
                         fmt_num(m.rate(), 0),
                         fmt_num(m.cpu_us_per_op(), 2)
                     ));
-                    let fig = format!("select1-{c}");
-                    match samples.iter_mut().find(|(f, dd, _)| *f == fig && dd == d) {
-                        Some((_, _, v)) => v.push(m),
-                        None => samples.push((fig, d.clone(), vec![m])),
-                    }
+                    samples.push((format!("select1-{c}"), d.clone()), m);
                 }
             }
         }
-        for (fig, d, v) in samples {
-            if let Some(m) = median(v) {
-                res.put(&fig, &d, m);
-            }
+        for ((fig, d), m) in samples.into_medians() {
+            res.put(&fig, &d, m);
         }
     }
     if has("decode") {
@@ -1121,7 +1108,7 @@ fn checkout_section(
             .cloned(),
     );
     let levels = [1usize, 16];
-    let mut samples: Vec<(String, usize, Vec<Measurement>)> = Vec::new();
+    let mut samples = Rounds::default();
     for round in 1..=cfg.repeat {
         for &c in &levels {
             for d in &drivers {
@@ -1131,19 +1118,11 @@ fn checkout_section(
                     cfg.repeat,
                     fmt_num(m.rate(), 0)
                 ));
-                match samples.iter_mut().find(|(dd, cc, _)| dd == d && *cc == c) {
-                    Some((_, _, v)) => v.push(m),
-                    None => samples.push((d.clone(), c, vec![m])),
-                }
+                samples.push((d.clone(), c), m);
             }
         }
     }
-    let get = |d: &str, c: usize| {
-        samples
-            .iter()
-            .find(|(dd, cc, _)| dd == d && *cc == c)
-            .and_then(|(_, _, v)| median(v.clone()))
-    };
+    let get = |d: &str, c: usize| samples.median(&(d.to_string(), c));
     let mut header = vec!["pool checkout cycle (check out, DO 1, return)".to_string()];
     for &c in &levels {
         header.push(format!("cycles/s c={c}"));

@@ -27,9 +27,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use mysqlclient_async_bench::{fmt_num, Measurement, Table};
+use mysqlclient_async_bench::{fmt_num, Measurement, Rounds, Table};
 
-use super::{measure_window, median, note, prepare_rows_table, Config, R};
+use super::{measure_window, note, prepare_rows_table, Config, R};
 
 /// The table read by `stmt_read` and `point_select` (`--stmt-rows` rows).
 const STMT_TABLE: &str = "bench_stmt";
@@ -776,7 +776,7 @@ pub fn section(
         Section::Pool => Vec::new(),
     };
     let (units, unit) = section.unit();
-    let mut samples: Vec<(String, usize, Vec<Measurement>)> = Vec::new();
+    let mut samples = Rounds::default();
     for round in 1..=cfg.repeat {
         for &c in section.levels() {
             for d in &drivers {
@@ -788,19 +788,11 @@ pub fn section(
                     fmt_num(m.rate(), 0),
                     fmt_num(m.cpu_us_per_op(), 3)
                 ));
-                match samples.iter_mut().find(|(dd, cc, _)| dd == d && *cc == c) {
-                    Some((_, _, v)) => v.push(m),
-                    None => samples.push((d.clone(), c, vec![m])),
-                }
+                samples.push((d.clone(), c), m);
             }
         }
     }
-    let get = |d: &str, c: usize| {
-        samples
-            .iter()
-            .find(|(dd, cc, _)| dd == d && *cc == c)
-            .and_then(|(_, _, v)| median(v.clone()))
-    };
+    let get = |d: &str, c: usize| samples.median(&(d.to_string(), c));
     // Ratios against our binary path, or our text path in a build without it.
     let base = drivers
         .iter()

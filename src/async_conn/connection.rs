@@ -997,25 +997,18 @@ impl AsyncConn {
             if self.server_side_params() {
                 return self.stmt_batch(stmt.sql_text(), rows).await;
             }
-            let mut total = ExecResult::default();
-            let mut first_id = 0;
+            let mut total = crate::statement::BatchTotal::default();
             for (i, row) in rows.into_iter().enumerate() {
-                let sql = self
-                    .interpolate(stmt.sql_text(), row)
-                    .await
-                    .map_err(|e| crate::statement::batch_error(e, i, 1, i, total.affected_rows))?;
-                let r = self
-                    .execute_inner(&sql)
-                    .await
-                    .map_err(|e| crate::statement::batch_error(e, i, 1, i, total.affected_rows))?;
-                total.affected_rows += r.affected_rows;
-                total.warnings += r.warnings;
-                if first_id == 0 {
-                    first_id = r.last_insert_id;
+                let r = match self.interpolate(stmt.sql_text(), row).await {
+                    Ok(sql) => self.execute_inner(&sql).await,
+                    Err(e) => Err(e),
+                };
+                match r {
+                    Ok(r) => total.add(&r),
+                    Err(e) => return Err(crate::statement::batch_error(e, i, 1, total.affected())),
                 }
             }
-            total.last_insert_id = first_id;
-            Ok(total)
+            Ok(total.finish())
         })
     }
 }

@@ -447,30 +447,8 @@ impl AsyncConn {
                 return Poll::Ready(Ok(Some(())));
             }
             Out::Row(std::ptr::null_mut())
-        } else if let Some((kind, _)) = self.raw.suspended() {
-            if kind != OpKind::FetchRow {
-                // Only a fetch can be suspended while rows are being read.
-                self.raw.set_phase(Phase::Broken);
-                return Poll::Ready(Err(broken()));
-            }
-            let AsyncConn { io, raw, timer, .. } = self;
-            let Some(io) = io.as_ref() else {
-                return Poll::Ready(Err(broken()));
-            };
-            match poll_drive(io, raw, res.get(), timer, cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(e)) => {
-                    self.raw.set_phase(Phase::Broken);
-                    return Poll::Ready(Err(e));
-                }
-                Poll::Ready(Ok(out)) => out,
-            }
         } else {
-            match drive::start(&mut self.raw, Start::FetchRow(res.get())) {
-                Ok(Step::Done(out)) => out,
-                Ok(Step::Wait(_)) => return self.poll_fetch_inner(res, cx),
-                Err(e) => return Poll::Ready(Err(e)),
-            }
+            std::task::ready!(self.poll_step(OpKind::FetchRow, res.get(), cx))?
         };
         match out {
             Out::Row(p) if !p.is_null() => Poll::Ready(Ok(Some(()))),
@@ -488,6 +466,50 @@ impl AsyncConn {
                 }
             }
         }
+    }
+
+    /// One poll of a row fetch (`kind`: `FetchRow` of `res`, or `StmtFetch` of the
+    /// active statement): resume the fetch suspended in the library, or start
+    /// one, and drive it. Anything else suspended here breaks the connection
+    /// (only a fetch can be suspended while rows are read).
+    pub(super) fn poll_step(
+        &mut self,
+        kind: OpKind,
+        res: *mut crate::raw::ffi::MYSQL_RES,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Out>> {
+        match self.raw.suspended() {
+            Some((k, _)) if k != kind => {
+                self.raw.set_phase(Phase::Broken);
+                return Poll::Ready(Err(broken()));
+            }
+            Some(_) => {}
+            None => {
+                let start = match kind {
+                    OpKind::StmtFetch => match self.stmts.active_raw() {
+                        Ok(s) => Start::StmtFetch(s.as_ptr()),
+                        Err(e) => return Poll::Ready(Err(e)),
+                    },
+                    _ => Start::FetchRow(res),
+                };
+                match drive::start(&mut self.raw, start) {
+                    Ok(Step::Done(out)) => return Poll::Ready(Ok(out)),
+                    Ok(Step::Wait(_)) => {}
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
+        }
+        if let Err(e) = self.register() {
+            self.raw.set_phase(Phase::Broken);
+            return Poll::Ready(Err(e));
+        }
+        let AsyncConn { io, raw, timer, .. } = self;
+        let io = io.as_ref().expect("registered above");
+        let r = poll_drive(io, raw, res, timer, cx);
+        if let Poll::Ready(Err(_)) = r {
+            self.raw.set_phase(Phase::Broken);
+        }
+        r
     }
 
     /// Read every remaining result set, keeping the first error.

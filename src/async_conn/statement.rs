@@ -3,20 +3,22 @@
 //! statement cache, bulk execution, and finishing what a dropped call left.
 
 use std::future::poll_fn;
+use std::ptr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::connection::AsyncConn;
-use super::drive::poll_drive;
 use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::{broken, empty_columns};
+use crate::protocol::{broken, empty_columns, no_rows, stmt_status_of};
 use crate::raw::drive;
-use crate::raw::op::{OpKind, Out, Start, Step, StmtPtr};
-use crate::raw::stmt::{RawStmt, FETCH_END, FETCH_ROW, FETCH_TRUNCATED, LONG_DATA_THRESHOLD};
+use crate::raw::op::{OpKind, Out, Start, StmtPtr};
+use crate::raw::stmt::{long_chunks, RawStmt, FETCH_END, FETCH_ROW, FETCH_TRUNCATED};
 use crate::raw::Phase;
 use crate::row::{ExecResult, FromRow, Row, RowRef};
-use crate::statement::{batch_error, chunk_len, needs_reprepare, Statement};
+use crate::statement::{
+    batch_error, check_batch_rows, chunk_len, needs_reprepare, BatchTotal, Statement,
+};
 use crate::types::Value;
 
 impl AsyncConn {
@@ -61,35 +63,30 @@ impl AsyncConn {
         timed!(self, async {
             self.ensure_idle().await?;
             self.call_sent = true;
-            self.statement(sql).await.map(|_| ())?;
-            let e = self.stmts.get(sql).expect("just prepared");
+            self.statement(sql).await?;
+            let e = self.stmts.active_entry().ok_or_else(broken)?;
             Ok(e.handle.clone())
         })
     }
 
     /// Make `sql` the active statement, preparing it if it is not cached.
     async fn statement(&mut self, sql: &str) -> Result<()> {
-        if self.stmts.get(sql).is_none() {
-            self.prepare_new(Arc::from(sql)).await?;
+        if self.stmts.activate(sql) {
+            return Ok(());
         }
-        self.stmts.active = Some(Arc::from(sql));
-        Ok(())
-    }
-
-    /// Prepare a new statement and cache it.
-    async fn prepare_new(&mut self, sql: Arc<str>) -> Result<()> {
+        let sql: Arc<str> = Arc::from(sql);
         crate::params::interpolate::check_for_prepare(&self.raw, &sql)?;
         // SAFETY: our live, connected handle; the statement is kept in the cache,
         // which is dropped after the handle (see the field order of AsyncConn).
         let raw = unsafe { RawStmt::init(self.raw.as_ptr()) }?;
         let op = Start::StmtPrepare(raw.as_ptr(), sql.as_ptr(), sql.len());
-        self.stmts.preparing = Some((sql.clone(), raw));
+        self.stmts.preparing = Some((sql, raw));
         let out = self.run(op).await?;
         self.finish_prepare(out)
     }
 
-    /// The prepare in flight finished with `out`: cache the statement, or report
-    /// why not.
+    /// The prepare in flight finished with `out`: cache the statement (as the
+    /// active one), or report why not.
     fn finish_prepare(&mut self, out: Out) -> Result<()> {
         let Some((sql, mut raw)) = self.stmts.preparing.take() else {
             return Ok(());
@@ -118,44 +115,41 @@ impl AsyncConn {
         self.ensure_idle().await?;
         self.call_sent = true;
         self.statement(sql).await?;
-        match self.execute_active(values.clone()).await {
+        self.stmts.active_raw()?.bind_params(values)?;
+        match self.execute_active().await {
             Err(e) if needs_reprepare(&e) && !e.is_fatal() => {
                 tracing::debug!(target: "mysqlclient_async", error = %e, "statement prepared again");
-                self.stmts.evict(sql);
+                let params = self.stmts.active_raw()?.take_params();
+                self.stmts.evict_active();
                 self.statement(sql).await?;
-                self.execute_active(values).await
+                self.stmts.active_raw()?.rebind_params(params)?;
+                self.execute_active().await
             }
             r => r,
         }
     }
 
-    /// Bind, send long data, execute the active statement.
-    async fn execute_active(&mut self, values: Vec<Value>) -> Result<()> {
-        let entry = self.stmts.active_entry().expect("an active statement");
-        let long = entry.raw.bind_params(values)?;
-        let p = StmtPtr(entry.raw.as_ptr());
+    /// Send the long data of the bound parameters, then execute the active
+    /// statement and read its result header.
+    async fn execute_active(&mut self) -> Result<()> {
+        let stmt = self.stmts.active_raw()?;
+        let p = StmtPtr(stmt.as_ptr());
+        let long: Vec<(usize, usize)> = stmt
+            .long_params()
+            .iter()
+            .map(|&i| (i, stmt.long_data(i).len()))
+            .collect();
         if !long.is_empty() {
             self.stmts.long_data_pending = true;
-            for i in long {
-                let mut off = 0;
-                loop {
-                    let (op, end) = {
-                        let entry = self.stmts.active_entry().expect("an active statement");
-                        let data = entry.raw.long_data(i);
-                        let end = (off + LONG_DATA_THRESHOLD).min(data.len());
-                        let chunk = &data[off..end];
-                        (
-                            Start::StmtSendLongData(p.0, i as u32, chunk.as_ptr(), chunk.len()),
-                            end,
-                        )
-                    };
-                    let out = self.run(op).await?;
-                    self.absorb_stmt(OpKind::StmtSendLongData, out)?;
-                    off = end;
-                    if off >= data_len(self, i) {
-                        break;
-                    }
-                }
+        }
+        for (i, len) in long {
+            for chunk in long_chunks(len) {
+                let op = {
+                    let data = &self.stmts.active_raw()?.long_data(i)[chunk];
+                    Start::StmtSendLongData(p.0, i as u32, data.as_ptr(), data.len())
+                };
+                let out = self.run(op).await?;
+                self.absorb_stmt(OpKind::StmtSendLongData, out)?;
             }
         }
         self.stmts.long_data_pending = false;
@@ -167,155 +161,80 @@ impl AsyncConn {
     /// Apply the outcome of a statement operation (finished now, or after its
     /// future was dropped) and return its own result.
     pub(super) fn absorb_stmt(&mut self, kind: OpKind, out: Out) -> Result<()> {
-        match kind {
-            OpKind::StmtPrepare => self.finish_prepare(out),
-            OpKind::StmtClose => {
+        match (kind, out) {
+            (OpKind::StmtPrepare, out) => self.finish_prepare(out),
+            (OpKind::StmtClose, _) => {
                 if let Some(mut s) = self.stmts.closing.take() {
                     s.mark_freed();
                 }
                 Ok(())
             }
-            OpKind::StmtSendLongData => match out {
-                Out::Bool(false) => Ok(()),
-                _ => Err(self.active_error()),
-            },
-            OpKind::StmtExecute => {
-                self.raw.note_session_state();
-                let Some(entry) = self.stmts.active_entry() else {
-                    self.raw.set_phase(Phase::Broken);
-                    return Err(broken());
+            (OpKind::StmtSendLongData, Out::Bool(false)) => Ok(()),
+            (OpKind::StmtExecute | OpKind::StmtNextResult, Out::Int(0)) => {
+                let stmt = match self.stmts.active_raw() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.raw.set_phase(Phase::Broken);
+                        return Err(e);
+                    }
                 };
-                if !matches!(out, Out::Int(0)) {
-                    return Err(self.active_error());
-                }
-                let r = entry.raw.after_execute();
-                let rows = entry.raw.field_count() > 0;
-                r?;
-                self.raw.set_phase(if rows {
-                    Phase::StmtRows
-                } else {
-                    self.idle_or_more()
-                });
+                let r = stmt.after_execute();
+                let rows = stmt.field_count() > 0;
+                self.raw.after_stmt_header(rows);
+                r
+            }
+            (OpKind::StmtNextResult, Out::Int(-1)) => {
+                self.raw.set_phase(Phase::Idle);
                 Ok(())
             }
-            OpKind::StmtFetch => match out {
-                Out::Int(FETCH_ROW) | Out::Int(FETCH_TRUNCATED) => Ok(()),
-                Out::Int(FETCH_END) => {
-                    self.raw.note_session_state();
-                    self.raw.set_phase(self.idle_or_more());
-                    Ok(())
-                }
-                _ => {
-                    let e = self.active_error();
-                    if self.raw.phase() != Phase::Broken {
-                        self.raw.set_phase(self.idle_or_more());
-                    }
-                    Err(e)
-                }
-            },
-            OpKind::StmtNextResult => match out {
-                Out::Int(0) => {
-                    self.raw.note_session_state();
-                    let Some(entry) = self.stmts.active_entry() else {
-                        self.raw.set_phase(Phase::Broken);
-                        return Err(broken());
-                    };
-                    let r = entry.raw.after_execute();
-                    let rows = entry.raw.field_count() > 0;
-                    self.raw.set_phase(if rows {
-                        Phase::StmtRows
-                    } else {
-                        self.idle_or_more()
-                    });
-                    r
-                }
-                Out::Int(-1) => {
-                    self.raw.set_phase(Phase::Idle);
-                    Ok(())
-                }
-                _ => {
-                    let e = self.active_error();
-                    if self.raw.phase() != Phase::Broken {
-                        self.raw.set_phase(self.idle_or_more());
-                    }
-                    Err(e)
-                }
-            },
+            (OpKind::StmtFetch, Out::Int(FETCH_ROW | FETCH_TRUNCATED)) => Ok(()),
+            (OpKind::StmtFetch, Out::Int(FETCH_END)) => {
+                self.raw.after_stmt_rows();
+                Ok(())
+            }
+            (OpKind::StmtFetch | OpKind::StmtNextResult, _) => {
+                let e = self.active_error();
+                self.raw.after_stmt_rows();
+                Err(e)
+            }
+            (OpKind::StmtExecute | OpKind::StmtSendLongData, _) => {
+                self.raw.note_session_state();
+                Err(self.active_error())
+            }
             _ => Ok(()),
-        }
-    }
-
-    /// After a statement's result: idle, or another result follows (a procedure).
-    fn idle_or_more(&self) -> Phase {
-        if self.raw.more_results() {
-            Phase::StmtMore
-        } else {
-            Phase::Idle
         }
     }
 
     /// The active statement's error (marking the connection broken if fatal).
     fn active_error(&mut self) -> Error {
-        let e = match self.stmts.active_entry() {
-            Some(entry) => entry.raw.last_error(),
-            None => broken(),
+        let e = match self.stmts.active_raw() {
+            Ok(s) => s.last_error(),
+            Err(e) => e,
         };
         self.raw.fail(e)
     }
 
     /// Fetch the next row of the active statement's result; `None` at the end.
     pub(super) fn poll_stmt_fetch(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<()>>> {
-        if self.raw.phase() != Phase::StmtRows {
-            return Poll::Ready(if self.raw.phase() == Phase::Broken {
-                Err(broken())
-            } else {
-                Ok(None)
-            });
+        match self.raw.phase() {
+            Phase::StmtRows => {}
+            Phase::Broken => return Poll::Ready(Err(broken())),
+            _ => return Poll::Ready(Ok(None)),
         }
-        let Some(p) = self.stmts.active_entry().map(|e| e.raw.as_ptr()) else {
-            return Poll::Ready(Err(broken()));
-        };
         let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
-        let out = if self.raw.suspended().is_some() {
-            let AsyncConn { io, raw, timer, .. } = self;
-            let Some(io) = io.as_ref() else {
-                return Poll::Ready(Err(broken()));
-            };
-            match poll_drive(io, raw, std::ptr::null_mut(), timer, cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(e)) => {
-                    self.raw.set_phase(Phase::Broken);
-                    return Poll::Ready(Err(e));
-                }
-                Poll::Ready(Ok(out)) => out,
-            }
-        } else {
-            if let Err(e) = self.register() {
-                self.raw.set_phase(Phase::Broken);
-                return Poll::Ready(Err(e));
-            }
-            match drive::start(&mut self.raw, Start::StmtFetch(p)) {
-                Ok(Step::Done(out)) => out,
-                Ok(Step::Wait(_)) => return self.poll_stmt_fetch(cx),
-                Err(e) => return Poll::Ready(Err(e)),
-            }
+        let out = match std::task::ready!(self.poll_step(OpKind::StmtFetch, ptr::null_mut(), cx)) {
+            Ok(out) => out,
+            Err(e) => return Poll::Ready(Err(e)),
         };
         coop.made_progress();
         let truncated = matches!(out, Out::Int(FETCH_TRUNCATED));
-        match self.absorb_stmt(OpKind::StmtFetch, out) {
-            Err(e) => Poll::Ready(Err(e)),
-            Ok(()) if self.raw.phase() != Phase::StmtRows => Poll::Ready(Ok(None)),
-            Ok(()) => {
-                let entry = self.stmts.active_entry().expect("fetching");
-                match entry.raw.load_row(truncated) {
-                    Ok(()) => Poll::Ready(Ok(Some(()))),
-                    Err(e) => {
-                        // The row is in memory: the protocol is still in sync.
-                        Poll::Ready(Err(e.with_fatal(false)))
-                    }
-                }
-            }
+        self.absorb_stmt(OpKind::StmtFetch, out)?;
+        if self.raw.phase() != Phase::StmtRows {
+            return Poll::Ready(Ok(None));
         }
+        // On error the row is still in memory: the protocol is in sync.
+        let loaded = self.stmts.active_raw()?.load_row(truncated);
+        Poll::Ready(loaded.map(Some).map_err(|e| e.with_fatal(false)))
     }
 
     /// The row the last statement fetch loaded.
@@ -332,17 +251,8 @@ impl AsyncConn {
 
     /// The outcome of the active statement's last execute.
     fn stmt_status(&mut self) -> ExecResult {
-        let warnings = self.raw.warning_count();
-        let info = self.raw.info();
-        match self.stmts.active_entry() {
-            Some(e) => ExecResult {
-                affected_rows: e.raw.affected_rows(),
-                last_insert_id: e.raw.insert_id(),
-                warnings,
-                info,
-            },
-            None => ExecResult::default(),
-        }
+        let stmt = self.stmts.active_entry().map(|e| &e.raw);
+        stmt_status_of(&self.raw, stmt)
     }
 
     /// Read the rows of the statement's current result as `T` (after a
@@ -387,31 +297,23 @@ impl AsyncConn {
         let mut status = self.stmt_status();
         let mut first_err = None;
         loop {
-            match self.raw.phase() {
-                Phase::StmtRows => match self.stmt_collect::<Row>().await {
-                    Ok((_, _, s)) => status = s,
-                    Err(e) if e.is_fatal() => return Err(e),
-                    Err(e) => {
-                        first_err.get_or_insert(e);
-                    }
-                },
+            let r = match self.raw.phase() {
+                Phase::StmtRows => self.stmt_collect::<Row>().await.map(|(_, _, s)| s),
                 Phase::StmtMore => {
-                    let op = self
-                        .stmts
-                        .active_entry()
-                        .map(|e| Start::StmtNextResult(e.raw.as_ptr()))
-                        .ok_or_else(broken)?;
+                    let op = Start::StmtNextResult(self.stmts.active_raw()?.as_ptr());
                     let out = self.run(op).await?;
-                    match self.absorb_stmt(OpKind::StmtNextResult, out) {
-                        Ok(()) => status = self.stmt_status(),
-                        Err(e) if e.is_fatal() => return Err(e),
-                        Err(e) => {
-                            first_err.get_or_insert(e);
-                        }
-                    }
+                    self.absorb_stmt(OpKind::StmtNextResult, out)
+                        .map(|()| self.stmt_status())
                 }
                 Phase::Broken => return Err(first_err.unwrap_or_else(broken)),
                 _ => break,
+            };
+            match r {
+                Ok(s) => status = s,
+                Err(e) if e.is_fatal() => return Err(e),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
             }
         }
         first_err.map_or(Ok(status), Err)
@@ -428,11 +330,8 @@ impl AsyncConn {
     /// Close the statements the cache let go of (one packet each, no answer),
     /// and evict a statement whose long data was sent by an abandoned call.
     pub(super) async fn close_statements(&mut self) -> Result<()> {
-        if self.stmts.long_data_pending {
-            self.stmts.long_data_pending = false;
-            if let Some(k) = self.stmts.active.take() {
-                self.stmts.evict(&k);
-            }
+        if std::mem::take(&mut self.stmts.long_data_pending) {
+            self.stmts.evict_active();
         }
         self.stmts.trim();
         while let Some(s) = self.stmts.to_close.pop() {
@@ -454,28 +353,21 @@ impl AsyncConn {
     ) -> Result<ExecResult> {
         self.ensure_idle().await?;
         self.call_sent = true;
-        self.statement(sql).await?;
-        let mut total = ExecResult::default();
         if rows.is_empty() {
-            return Ok(total);
+            return Ok(ExecResult::default());
         }
-        let params = self.stmts.active_entry().map_or(0, |e| e.raw.param_count());
-        if let Some(bad) = rows.iter().position(|r| r.len() != params) {
-            return Err(Error::new(
-                ErrorKind::Params,
-                format!(
-                    "exec_batch: row {} has {} parameter(s), the statement {}; nothing was sent",
-                    bad + 1,
-                    rows[bad].len(),
-                    params
-                ),
-            )
-            .with_fatal(false));
-        }
-        let bulk = cfg!(mca_mariadb) && params > 0 && self.raw.server_supports_bulk();
-        let limit = self.max_allowed_packet().await? as usize;
-        let mut done = 0usize;
-        let mut first_id = 0;
+        // Asked before the statement is made active (it runs a query).
+        let bulk = cfg!(mca_mariadb) && self.raw.server_supports_bulk();
+        let limit = if bulk {
+            self.max_allowed_packet().await? as usize
+        } else {
+            0
+        };
+        self.statement(sql).await?;
+        let params = self.stmts.active_raw()?.param_count();
+        check_batch_rows(&rows, params)?;
+        let bulk = bulk && params > 0;
+        let mut total = BatchTotal::default();
         let mut i = 0;
         while i < rows.len() {
             let n = if bulk {
@@ -486,38 +378,33 @@ impl AsyncConn {
             let r = if n > 1 {
                 self.bulk_chunk(&rows[i..i + n]).await
             } else {
-                self.execute_active(rows[i].clone())
-                    .await
-                    .and(self.stmt_finish().await)
+                self.execute_row(rows[i].clone()).await
             };
             match r {
-                Ok(s) => {
-                    total.affected_rows += s.affected_rows;
-                    total.warnings += s.warnings;
-                    if first_id == 0 {
-                        first_id = s.last_insert_id;
-                    }
-                }
-                Err(e) => {
-                    return Err(batch_error(e, i, n, done, total.affected_rows));
-                }
+                Ok(s) => total.add(&s),
+                Err(e) => return Err(batch_error(e, i, n, total.affected())),
             }
-            done += n;
             i += n;
         }
-        total.last_insert_id = first_id;
-        Ok(total)
+        Ok(total.finish())
+    }
+
+    /// One execute of the active statement, its results read.
+    async fn execute_row(&mut self, values: Vec<Value>) -> Result<ExecResult> {
+        self.stmts.active_raw()?.bind_params(values)?;
+        self.execute_active().await?;
+        self.stmt_finish().await
     }
 
     #[cfg(mca_mariadb)]
     async fn bulk_chunk(&mut self, rows: &[Vec<Value>]) -> Result<ExecResult> {
-        let entry = self.stmts.active_entry().expect("an active statement");
-        entry.raw.bind_bulk(rows)?;
-        let op = Start::StmtExecute(entry.raw.as_ptr());
+        let stmt = self.stmts.active_raw()?;
+        stmt.bind_bulk(rows)?;
+        let op = Start::StmtExecute(stmt.as_ptr());
         self.clear_read_readiness();
         let out = self.run(op).await;
-        if let Some(e) = self.stmts.active_entry() {
-            e.raw.end_bulk();
+        if let Ok(s) = self.stmts.active_raw() {
+            s.end_bulk();
         }
         self.absorb_stmt(OpKind::StmtExecute, out?)?;
         self.stmt_finish().await
@@ -537,19 +424,13 @@ impl AsyncConn {
         if let Some(v) = self.max_packet {
             return Ok(v);
         }
-        let saved = self.stmts.active.clone();
         let v: u64 = self
-            .query_inner::<(u64,)>("SELECT @@max_allowed_packet")
-            .await?[0]
-            .0;
-        self.stmts.active = saved;
+            .query_inner::<u64>("SELECT @@max_allowed_packet")
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(no_rows)?;
         self.max_packet = Some(v);
         Ok(v)
     }
-}
-
-fn data_len(conn: &mut AsyncConn, i: usize) -> usize {
-    conn.stmts
-        .active_entry()
-        .map_or(0, |e| e.raw.long_data(i).len())
 }

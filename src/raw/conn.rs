@@ -177,6 +177,34 @@ impl RawConn {
         }
     }
 
+    /// A prepared statement's execute (or next result) succeeded: its rows follow
+    /// (`rows`), or another result, or nothing.
+    pub(crate) fn after_stmt_header(&mut self, rows: bool) {
+        self.note_session_state();
+        self.phase = if rows {
+            Phase::StmtRows
+        } else {
+            self.stmt_idle_or_more()
+        };
+    }
+
+    /// A prepared statement's rows ended (or failed without breaking the
+    /// connection): another result follows, or nothing.
+    pub(crate) fn after_stmt_rows(&mut self) {
+        self.note_session_state();
+        if self.phase != Phase::Broken {
+            self.phase = self.stmt_idle_or_more();
+        }
+    }
+
+    fn stmt_idle_or_more(&self) -> Phase {
+        if self.more_results() {
+            Phase::StmtMore
+        } else {
+            Phase::Idle
+        }
+    }
+
     /// Mark the connection broken if `e` is fatal; pass `e` through.
     pub(crate) fn fail(&mut self, e: Error) -> Error {
         self.session_changed = true;

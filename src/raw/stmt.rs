@@ -15,6 +15,7 @@
 
 use std::ffi::{c_char, c_uint, c_ulong, c_void};
 use std::io::Write as _;
+use std::ops::Range;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
@@ -176,7 +177,7 @@ impl RawStmt {
                     && f.charsetnr == c.charset()
                     && f.decimals == c.decimals()
                     && u64::from(f.length) == c.length()
-                    && f.name_length as usize == c.name().len()
+                    && field_name(f) == c.name().as_bytes()
             });
         if same {
             return Ok(());
@@ -205,36 +206,62 @@ impl RawStmt {
         Ok(())
     }
 
-    /// Check and bind the parameters of the next execute. Returns the indexes of
-    /// the values to send with [`send_long_data`](Self::long_data) first. Nothing
-    /// is sent: a wrong count or an unrepresentable value is refused here.
-    pub(crate) fn bind_params(&mut self, values: Vec<Value>) -> Result<Vec<usize>> {
-        if values.len() != self.param_count {
+    /// Check and bind the parameters of the next execute; the values to send with
+    /// `send_long_data` first are listed by [`long_params`](Self::long_params).
+    /// Nothing is sent: a wrong count or an unrepresentable value is refused here.
+    pub(crate) fn bind_params(&mut self, values: Vec<Value>) -> Result<()> {
+        self.check_count(values.len())?;
+        self.params = ParamBinds::new(values)?;
+        self.bind_current_params()
+    }
+
+    /// Take the bound parameters away, to bind them to the same statement
+    /// prepared again ([`rebind_params`](Self::rebind_params)) without copying.
+    pub(crate) fn take_params(&mut self) -> ParamBinds {
+        std::mem::take(&mut self.params)
+    }
+
+    /// Bind parameters taken from another handle of the same statement.
+    pub(crate) fn rebind_params(&mut self, params: ParamBinds) -> Result<()> {
+        self.check_count(params.binds.len())?;
+        self.params = params;
+        self.bind_current_params()
+    }
+
+    fn check_count(&self, given: usize) -> Result<()> {
+        if given != self.param_count {
             return Err(Error::new(
                 ErrorKind::Params,
                 format!(
-                    "the statement has {} placeholder(s) but {} parameter(s) were given; nothing was sent",
+                    "the statement has {} placeholder(s) but {given} parameter(s) were given; nothing was sent",
                     self.param_count,
-                    values.len()
                 ),
             )
             .with_fatal(false));
         }
-        self.params = ParamBinds::new(values)?;
+        Ok(())
+    }
+
+    fn bind_current_params(&mut self) -> Result<()> {
         if self.param_count == 0 {
-            return Ok(Vec::new());
+            return Ok(());
         }
-        // SAFETY: the binds point into `self.params`, which lives until the next
-        // `bind_params` (after the execute that reads them has finished).
+        // SAFETY: the binds point into the heap buffers of `self.params`, which
+        // lives until the next bind (after the execute that reads them finished).
         let failed =
             unsafe { ffi::mysql_stmt_bind_param(self.as_ptr(), self.params.binds.as_mut_ptr()) };
         if failed.truth() {
             return Err(self.last_error().with_fatal(false));
         }
-        Ok(self.params.long.clone())
+        Ok(())
     }
 
-    /// The bytes of long parameter `i` (see [`bind_params`](Self::bind_params)).
+    /// The indexes of the bound parameters sent as long data.
+    pub(crate) fn long_params(&self) -> &[usize] {
+        &self.params.long
+    }
+
+    /// The bytes of long parameter `i` (see [`long_params`](Self::long_params)).
     pub(crate) fn long_data(&self, i: usize) -> &[u8] {
         self.params.slots[i].bytes()
     }
@@ -307,13 +334,8 @@ impl RawStmt {
     }
 
     /// Blocking `mysql_stmt_send_long_data` of one chunk (for `Conn`).
-    pub(crate) fn send_long_data_blocking(
-        &mut self,
-        i: usize,
-        from: usize,
-        to: usize,
-    ) -> Result<()> {
-        let d = &self.params.slots[i].bytes()[from..to];
+    pub(crate) fn send_long_data_blocking(&mut self, i: usize, chunk: Range<usize>) -> Result<()> {
+        let d = &self.params.slots[i].bytes()[chunk];
         // SAFETY: our handle; the chunk is read during the call only.
         let failed = unsafe {
             ffi::mysql_stmt_send_long_data(
@@ -418,6 +440,23 @@ impl Drop for RawStmt {
     }
 }
 
+/// A field's name as the library holds it.
+fn field_name(f: &ffi::MYSQL_FIELD) -> &[u8] {
+    if f.name.is_null() {
+        return &[];
+    }
+    // SAFETY: the library gives the name with its byte length; it lives as long as
+    // the field array `f` is borrowed from.
+    unsafe { std::slice::from_raw_parts(f.name as *const u8, f.name_length as usize) }
+}
+
+/// The chunks in which a long parameter of `len` bytes is sent.
+pub(crate) fn long_chunks(len: usize) -> impl Iterator<Item = Range<usize>> {
+    (0..len)
+        .step_by(LONG_DATA_THRESHOLD)
+        .map(move |from| from..(from + LONG_DATA_THRESHOLD).min(len))
+}
+
 // ---------------------------------------------------------------- parameters
 
 /// One parameter's storage; the binds point into it.
@@ -438,9 +477,10 @@ impl Slot {
     }
 }
 
-/// The bound parameters of one execute (or one bulk chunk).
+/// The bound parameters of one execute (or one bulk chunk). The binds point into
+/// the heap buffers of the other fields, so moving the struct keeps them valid.
 #[derive(Default)]
-struct ParamBinds {
+pub(crate) struct ParamBinds {
     binds: Vec<ffi::MYSQL_BIND>,
     slots: Vec<Slot>,
     lengths: Vec<c_ulong>,
