@@ -525,6 +525,12 @@ impl Conn {
         match self.execute_active() {
             Err(e) if needs_reprepare(&e) && !e.is_fatal() => {
                 let params = self.stmts.active_raw()?.take_params();
+                // A result with other columns is discarded first.
+                if let Err(e) = self.stmt_finish() {
+                    if e.is_fatal() {
+                        return Err(e);
+                    }
+                }
                 self.stmts.evict_active();
                 self.close_statements();
                 self.statement(sql)?;
@@ -559,7 +565,11 @@ impl Conn {
         let stmt = self.stmts.active_raw()?;
         if !ok {
             self.raw.note_session_state();
+            let stale = stmt.metadata_changed();
             let e = stmt.last_error();
+            if stale {
+                self.raw.set_phase(Phase::StmtStale);
+            }
             return Err(self.raw.fail(e));
         }
         let r = stmt.after_execute();
@@ -636,6 +646,19 @@ impl Conn {
                         continue;
                     }
                     self.after_stmt_step(rc == 0).map(|()| self.stmt_status())
+                }
+                Phase::StmtStale => {
+                    let stmt = self.stmts.active_raw()?;
+                    let r = if stmt.free_result_blocking() {
+                        let e = stmt.last_error();
+                        Err(self.raw.fail(e))
+                    } else {
+                        Ok(ExecResult::default())
+                    };
+                    // The stale statement cannot run again as prepared.
+                    self.stmts.evict_active();
+                    self.raw.after_stmt_rows();
+                    r
                 }
                 Phase::Broken => return Err(first_err.unwrap_or_else(broken)),
                 _ => break,

@@ -311,6 +311,9 @@ fn classify(code: u32, connecting: bool) -> (ErrorKind, bool) {
             | consts::CR_SSL_CONNECTION_ERROR => (ErrorKind::ConnectionLost, true),
             // The packet was refused before it was sent, the connection stays in sync.
             consts::CR_NET_PACKET_TOO_LARGE => (ErrorKind::Client, false),
+            // The result of a statement whose table changed: its rows are discarded
+            // and the statement prepared again (see `async_conn/statement.rs`).
+            consts::CR_NEW_STMT_METADATA => (ErrorKind::Client, false),
             _ => (ErrorKind::Client, true),
         },
         _ => (ErrorKind::Server, false),

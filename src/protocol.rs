@@ -42,7 +42,7 @@ pub(crate) fn drain_step(phase: Phase) -> Step {
         Phase::ResultPending => Step::ReadRows,
         Phase::Fetching => Step::FinishRows,
         Phase::MoreResults => Step::NextHeader,
-        Phase::StmtRows | Phase::StmtMore => Step::StmtResults,
+        Phase::StmtRows | Phase::StmtMore | Phase::StmtStale => Step::StmtResults,
     }
 }
 

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::broken;
+use crate::raw::consts::CR_NEW_STMT_METADATA;
 use crate::raw::stmt::RawStmt;
 use crate::row::ExecResult;
 use crate::types::Value;
@@ -305,9 +306,13 @@ pub(crate) const ER_UNKNOWN_STMT_HANDLER: u32 = 1243;
 /// `ER_NEED_REPREPARE`: the statement must be prepared again.
 pub(crate) const ER_NEED_REPREPARE: u32 = 1615;
 
-/// Whether an execute failed because the statement must be prepared again.
+/// Whether an execute failed because the statement must be prepared again: the
+/// server forgot it, or its result has other columns than when it was prepared.
 pub(crate) fn needs_reprepare(e: &Error) -> bool {
-    matches!(e.code(), Some(ER_UNKNOWN_STMT_HANDLER | ER_NEED_REPREPARE))
+    matches!(
+        e.code(),
+        Some(ER_UNKNOWN_STMT_HANDLER | ER_NEED_REPREPARE | CR_NEW_STMT_METADATA)
+    )
 }
 
 /// How many of `rows` fit one bulk packet below `limit` bytes (at least one).

@@ -312,6 +312,18 @@ fn cache_reprepares_after_a_type_change_and_reset() {
             .unwrap();
         let r: Vec<Row> = c.exec("SELECT * FROM a WHERE x = ?", (1,)).await.unwrap();
         assert_eq!(r[0].get::<Value, _>("y"), Value::Text("2".into()));
+        // Another number of columns: the stale result is discarded, the statement
+        // prepared again, and the call returns the new columns.
+        c.query_drop("ALTER TABLE a ADD COLUMN z VARCHAR(5) DEFAULT 'new'")
+            .await
+            .unwrap();
+        let r: Vec<Row> = c.exec("SELECT * FROM a WHERE x = ?", (1,)).await.unwrap();
+        assert_eq!(r[0].len(), 3);
+        assert_eq!(r[0].get::<String, _>("z"), "new");
+        c.query_drop("ALTER TABLE a DROP COLUMN y").await.unwrap();
+        let r: Vec<(i64, String)> = c.exec("SELECT * FROM a WHERE x = ?", (1,)).await.unwrap();
+        assert_eq!(r, vec![(1, "new".to_string())]);
+        assert!(!c.is_broken());
         c.reset_connection().await.unwrap();
         let n: i64 = c.exec_one("SELECT ? * 2", (21,)).await.unwrap();
         assert_eq!(n, 42);
@@ -397,6 +409,23 @@ fn bulk_equals_one_by_one_and_reports_partial_failure() {
         let n: i64 = c.exec_one("SELECT ?", (5,)).await.unwrap();
         assert_eq!(n, 5);
     });
+}
+
+#[test]
+fn blocking_statement_reprepared_when_its_columns_change() {
+    let mut c = Conn::connect(opts()).unwrap();
+    c.query_drop("CREATE TEMPORARY TABLE b (x INT)").unwrap();
+    c.query_drop("INSERT INTO b VALUES (1)").unwrap();
+    let st = c.prepare("SELECT * FROM b WHERE x = ?").unwrap();
+    assert_eq!(st.columns().len(), 1);
+    let r: Vec<Row> = c.exec(&st, (1,)).unwrap();
+    assert_eq!(r[0].len(), 1);
+    c.query_drop("ALTER TABLE b ADD COLUMN y INT DEFAULT 7")
+        .unwrap();
+    let r: Vec<(i64, i64)> = c.exec(&st, (1,)).unwrap();
+    assert_eq!(r, vec![(1, 7)]);
+    let n: i64 = c.exec_one("SELECT ?", (3,)).unwrap();
+    assert_eq!(n, 3);
 }
 
 #[test]

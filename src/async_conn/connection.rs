@@ -487,7 +487,8 @@ impl AsyncConn {
             | Phase::MoreResults
             | Phase::Idle
             | Phase::StmtRows
-            | Phase::StmtMore => {}
+            | Phase::StmtMore
+            | Phase::StmtStale => {}
         }
         let (columns, rows, status) = self.store_all::<Row>().await?;
         Ok(ResultSet {
@@ -538,7 +539,12 @@ impl AsyncConn {
                 self.raw.after_header(r)?;
             }
             Phase::Idle if !header_read => return Ok(None),
-            Phase::Sent | Phase::MoreResults | Phase::Idle | Phase::StmtRows | Phase::StmtMore => {}
+            Phase::Sent
+            | Phase::MoreResults
+            | Phase::Idle
+            | Phase::StmtRows
+            | Phase::StmtMore
+            | Phase::StmtStale => {}
         }
         let (columns, rows, status) = self.store_all::<Row>().await?;
         Ok(Some(ResultSet {

@@ -120,6 +120,8 @@ impl AsyncConn {
             Err(e) if needs_reprepare(&e) && !e.is_fatal() => {
                 tracing::debug!(target: "mysqlclient_async", error = %e, "statement prepared again");
                 let params = self.stmts.active_raw()?.take_params();
+                // A result with other columns is discarded first.
+                self.stmt_drain().await?;
                 self.stmts.evict_active();
                 self.statement(sql).await?;
                 self.stmts.active_raw()?.rebind_params(params)?;
@@ -197,7 +199,20 @@ impl AsyncConn {
                 self.raw.after_stmt_rows();
                 Err(e)
             }
-            (OpKind::StmtExecute | OpKind::StmtSendLongData, _) => {
+            (OpKind::StmtFreeResult, Out::Bool(false)) => {
+                // The stale statement cannot run again as prepared.
+                self.stmts.evict_active();
+                self.raw.after_stmt_rows();
+                Ok(())
+            }
+            (OpKind::StmtExecute, _)
+                if self.stmts.active_raw().is_ok_and(|s| s.metadata_changed()) =>
+            {
+                self.raw.note_session_state();
+                self.raw.set_phase(Phase::StmtStale);
+                Err(self.active_error())
+            }
+            (OpKind::StmtExecute | OpKind::StmtSendLongData | OpKind::StmtFreeResult, _) => {
                 self.raw.note_session_state();
                 Err(self.active_error())
             }
@@ -304,6 +319,12 @@ impl AsyncConn {
                     let out = self.run(op).await?;
                     self.absorb_stmt(OpKind::StmtNextResult, out)
                         .map(|()| self.stmt_status())
+                }
+                Phase::StmtStale => {
+                    let op = Start::StmtFreeResult(self.stmts.active_raw()?.as_ptr());
+                    let out = self.run(op).await?;
+                    self.absorb_stmt(OpKind::StmtFreeResult, out)
+                        .map(|()| ExecResult::default())
                 }
                 Phase::Broken => return Err(first_err.unwrap_or_else(broken)),
                 _ => break,

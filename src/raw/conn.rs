@@ -39,6 +39,10 @@ pub(crate) enum Phase {
     /// A prepared statement's result was consumed and another one follows (a
     /// procedure's results).
     StmtMore,
+    /// A prepared statement's result has other columns than the statement was
+    /// prepared with (a table changed): its rows are discarded unread
+    /// (`mysql_stmt_free_result`) and the statement is prepared again.
+    StmtStale,
     /// The connection is unusable (lost, or abandoned mid-protocol).
     Broken,
 }

@@ -15,6 +15,9 @@ pub(crate) const CR_COMMANDS_OUT_OF_SYNC: u32 = 2014;
 pub(crate) const CR_NET_PACKET_TOO_LARGE: u32 = 2020;
 pub(crate) const CR_SSL_CONNECTION_ERROR: u32 = 2026;
 pub(crate) const CR_SERVER_LOST_EXTENDED: u32 = 2055;
+/// A prepared statement's result has a different number of columns than when it
+/// was prepared (a table changed); its rows are still unread.
+pub(crate) const CR_NEW_STMT_METADATA: u32 = 2057;
 
 /// Server status flag: a transaction is open.
 pub(crate) const SERVER_STATUS_IN_TRANS: u32 = 1;
@@ -38,6 +41,7 @@ const _: () = {
     assert!(CR_NET_PACKET_TOO_LARGE == ffi::CR_NET_PACKET_TOO_LARGE as u32);
     assert!(CR_SSL_CONNECTION_ERROR == ffi::CR_SSL_CONNECTION_ERROR as u32);
     assert!(CR_SERVER_LOST_EXTENDED == ffi::CR_SERVER_LOST_EXTENDED as u32);
+    assert!(CR_NEW_STMT_METADATA == ffi::CR_NEW_STMT_METADATA as u32);
     assert!(SERVER_STATUS_IN_TRANS == ffi::SERVER_STATUS_IN_TRANS as u32);
     assert!(SERVER_SESSION_STATE_CHANGED == ffi::SERVER_SESSION_STATE_CHANGED as u32);
     assert!(CLIENT_MULTI_STATEMENTS == ffi::CLIENT_MULTI_STATEMENTS as u64);

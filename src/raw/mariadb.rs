@@ -90,6 +90,7 @@ pub(crate) unsafe fn start(m: *mut ffi::MYSQL, st: &mut State, op: Start<'_>) ->
         | Start::StmtFetch(s)
         | Start::StmtNextResult(s)
         | Start::StmtSendLongData(s, ..)
+        | Start::StmtFreeResult(s)
         | Start::StmtClose(s) => std::ptr::NonNull::new(s),
         _ => None,
     };
@@ -141,6 +142,7 @@ pub(crate) unsafe fn start(m: *mut ffi::MYSQL, st: &mut State, op: Start<'_>) ->
                 p as *const c_char,
                 len as c_ulong,
             ),
+            Start::StmtFreeResult(s) => ffi::mysql_stmt_free_result_start(&mut b, s),
             Start::StmtClose(s) => ffi::mysql_stmt_close_start(&mut b, s),
         }
     };
@@ -181,6 +183,7 @@ pub(crate) unsafe fn cont(
             OpKind::StmtFetch => ffi::mysql_stmt_fetch_cont(&mut i, stmt, ready),
             OpKind::StmtNextResult => ffi::mysql_stmt_next_result_cont(&mut i, stmt, ready),
             OpKind::StmtSendLongData => ffi::mysql_stmt_send_long_data_cont(&mut b, stmt, ready),
+            OpKind::StmtFreeResult => ffi::mysql_stmt_free_result_cont(&mut b, stmt, ready),
             OpKind::StmtClose => ffi::mysql_stmt_close_cont(&mut b, stmt, ready),
         }
     };
@@ -203,7 +206,9 @@ fn finish(
         OpKind::ReadQueryResult => Out::Bool(b.truth()),
         OpKind::FetchRow => Out::Row(row),
         OpKind::Close => Out::Unit,
-        OpKind::StmtSendLongData | OpKind::StmtClose => Out::Bool(b.truth()),
+        OpKind::StmtSendLongData | OpKind::StmtFreeResult | OpKind::StmtClose => {
+            Out::Bool(b.truth())
+        }
         _ => Out::Int(i),
     })
 }

@@ -37,6 +37,7 @@ pub(crate) enum OpKind {
     StmtFetch,
     StmtNextResult,
     StmtSendLongData,
+    StmtFreeResult,
     StmtClose,
 }
 
@@ -50,6 +51,7 @@ impl OpKind {
                 | OpKind::StmtFetch
                 | OpKind::StmtNextResult
                 | OpKind::StmtSendLongData
+                | OpKind::StmtFreeResult
                 | OpKind::StmtClose
         )
     }
@@ -107,6 +109,8 @@ pub(crate) enum Start<'a> {
     StmtNextResult(*mut ffi::MYSQL_STMT),
     /// Send one chunk of a long parameter (alive until the operation finishes).
     StmtSendLongData(*mut ffi::MYSQL_STMT, u32, *const u8, usize),
+    /// Read and discard the statement's unread result.
+    StmtFreeResult(*mut ffi::MYSQL_STMT),
     /// Close the statement on the server and free the handle.
     StmtClose(*mut ffi::MYSQL_STMT),
 }
@@ -133,6 +137,7 @@ impl Start<'_> {
             Start::StmtFetch(_) => OpKind::StmtFetch,
             Start::StmtNextResult(_) => OpKind::StmtNextResult,
             Start::StmtSendLongData(..) => OpKind::StmtSendLongData,
+            Start::StmtFreeResult(_) => OpKind::StmtFreeResult,
             Start::StmtClose(_) => OpKind::StmtClose,
         }
     }

@@ -19,6 +19,7 @@ use std::ops::Range;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
+use super::consts::CR_NEW_STMT_METADATA;
 use super::ffi::{self, enum_field_types as T, Truth};
 use super::result::{column_from_field, RawRow};
 use crate::column::{Column, ColumnFlags, ColumnType};
@@ -325,6 +326,20 @@ impl RawStmt {
     pub(crate) fn fetch_blocking(&mut self) -> i32 {
         // SAFETY: our handle; the result buffers are bound to our own storage.
         unsafe { ffi::mysql_stmt_fetch(self.as_ptr()) }
+    }
+
+    /// Blocking `mysql_stmt_free_result` (for `Conn`): reads and discards the
+    /// unread result; false on success.
+    pub(crate) fn free_result_blocking(&mut self) -> bool {
+        // SAFETY: our handle.
+        unsafe { ffi::mysql_stmt_free_result(self.as_ptr()) }.truth()
+    }
+
+    /// Whether the last execute failed because the result's columns changed
+    /// (its rows are still unread).
+    pub(crate) fn metadata_changed(&self) -> bool {
+        // SAFETY: our handle.
+        unsafe { ffi::mysql_stmt_errno(self.as_ptr()) == CR_NEW_STMT_METADATA }
     }
 
     /// Blocking `mysql_stmt_next_result` (for `Conn`): 0 more, -1 none, else error.
