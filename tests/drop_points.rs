@@ -223,6 +223,17 @@ async fn connect(url: &str) -> Result<AsyncConn, String> {
     within("connect", AsyncConn::connect(url)).await
 }
 
+/// The connection under test: a statement cache of one, so that a new statement
+/// closes the previous one (a close at the start of most statement calls).
+async fn connect_one_statement(url: &str) -> Result<AsyncConn, String> {
+    let opts = mysqlclient_async::Opts::from_url(url)
+        .map_err(|e| e.to_string())?
+        .to_builder()
+        .stmt_cache_size(1)
+        .build();
+    within("connect", AsyncConn::connect(opts)).await
+}
+
 /// `SELECT '<token>'` on `c`: its own token, `Ok(false)` for a `Broken` error, a
 /// message for anything else (another result, another error, no answer in 10 s).
 async fn token_query(c: &mut AsyncConn) -> Result<bool, String> {
@@ -477,6 +488,11 @@ enum Method {
     StreamOwned,
     Exec,
     ExecDrop,
+    ExecFresh,
+    ExecStreamNext,
+    ExecLong,
+    ExecBatch,
+    ExecStale,
     SendQuery,
     ReadQueryResultBig,
     ReadQueryResultSleep,
@@ -508,6 +524,11 @@ impl Method {
             Method::StreamOwned => "query_stream + Stream::poll_next to the end",
             Method::Exec => "exec (2000 rows x 2 KB)",
             Method::ExecDrop => "exec_drop (DO SLEEP(?))",
+            Method::ExecFresh => "exec (new text each round: prepare, execute, close)",
+            Method::ExecStreamNext => "exec_stream + RowStream::next to the end",
+            Method::ExecLong => "exec (a 3 MiB parameter: long data)",
+            Method::ExecBatch => "exec_batch (2000 rows x 1 KB)",
+            Method::ExecStale => "exec (after ALTER TABLE added a column)",
             Method::SendQuery => "send_query (4 MB of query text)",
             Method::ReadQueryResultBig => "read_query_result (2000 rows x 2 KB)",
             Method::ReadQueryResultSleep => "read_query_result (SLEEP(0.02))",
@@ -529,7 +550,7 @@ impl Method {
         }
     }
 
-    const ALL: [Method; 26] = [
+    const ALL: [Method; 31] = [
         Method::Connect,
         Method::QueryBig,
         Method::QuerySleep,
@@ -538,6 +559,11 @@ impl Method {
         Method::StreamOwned,
         Method::Exec,
         Method::ExecDrop,
+        Method::ExecFresh,
+        Method::ExecStreamNext,
+        Method::ExecLong,
+        Method::ExecBatch,
+        Method::ExecStale,
         Method::SendQuery,
         Method::ReadQueryResultBig,
         Method::ReadQueryResultSleep,
@@ -570,13 +596,20 @@ struct Ctx {
 
 impl Ctx {
     async fn new(url: String) -> Result<Ctx, String> {
-        let conn = connect(&url).await?;
+        let conn = connect_one_statement(&url).await?;
         let mut observer = connect(&url).await?;
         let table = format!("test.t_drop_points_{}", std::process::id());
         within(
             "create the test table",
             observer.query_drop(&format!(
                 "CREATE TABLE IF NOT EXISTS {table} (id BIGINT PRIMARY KEY) ENGINE=InnoDB"
+            )),
+        )
+        .await?;
+        within(
+            "create the batch table",
+            observer.query_drop(&format!(
+                "CREATE TABLE IF NOT EXISTS {table}_batch (v VARCHAR(1000)) ENGINE=InnoDB"
             )),
         )
         .await?;
@@ -591,7 +624,7 @@ impl Ctx {
     }
 
     async fn reconnect(&mut self) -> Result<(), String> {
-        self.conn = connect(&self.url).await?;
+        self.conn = connect_one_statement(&self.url).await?;
         Ok(())
     }
 
@@ -694,6 +727,67 @@ async fn round(ctx: &mut Ctx, m: Method, k: usize, drive: Drive) -> Result<Round
         Method::ExecDrop => {
             let got = poll_at_most(c.exec_drop("DO SLEEP(?)", (0.01f64,)), k, drive).await?;
             finished(got, |()| Ok(()))?
+        }
+        Method::ExecFresh => {
+            // New text each round: a prepare every time, and (cache size 1) the
+            // previous round's statement closed at the start.
+            let sql = format!("SELECT ? + {k}");
+            let got = poll_at_most(c.exec_one::<i64, _>(sql.as_str(), (1,)), k, drive).await?;
+            finished(got, |n| {
+                expect_eq(n, 1 + k as i64, "exec of a new statement")
+            })?
+        }
+        Method::ExecStreamNext => {
+            let read_all = async {
+                let sql = "SELECT seq, REPEAT(?, 2000) FROM seq_1_to_2000";
+                let mut s = c.exec_stream(sql, ("x",)).await?;
+                let (mut n, mut sum) = (0usize, 0i64);
+                while let Some(row) = s.next().await {
+                    let row = row?;
+                    sum += row.get::<i64, _>(0);
+                    n += usize::from(row.raw(1).map(<[u8]>::len) == Some(2000));
+                }
+                Ok((n, sum))
+            };
+            let got = poll_at_most(read_all, k, drive).await?;
+            finished(got, |v| {
+                expect_eq(v, (BIG_ROWS, 2_001_000), "streamed statement rows")
+            })?
+        }
+        Method::ExecLong => {
+            let value = vec![b'y'; 3 << 20];
+            let got =
+                poll_at_most(c.exec_one::<u64, _>("SELECT LENGTH(?)", (value,)), k, drive).await?;
+            finished(got, |n| expect_eq(n, 3 << 20, "length of a long parameter"))?
+        }
+        Method::ExecBatch => {
+            let sql = format!("INSERT INTO {}_batch (v) VALUES (?)", ctx.table);
+            let rows = (0..2000).map(|i| (format!("{i:01000}"),));
+            let got = poll_at_most(c.exec_batch(sql.as_str(), rows), k, drive).await?;
+            finished(got, |r| {
+                expect_eq(r.affected_rows, 2000, "rows inserted by exec_batch")
+            })?
+        }
+        Method::ExecStale => {
+            let t = format!("{}_stale", ctx.table);
+            let sql = format!("SELECT * FROM {t} WHERE a = ?");
+            within("setup", c.query_drop(&format!("DROP TABLE IF EXISTS {t}"))).await?;
+            within("setup", c.query_drop(&format!("CREATE TABLE {t} (a INT)"))).await?;
+            within(
+                "setup",
+                c.query_drop(&format!("INSERT INTO {t} VALUES (1)")),
+            )
+            .await?;
+            within("setup exec", c.exec::<Row, _>(sql.as_str(), (1,))).await?;
+            within(
+                "setup",
+                c.query_drop(&format!("ALTER TABLE {t} ADD b INT DEFAULT 2")),
+            )
+            .await?;
+            let got = poll_at_most(c.exec::<(i64, i64), _>(sql.as_str(), (1,)), k, drive).await?;
+            finished(got, |rows| {
+                expect_eq(rows, vec![(1, 2)], "rows after ALTER")
+            })?
         }
         Method::SendQuery => {
             let got = poll_at_most(c.send_query(&ctx.long_query), k, drive).await?;
@@ -1065,9 +1159,11 @@ async fn run_harness(url: String, plan: Vec<(Method, Drive)>, extras: bool) -> V
     }
     set_current("-");
     let _ = within(
-        "drop the test table",
-        ctx.observer
-            .query_drop(&format!("DROP TABLE IF EXISTS {}", ctx.table)),
+        "drop the test tables",
+        ctx.observer.query_drop(&format!(
+            "DROP TABLE IF EXISTS {t}, {t}_batch, {t}_stale",
+            t = ctx.table
+        )),
     )
     .await;
     let t = Instant::now();
