@@ -556,7 +556,10 @@ impl Conn {
                 }
             }
         }
-        let ok = stmt.execute_blocking() == 0;
+        if let Some(u) = self.stmts.active_untracked() {
+            self.raw.note_untracked(u.role);
+        }
+        let ok = self.stmts.active_raw()?.execute_blocking() == 0;
         self.after_stmt_step(ok)
     }
 

@@ -12,16 +12,24 @@
 //! others are cleaned up in a background task before they go back: a command in
 //! flight (its future was dropped, say by a timeout) is drained, or killed on the
 //! server (`KILL QUERY`) if it is still running after a short grace; unread results
-//! are drained without blocking; then the session is reset
-//! (`COM_RESET_CONNECTION`, through the non-blocking API), and the options'
-//! database and init SQL are applied again, so **the next borrower never sees the
-//! previous one's session**: no user variables, session variables (`sql_mode`,
-//! `autocommit`, …), temporary tables, locks from `GET_LOCK`, open transaction,
-//! default database or query timeout. If any step fails, the connection is
-//! discarded. The reset costs one round trip per return (see the README's
-//! benchmark); [`PoolBuilder::reset_on_return`]`(false)` turns it off, and then
-//! only an open transaction is rolled back (and the query timeout cleared), while
-//! everything else the borrower set stays for the next one.
+//! are drained without blocking. Then, **if the borrower changed the session**, it
+//! is reset (`COM_RESET_CONNECTION`, through the non-blocking API) and the options'
+//! database, the login role and the init SQL are applied again, so the next
+//! borrower never sees the previous one's session: no user variables, session
+//! variables (`sql_mode`, `autocommit`, …), temporary tables, locks from `GET_LOCK`,
+//! open transaction or `HANDLER`, SQL-level prepared statements, `SET TRANSACTION`
+//! characteristics, role, default database or query timeout. If any step fails,
+//! the connection is discarded.
+//!
+//! "Changed" is what the server flags (`session_track_state_change`, switched on for
+//! pooled connections; an error reply counts too), plus what it does not flag and
+//! the statement text shows: `GET_LOCK`, `SET TRANSACTION`, `SET ROLE`,
+//! `HANDLER … OPEN`, `session_track_…`. An untouched connection goes back with no
+//! round trip and keeps its prepared statements (see the README's "Pool" for what
+//! is not seen). [`PoolBuilder::always_reset`]`(true)` resets every return;
+//! [`PoolBuilder::reset_on_return`]`(false)` never resets, and then only an open
+//! transaction is rolled back (and the query timeout cleared), while everything
+//! else the borrower set stays for the next one.
 //!
 //! ```no_run
 //! # async fn demo() -> mysqlclient_async::Result<()> {
@@ -79,10 +87,14 @@ struct Shared {
     /// The server's `wait_timeout`, read once from the first connection; the
     /// default max lifetime stays below it.
     wait_timeout: Mutex<Option<Duration>>,
+    /// The role a new session starts with (read with `wait_timeout`): a reset
+    /// does not restore the role, so a borrower's `SET ROLE` is undone with it.
+    login_role: Mutex<Option<String>>,
     last_connect_error: Mutex<Option<String>>,
     created: AtomicU64,
     discarded: AtomicU64,
     retried: AtomicU64,
+    resets: AtomicU64,
 }
 
 impl Shared {
@@ -119,8 +131,10 @@ impl managed::Manager for Manager {
                 }
                 let unknown = self.shared.wait_timeout.lock().unwrap().is_none();
                 if unknown {
-                    if let Ok(secs) = conn.query_one::<u64>("SELECT @@wait_timeout").await {
+                    let sql = "SELECT @@wait_timeout, CURRENT_ROLE()";
+                    if let Ok((secs, role)) = conn.query_one::<(u64, Option<String>)>(sql).await {
                         *self.shared.wait_timeout.lock().unwrap() = Some(Duration::from_secs(secs));
+                        *self.shared.login_role.lock().unwrap() = role;
                     }
                 }
                 tracing::debug!(target: "mysqlclient_async::pool", thread_id = conn.thread_id(), "connection created");
@@ -245,7 +259,7 @@ impl PoolBuilder {
         self
     }
 
-    /// Reset each connection's session when it is returned (default: true; see the
+    /// Reset each changed session when it is returned (default: true; see the
     /// module docs). With `false`, what a borrower sets in its session (variables,
     /// temporary tables, locks, the default database, `autocommit`) is seen by the
     /// next borrower; an open transaction is still rolled back.
@@ -274,10 +288,12 @@ impl PoolBuilder {
             opts,
             settings: settings.clone(),
             wait_timeout: Mutex::new(None),
+            login_role: Mutex::new(None),
             last_connect_error: Mutex::new(None),
             created: AtomicU64::new(0),
             discarded: AtomicU64::new(0),
             retried: AtomicU64::new(0),
+            resets: AtomicU64::new(0),
         });
         let inner = managed::Pool::builder(Manager {
             shared: shared.clone(),
@@ -378,6 +394,9 @@ pub struct PoolMetrics {
     pub discarded: u64,
     /// Queries retried on a fresh connection by the pool's own query methods.
     pub retried: u64,
+    /// Returned connections whose session was reset (see
+    /// [`PoolBuilder::always_reset`]).
+    pub resets: u64,
 }
 
 impl Pool {
@@ -466,6 +485,7 @@ impl Pool {
             created: self.shared.created.load(Ordering::Relaxed),
             discarded: self.shared.discarded.load(Ordering::Relaxed),
             retried: self.shared.retried.load(Ordering::Relaxed),
+            resets: self.shared.resets.load(Ordering::Relaxed),
         }
     }
 
@@ -628,9 +648,12 @@ async fn cleanup(mut obj: Object<Manager>, shared: Arc<Shared>) {
         obj.settle().await.map_err(|_| "drain failed")?;
         if shared.settings.reset_on_return {
             // Also ends any transaction.
-            obj.reset_session()
+            let role = shared.login_role.lock().unwrap().clone();
+            let track = !shared.settings.always_reset;
+            obj.reset_session(role.as_deref(), track)
                 .await
                 .map_err(|_| "session reset failed")?;
+            shared.resets.fetch_add(1, Ordering::Relaxed);
         } else if obj.in_transaction() {
             obj.query_drop("ROLLBACK")
                 .await

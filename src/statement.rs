@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::broken;
+use crate::protocol::{broken, changes_untracked_state, sets_role};
 use crate::raw::consts::CR_NEW_STMT_METADATA;
 use crate::raw::stmt::RawStmt;
 use crate::row::ExecResult;
@@ -117,6 +117,17 @@ pub(crate) struct Entry {
     pub(crate) raw: RawStmt,
     pub(crate) handle: Statement,
     last_used: u64,
+    /// The text may change session state the server does not report
+    /// (`protocol::changes_untracked_state`), the active role among it
+    /// (`protocol::sets_role`): each execute marks the session.
+    untracked: Option<Untracked>,
+}
+
+/// What an execute of a statement may change that the server does not report.
+#[derive(Clone, Copy)]
+pub(crate) struct Untracked {
+    /// The active role (`SET ROLE`).
+    pub(crate) role: bool,
 }
 
 /// A connection's prepared statements (see the module docs): entries in slots,
@@ -177,6 +188,11 @@ impl StmtCache {
         self.slots.get_mut(self.active?)?.as_mut()
     }
 
+    /// What the active statement may change that the server does not report.
+    pub(crate) fn active_untracked(&self) -> Option<Untracked> {
+        self.slots[self.active?].as_ref()?.untracked
+    }
+
     /// The active statement, or the error of a connection that lost track of it.
     pub(crate) fn active_raw(&mut self) -> Result<&mut RawStmt> {
         self.active_entry().map(|e| &mut e.raw).ok_or_else(broken)
@@ -187,6 +203,9 @@ impl StmtCache {
         self.tick += 1;
         let handle = Statement::new(sql.clone(), raw.param_count(), raw.columns().clone());
         let entry = Entry {
+            untracked: changes_untracked_state(sql.as_bytes()).then(|| Untracked {
+                role: sets_role(sql.as_bytes()),
+            }),
             raw,
             handle,
             last_used: self.tick,

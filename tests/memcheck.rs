@@ -35,6 +35,38 @@ fn every_ffi_path_once() {
     c.reset_connection().unwrap();
     assert_eq!(c.escape("a'b\\c").unwrap(), "a\\'b\\\\c");
     assert_eq!(c.query_drop("SELEC").unwrap_err().kind(), ErrorKind::Server);
+    // Statements: prepare, binary rows (a value that outgrows its buffer), long
+    // data, bulk, eviction (cache of 1), a table change, a statement with rows
+    // unread when the connection is dropped.
+    let o1 = Opts::from_url(&url)
+        .unwrap()
+        .to_builder()
+        .stmt_cache_size(1)
+        .build();
+    let mut p = Conn::connect(&o1).unwrap();
+    let st = p
+        .prepare("SELECT ?, REPEAT('z', ?), CAST(? AS DATETIME(6))")
+        .unwrap();
+    let r: (i64, String, String) = p
+        .exec_one(&st, (1, 100_000, "2024-01-02 03:04:05.5"))
+        .unwrap();
+    assert_eq!(r.1.len(), 100_000);
+    let n: u64 = p
+        .exec_one("SELECT LENGTH(?)", (vec![1u8; 2 << 20],))
+        .unwrap();
+    assert_eq!(n, 2 << 20);
+    p.query_drop("CREATE TEMPORARY TABLE m (a INT, s TEXT)")
+        .unwrap();
+    let b = p
+        .exec_batch("INSERT INTO m VALUES (?, ?)", (0..50).map(|i| (i, "v")))
+        .unwrap();
+    assert_eq!(b.affected_rows, 50);
+    let _: Vec<Row> = p.exec("SELECT * FROM m WHERE a < ?", (3,)).unwrap();
+    p.query_drop("ALTER TABLE m ADD c INT").unwrap();
+    let rows: Vec<Row> = p.exec("SELECT * FROM m WHERE a < ?", (3,)).unwrap();
+    assert_eq!(rows[0].len(), 3);
+    drop(st);
+    drop(p);
     c.send_query("SELECT 1").unwrap();
     drop(c);
     let mut s = Conn::connect(server.socket_url().as_str()).unwrap();
@@ -106,10 +138,51 @@ fn every_ffi_path_once() {
                     tx.query_drop("DO 1").await.unwrap();
                 }
                 assert_eq!(a.query_one::<i32>("SELECT 10").await.unwrap(), 10);
+                // Statements (server-side where the library can without blocking):
+                // a cached one, a long parameter, a bulk insert, a stream dropped early.
+                let s = a.prepare("SELECT ? * 2").await;
+                if let Ok(s) = s {
+                    assert_eq!(a.exec_one::<i64, _>(&s, (21,)).await.unwrap(), 42);
+                }
+                let n: u64 = a
+                    .exec_one("SELECT LENGTH(?)", (vec![2u8; 2 << 20],))
+                    .await
+                    .unwrap();
+                assert_eq!(n, 2 << 20);
+                a.query_drop("CREATE TEMPORARY TABLE m (a INT)")
+                    .await
+                    .unwrap();
+                let b = a
+                    .exec_batch("INSERT INTO m VALUES (?)", (0..50).map(|i| (i,)))
+                    .await;
+                assert_eq!(b.unwrap().affected_rows, 50);
+                {
+                    let mut st = a
+                        .exec_stream("SELECT seq FROM seq_1_to_100000 WHERE seq > ?", (0,))
+                        .await
+                        .unwrap();
+                    st.next().await.unwrap().unwrap();
+                }
+                assert_eq!(a.exec_one::<i32, _>("SELECT ?", (11,)).await.unwrap(), 11);
                 a.close().await.unwrap();
                 // Dropped mid-query (aborts the suspended co-routine) and mid-connect.
                 let mut b = AsyncConn::connect(&o).await.unwrap();
                 let q = b.query_drop("SELECT SLEEP(1)");
+                assert!(tokio::time::timeout(Duration::from_millis(10), q)
+                    .await
+                    .is_err());
+                drop(b);
+                // Dropped with a statement's rows unread, and mid-execute.
+                let mut b = AsyncConn::connect(&o).await.unwrap();
+                let mut st = b
+                    .exec_stream("SELECT seq FROM seq_1_to_100000 WHERE seq > ?", (0,))
+                    .await
+                    .unwrap();
+                st.next().await.unwrap().unwrap();
+                drop(st);
+                drop(b);
+                let mut b = AsyncConn::connect(&o).await.unwrap();
+                let q = b.exec_drop("DO SLEEP(?)", (1,));
                 assert!(tokio::time::timeout(Duration::from_millis(10), q)
                     .await
                     .is_err());

@@ -503,3 +503,154 @@ fn the_next_borrower_never_sees_the_previous_session() {
         c.query_drop(&format!("DROP TABLE {t}")).await.unwrap();
     });
 }
+
+/// Wait until the pool holds `n` idle connections (a return's cleanup runs in the
+/// background).
+async fn settled(pool: &Pool, n: usize) {
+    let t = Instant::now();
+    while pool.metrics().idle < n {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the connection never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[test]
+fn an_untouched_session_skips_the_reset_and_keeps_its_statements() {
+    run(async {
+        let pool = Pool::builder(url().as_str()).max_size(1).build().unwrap();
+        for round in 0..5 {
+            let mut c = pool.get().await.unwrap();
+            let n: i64 = c.exec_one("SELECT ? + 1", (round,)).await.unwrap();
+            assert_eq!(n, round + 1);
+            let rows: Vec<(i64,)> = c.query("SELECT 1").await.unwrap();
+            assert_eq!(rows.len(), 1);
+            drop(c);
+            settled(&pool, 1).await;
+        }
+        let m = pool.metrics();
+        assert_eq!(m.resets, 0, "no borrower changed the session");
+        assert_eq!(m.created, 1);
+        // Still the statement of the first round: prepared once in this session.
+        let mut c = pool.get().await.unwrap();
+        let (_, prepared): (String, String) = c
+            .query_one("SHOW SESSION STATUS LIKE 'Com_stmt_prepare'")
+            .await
+            .unwrap();
+        assert_eq!(prepared, "1", "the statement cache survived every return");
+        drop(c);
+        // The old behaviour on request: every return resets.
+        let always = Pool::builder(url().as_str())
+            .max_size(1)
+            .always_reset(true)
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            always.query_drop("DO 1").await.unwrap();
+            settled(&always, 1).await;
+        }
+        assert_eq!(always.metrics().resets, 3);
+    });
+}
+
+#[test]
+fn each_session_change_alone_is_reset() {
+    run(async {
+        let lock = format!("mca_lock_alone_{}", std::process::id());
+        // (what the borrower does, a query that is 1 only if it did not leak)
+        let get_lock = format!("DO GET_LOCK('{lock}', 0)");
+        let lock_free = format!("SELECT IS_FREE_LOCK('{lock}')");
+        let role = format!("mca_role_{}", std::process::id());
+        let set_role = format!("SET ROLE {role}");
+        {
+            let mut c = AsyncConn::connect(url().as_str()).await.unwrap();
+            c.query_drop(&format!("CREATE ROLE IF NOT EXISTS {role}"))
+                .await
+                .unwrap();
+            c.query_drop(&format!("GRANT {role} TO CURRENT_USER"))
+                .await
+                .unwrap();
+        }
+        let cases: [(&str, &str); 15] = [
+            ("SET @v = 1", "SELECT @v IS NULL"),
+            (
+                "SET SESSION sql_mode = 'ANSI_QUOTES'",
+                "SELECT @@sql_mode NOT LIKE '%ANSI_QUOTES%'",
+            ),
+            (
+                "SET NAMES latin1",
+                "SELECT @@character_set_client = 'utf8mb4'",
+            ),
+            ("CREATE TEMPORARY TABLE alone_tmp (a INT)", "SELECT 1"),
+            ("USE mysql", "SELECT DATABASE() = 'test'"),
+            ("SET autocommit = 0", "SELECT @@autocommit = 1"),
+            ("START TRANSACTION", "SELECT @@in_transaction = 0"),
+            (
+                "PREPARE alone_ps FROM 'SELECT 1'",
+                "SELECT 1 FROM DUAL WHERE 0 = 0",
+            ),
+            (get_lock.as_str(), lock_free.as_str()),
+            ("LOCK TABLES mysql.user READ", "SELECT 1"),
+            ("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", "SELECT 1"),
+            (
+                "SET SESSION TRANSACTION READ ONLY",
+                "SELECT @@tx_read_only = 0",
+            ),
+            ("HANDLER mysql.db OPEN", "SELECT 1"),
+            (set_role.as_str(), "SELECT CURRENT_ROLE() IS NULL"),
+            (
+                "SET SESSION session_track_state_change = OFF",
+                "SELECT @@session_track_state_change = 1",
+            ),
+        ];
+        for (change, clean) in cases {
+            let pool = Pool::builder(url().as_str()).max_size(1).build().unwrap();
+            {
+                let mut c = pool.get().await.unwrap();
+                c.query_drop(change).await.unwrap();
+            }
+            settled(&pool, 1).await;
+            let mut c = pool.get().await.unwrap();
+            let ok: i64 = c.query_one(clean).await.unwrap();
+            assert_eq!(pool.metrics().resets, 1, "`{change}` was not reset");
+            assert_eq!(ok, 1, "`{change}` leaked to the next borrower");
+            if change.starts_with("CREATE TEMPORARY") {
+                let e = c.query_drop("SELECT * FROM alone_tmp").await.unwrap_err();
+                assert_eq!(e.code(), Some(1146), "`{change}` leaked: {e}");
+            }
+            if change.starts_with("LOCK TABLES") {
+                // Under LOCK TABLES, other tables cannot be read.
+                c.query_drop("SELECT * FROM mysql.db LIMIT 1")
+                    .await
+                    .unwrap();
+            }
+            if change.starts_with("HANDLER") {
+                let e = c.query_drop("HANDLER db READ FIRST").await.unwrap_err();
+                assert_eq!(e.code(), Some(1109), "`{change}` leaked: {e}");
+            }
+            if change.starts_with("SET TRANSACTION") {
+                c.query_drop("START TRANSACTION").await.unwrap();
+                let ok: i64 = c
+                    .query_one(
+                        "SELECT COUNT(*) FROM information_schema.INNODB_TRX \
+                         WHERE trx_mysql_thread_id = CONNECTION_ID() \
+                         AND trx_isolation_level = 'SERIALIZABLE'",
+                    )
+                    .await
+                    .unwrap();
+                c.query_drop("COMMIT").await.unwrap();
+                assert_eq!(ok, 0, "`{change}` leaked to the next transaction");
+            }
+            if change.starts_with("PREPARE") {
+                let e = c.query_drop("EXECUTE alone_ps").await.unwrap_err();
+                assert_eq!(e.code(), Some(1243), "`{change}` leaked: {e}");
+            }
+            drop(c);
+            pool.close().await;
+        }
+        let mut c = AsyncConn::connect(url().as_str()).await.unwrap();
+        c.query_drop(&format!("DROP ROLE {role}")).await.unwrap();
+    });
+}

@@ -646,9 +646,26 @@ impl AsyncConn {
     ///
     /// A database cannot be unselected: if the options name none and the session
     /// selected one, this fails and the caller must discard the connection.
-    pub(crate) async fn reset_session(&mut self) -> Result<()> {
+    ///
+    /// The server keeps the active role across the reset: when a statement may
+    /// have changed it (`SET ROLE`), `login_role` (the role a new session starts
+    /// with) is set again. With `track`, session-state tracking is switched on
+    /// again (see [`track_session_state`](Self::track_session_state)).
+    pub(crate) async fn reset_session(
+        &mut self,
+        login_role: Option<&str>,
+        track: bool,
+    ) -> Result<()> {
         self.query_timeout = None;
+        let role_changed = self.raw.role_changed();
         self.reset_connection().await?;
+        if role_changed {
+            let sql = match login_role {
+                Some(r) => format!("SET ROLE `{}`", r.replace('`', "``")),
+                None => "SET ROLE NONE".to_string(),
+            };
+            self.query_drop(&sql).await?;
+        }
         let want = self.opts.db_name().map(str::to_owned);
         let have = self.raw.current_db();
         if have != want {
@@ -666,7 +683,9 @@ impl AsyncConn {
         for sql in self.opts.init_sql().to_vec() {
             self.query_drop(&sql).await?;
         }
-        self.track_session_state().await;
+        if track {
+            self.track_session_state().await;
+        }
         Ok(())
     }
 

@@ -321,6 +321,7 @@ impl AsyncConn {
             // a read that could only say EAGAIN (see `read_header`). Safe: a server
             // that closes or writes unasked-for later produces a new event.
             self.clear_read_readiness();
+            self.raw.note_sql(sql);
             let (p, n) = (self.query_buf.as_ptr(), self.query_buf.len());
             let out = self.run(Start::SendQuery(p, n)).await?;
             match out {

@@ -155,6 +155,9 @@ impl AsyncConn {
             }
         }
         self.stmts.long_data_pending = false;
+        if let Some(u) = self.stmts.active_untracked() {
+            self.raw.note_untracked(u.role);
+        }
         self.clear_read_readiness();
         let out = self.run(Start::StmtExecute(p.0)).await?;
         self.absorb_stmt(OpKind::StmtExecute, out)

@@ -97,6 +97,8 @@ pub(crate) struct RawConn {
     /// A reply since the last [`take_session_changed`](Self::take_session_changed)
     /// carried `SERVER_SESSION_STATE_CHANGED`.
     session_changed: bool,
+    /// A statement since then may have changed the active role (`SET ROLE`).
+    role_changed: bool,
 }
 
 // SAFETY: a MYSQL handle may be used from any thread as long as only one thread uses
@@ -122,6 +124,7 @@ impl RawConn {
             freed: false,
             status_stale: false,
             session_changed: false,
+            role_changed: false,
         })
     }
 
@@ -207,6 +210,27 @@ impl RawConn {
         } else {
             Phase::Idle
         }
+    }
+
+    /// About to send `sql`: mark the session changed if the text may change state
+    /// the server does not report (see `protocol::changes_untracked_state`).
+    pub(crate) fn note_sql(&mut self, sql: &[u8]) {
+        if !self.session_changed && crate::protocol::changes_untracked_state(sql) {
+            self.note_untracked(crate::protocol::sets_role(sql));
+        }
+    }
+
+    /// A statement may have changed state the server does not report; `role`:
+    /// the active role among it.
+    pub(crate) fn note_untracked(&mut self, role: bool) {
+        self.session_changed = true;
+        self.role_changed |= role;
+    }
+
+    /// Whether a statement may have changed the active role since the last
+    /// [`clear_session_changed`](Self::clear_session_changed).
+    pub(crate) fn role_changed(&self) -> bool {
+        self.role_changed
     }
 
     /// Mark the connection broken if `e` is fatal; pass `e` through.
@@ -478,6 +502,7 @@ impl RawConn {
 
     /// Blocking `mysql_send_query`.
     pub(crate) fn send_query(&mut self, q: &[u8]) -> Result<()> {
+        self.note_sql(q);
         // SAFETY: our handle; `q` is valid for `len` bytes during the call.
         let rc = unsafe {
             ffi::mysql_send_query(
@@ -762,6 +787,7 @@ impl RawConn {
     /// Start watching for session changes afresh.
     pub(crate) fn clear_session_changed(&mut self) {
         self.session_changed = false;
+        self.role_changed = false;
     }
 
     /// Whether the connection's character set is UTF-8 (`utf8mb4`, `utf8mb3`,
