@@ -78,45 +78,6 @@ pub(crate) fn end_rows(raw: &mut RawConn, error: Option<Error>) -> Result<()> {
     }
 }
 
-/// Whether `sql` may change session state that the server's state tracking
-/// (`session_track_state_change`) does not report: a user-level lock
-/// (`GET_LOCK`), the characteristics of the next transaction
-/// (`SET TRANSACTION …`), the active role (`SET ROLE`), an open `HANDLER`, or
-/// the tracking itself (`session_track_…`, which the server stops reporting
-/// when it is switched off). Matches anywhere in the text, a string literal too:
-/// a false match costs one reset of a pooled connection, never a leak.
-pub(crate) fn changes_untracked_state(sql: &[u8]) -> bool {
-    find_ignore_case(sql, b"get_lock").is_some()
-        || find_ignore_case(sql, b"session_track").is_some()
-        || (find_ignore_case(sql, b"handler").is_some() && find_ignore_case(sql, b"open").is_some())
-        || after_set(sql, b"transaction")
-        || sets_role(sql)
-}
-
-/// Whether `sql` may change the active role (`SET ROLE`), which the server keeps
-/// across `COM_RESET_CONNECTION`: the pool restores it after a reset.
-pub(crate) fn sets_role(sql: &[u8]) -> bool {
-    after_set(sql, b"role")
-}
-
-/// Whether `word` occurs right after `SET` (and white space) somewhere in `sql`.
-fn after_set(sql: &[u8], word: &[u8]) -> bool {
-    let mut rest = sql;
-    while let Some(at) = find_ignore_case(rest, word) {
-        let before = rest[..at].trim_ascii_end();
-        if before.len() >= 3 && before[before.len() - 3..].eq_ignore_ascii_case(b"set") {
-            return true;
-        }
-        rest = &rest[at + 1..];
-    }
-    false
-}
-
-fn find_ignore_case(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
-}
-
 /// The outcome of the last statement.
 pub(crate) fn status_of(raw: &RawConn) -> ExecResult {
     ExecResult {

@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::{broken, changes_untracked_state, sets_role};
+use crate::params::lexer::{changes_untracked_state, sets_role};
+use crate::protocol::broken;
 use crate::raw::consts::CR_NEW_STMT_METADATA;
 use crate::raw::stmt::RawStmt;
 use crate::row::ExecResult;
@@ -118,8 +119,8 @@ pub(crate) struct Entry {
     pub(crate) handle: Statement,
     last_used: u64,
     /// The text may change session state the server does not report
-    /// (`protocol::changes_untracked_state`), the active role among it
-    /// (`protocol::sets_role`): each execute marks the session.
+    /// (`params::lexer::changes_untracked_state`), the active role among it
+    /// (`params::lexer::sets_role`): each execute marks the session.
     untracked: Option<Untracked>,
 }
 

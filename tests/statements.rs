@@ -445,3 +445,34 @@ fn blocking_bulk_and_client_side_params() {
     let v: (i64, String) = t.exec_one("SELECT ?, ?", (5, "a'b")).unwrap();
     assert_eq!(v, (5, "a'b".to_string()));
 }
+
+#[test]
+fn transactions_take_statements_and_batches() {
+    run(async {
+        let mut c = AsyncConn::connect(opts()).await.unwrap();
+        c.query_drop("CREATE TEMPORARY TABLE tx (id INT PRIMARY KEY, v TEXT)")
+            .await
+            .unwrap();
+        let insert = match c.prepare("INSERT INTO tx VALUES (?, ?)").await {
+            Ok(s) => s,
+            Err(_) => return assert!(!async_statements()),
+        };
+        {
+            let mut tx = c.begin().await.unwrap();
+            tx.exec_drop(&insert, (1, "a")).await.unwrap();
+            let r = tx
+                .exec_batch(&insert, (2..=4).map(|i| (i, "b")))
+                .await
+                .unwrap();
+            assert_eq!(r.affected_rows, 3);
+            let again = tx
+                .prepare("SELECT COUNT(*) FROM tx WHERE v = ?")
+                .await
+                .unwrap();
+            let n: i64 = tx.exec_one(&again, ("b",)).await.unwrap();
+            assert_eq!(n, 3);
+        } // dropped: rolled back
+        let n: i64 = c.query_one("SELECT COUNT(*) FROM tx").await.unwrap();
+        assert_eq!(n, 0);
+    });
+}

@@ -4,6 +4,7 @@ use super::connection::AsyncConn;
 use super::stream::RowStream;
 use crate::error::Result;
 use crate::row::{ExecResult, FromRow, ResultSet};
+use crate::statement::{Statement, StatementLike};
 
 /// An open transaction, or a savepoint inside one (see [`begin`](Self::begin)).
 ///
@@ -146,50 +147,66 @@ impl Transaction<'_> {
     /// See [`AsyncConn::exec`].
     pub async fn exec<T: FromRow, P: crate::params::Params>(
         &mut self,
-        sql: &str,
+        stmt: &(impl StatementLike + ?Sized),
         params: P,
     ) -> Result<Vec<T>> {
-        self.conn.exec(sql, params).await
+        self.conn.exec(stmt, params).await
     }
     /// See [`AsyncConn::exec_one`].
     pub async fn exec_one<T: FromRow, P: crate::params::Params>(
         &mut self,
-        sql: &str,
+        stmt: &(impl StatementLike + ?Sized),
         params: P,
     ) -> Result<T> {
-        self.conn.exec_one(sql, params).await
+        self.conn.exec_one(stmt, params).await
     }
     /// See [`AsyncConn::exec_opt`].
     pub async fn exec_opt<T: FromRow, P: crate::params::Params>(
         &mut self,
-        sql: &str,
+        stmt: &(impl StatementLike + ?Sized),
         params: P,
     ) -> Result<Option<T>> {
-        self.conn.exec_opt(sql, params).await
+        self.conn.exec_opt(stmt, params).await
     }
     /// See [`AsyncConn::exec_drop`].
     pub async fn exec_drop<P: crate::params::Params>(
         &mut self,
-        sql: &str,
+        stmt: &(impl StatementLike + ?Sized),
         params: P,
     ) -> Result<()> {
-        self.conn.exec_drop(sql, params).await
+        self.conn.exec_drop(stmt, params).await
     }
     /// See [`AsyncConn::exec_result`].
     pub async fn exec_result<P: crate::params::Params>(
         &mut self,
-        sql: &str,
+        stmt: &(impl StatementLike + ?Sized),
         params: P,
     ) -> Result<ResultSet> {
-        self.conn.exec_result(sql, params).await
+        self.conn.exec_result(stmt, params).await
+    }
+    /// See [`AsyncConn::prepare`].
+    pub async fn prepare(&mut self, sql: &str) -> Result<Statement> {
+        self.conn.prepare(sql).await
+    }
+    /// See [`AsyncConn::exec_batch`].
+    pub async fn exec_batch<I>(
+        &mut self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: I,
+    ) -> Result<ExecResult>
+    where
+        I: IntoIterator,
+        I::Item: crate::params::Params,
+    {
+        self.conn.exec_batch(stmt, params).await
     }
     /// See [`AsyncConn::exec_stream`].
     pub async fn exec_stream<P: crate::params::Params>(
         &mut self,
-        sql: &str,
+        stmt: &(impl StatementLike + ?Sized),
         params: P,
     ) -> Result<RowStream<'_>> {
-        self.conn.exec_stream(sql, params).await
+        self.conn.exec_stream(stmt, params).await
     }
 }
 

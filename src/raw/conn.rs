@@ -213,10 +213,10 @@ impl RawConn {
     }
 
     /// About to send `sql`: mark the session changed if the text may change state
-    /// the server does not report (see `protocol::changes_untracked_state`).
+    /// the server does not report (see `params::lexer::changes_untracked_state`).
     pub(crate) fn note_sql(&mut self, sql: &[u8]) {
-        if !self.session_changed && crate::protocol::changes_untracked_state(sql) {
-            self.note_untracked(crate::protocol::sets_role(sql));
+        if !self.session_changed && crate::params::lexer::changes_untracked_state(sql) {
+            self.note_untracked(crate::params::lexer::sets_role(sql));
         }
     }
 

@@ -882,10 +882,11 @@ fn write_text(col: &mut OutCol, c: &Column) {
             } else {
                 0
             };
-            if c.is_unsigned() {
-                write!(out, "{:0width$}", v as u64).expect("Vec write");
+            if c.is_unsigned() || v >= 0 {
+                push_uint(out, v as u64, width);
             } else {
-                write!(out, "{v:0width$}").expect("Vec write");
+                out.push(b'-');
+                push_uint(out, v.unsigned_abs(), width.saturating_sub(1));
             }
         }
         OutKind::Float => {
@@ -923,43 +924,60 @@ fn write_float(out: &mut Vec<u8>, v: f64, decimals: u32, float: bool) {
     }
 }
 
+/// `v` in decimal, zero-padded to at least `width` digits (the formatting
+/// machinery costs several times more, once per cell).
+fn push_uint(out: &mut Vec<u8>, mut v: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let len = digits.len() - at;
+    out.extend(std::iter::repeat_n(b'0', width.saturating_sub(len)));
+    out.extend_from_slice(&digits[at..]);
+}
+
 /// DATE `YYYY-MM-DD`, TIME `[-]h…hh:mm:ss[.f]`, DATETIME/TIMESTAMP
 /// `YYYY-MM-DD hh:mm:ss[.f]`, the fraction with the column's digits.
+// c_uint/c_ulong are u32/u64 on the targets this crate supports.
+#[allow(clippy::unnecessary_cast)]
 fn write_time(out: &mut Vec<u8>, t: &ffi::MYSQL_TIME, c: &Column) {
-    let dec = c.decimals().min(6) as usize;
-    let frac = |out: &mut Vec<u8>| {
+    let date = |out: &mut Vec<u8>| {
+        push_uint(out, t.year as u64, 4);
+        out.push(b'-');
+        push_uint(out, t.month as u64, 2);
+        out.push(b'-');
+        push_uint(out, t.day as u64, 2);
+    };
+    let clock = |out: &mut Vec<u8>, hours: u64| {
+        push_uint(out, hours, 2);
+        out.push(b':');
+        push_uint(out, t.minute as u64, 2);
+        out.push(b':');
+        push_uint(out, t.second as u64, 2);
+        let dec = c.decimals().min(6);
         if dec > 0 {
-            #[allow(clippy::unnecessary_cast)] // c_ulong is not u64 everywhere
-            let f = t.second_part as u64 / 10u64.pow(6 - dec as u32);
-            write!(out, ".{f:0dec$}").expect("Vec write");
+            out.push(b'.');
+            push_uint(out, t.second_part as u64 / 10u64.pow(6 - dec), dec as usize);
         }
     };
     match c.column_type() {
-        ColumnType::Date | ColumnType::NewDate => {
-            write!(out, "{:04}-{:02}-{:02}", t.year, t.month, t.day).expect("Vec write");
-        }
+        ColumnType::Date | ColumnType::NewDate => date(out),
         ColumnType::Time => {
-            let neg = (t.neg as u8) != 0;
-            let hours = t.day as u64 * 24 + t.hour as u64;
-            write!(
-                out,
-                "{}{:02}:{:02}:{:02}",
-                if neg { "-" } else { "" },
-                hours,
-                t.minute,
-                t.second
-            )
-            .expect("Vec write");
-            frac(out);
+            if (t.neg as u8) != 0 {
+                out.push(b'-');
+            }
+            clock(out, t.day as u64 * 24 + t.hour as u64);
         }
         _ => {
-            write!(
-                out,
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-                t.year, t.month, t.day, t.hour, t.minute, t.second
-            )
-            .expect("Vec write");
-            frac(out);
+            date(out);
+            out.push(b' ');
+            clock(out, t.hour as u64);
         }
     }
 }
