@@ -270,6 +270,21 @@ impl StmtCache {
         !self.to_close.is_empty() || self.index.len() > self.capacity
     }
 
+    /// Testing aid: make the server not know the cached statement for `sql` (see
+    /// `RawStmt::forget_on_server`); false if it is not cached.
+    pub(crate) fn forget_on_server(&mut self, sql: &str) -> bool {
+        let Some(&slot) = self.index.get(sql) else {
+            return false;
+        };
+        match self.slots[slot].as_mut() {
+            Some(e) => {
+                e.raw.forget_on_server();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Every statement was dropped by the server (a reset): close them all
     /// client-side.
     pub(crate) fn clear(&mut self) {

@@ -476,3 +476,35 @@ fn transactions_take_statements_and_batches() {
         assert_eq!(n, 0);
     });
 }
+
+fn prepares(c: &mut Conn) -> String {
+    let (_, n): (String, String) = c
+        .query_one("SHOW SESSION STATUS LIKE 'Com_stmt_prepare'")
+        .unwrap();
+    n
+}
+
+#[test]
+fn a_statement_the_server_forgot_is_prepared_again() {
+    let sql = "SELECT ? + 100";
+    let mut c = Conn::connect(opts()).unwrap();
+    assert_eq!(c.exec_one::<i64, _>(sql, (1,)).unwrap(), 101);
+    assert!(c.forget_statement_on_server(sql));
+    assert_eq!(c.exec_one::<i64, _>(sql, (2,)).unwrap(), 102);
+    assert_eq!(prepares(&mut c), "2", "prepared again once");
+    run(async {
+        let mut a = AsyncConn::connect(opts()).await.unwrap();
+        assert_eq!(a.exec_one::<i64, _>(sql, (1,)).await.unwrap(), 101);
+        if !async_statements() {
+            assert!(!a.forget_statement_on_server(sql), "nothing is prepared");
+            return;
+        }
+        assert!(a.forget_statement_on_server(sql));
+        assert_eq!(a.exec_one::<i64, _>(sql, (3,)).await.unwrap(), 103);
+        let (_, n): (String, String) = a
+            .query_one("SHOW SESSION STATUS LIKE 'Com_stmt_prepare'")
+            .await
+            .unwrap();
+        assert_eq!(n, "2", "prepared again once");
+    });
+}

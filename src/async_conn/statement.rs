@@ -69,6 +69,15 @@ impl AsyncConn {
         })
     }
 
+    /// Testing aid, not part of the API: make the server forget the statement
+    /// cached for `sql` while the cache keeps it, as a proxy or a server-side
+    /// reset can; the next execute then meets error 1243 and must prepare it again.
+    /// Returns false if `sql` is not cached.
+    #[doc(hidden)]
+    pub fn forget_statement_on_server(&mut self, sql: &str) -> bool {
+        self.stmts.forget_on_server(sql)
+    }
+
     /// Make `sql` the active statement, preparing it if it is not cached.
     async fn statement(&mut self, sql: &str) -> Result<()> {
         if self.stmts.activate(sql) {

@@ -318,7 +318,13 @@ unsafe fn call_once(
             OpKind::ResetConnection => reset(m),
             OpKind::Close => Step::Done(Out::Unit),
             // Never started (`STMT_NONBLOCKING` is false); a failure if it were.
-            k if k.is_stmt() => Step::Done(Out::Int(1)),
+            OpKind::StmtPrepare
+            | OpKind::StmtExecute
+            | OpKind::StmtFetch
+            | OpKind::StmtNextResult
+            | OpKind::StmtSendLongData
+            | OpKind::StmtFreeResult
+            | OpKind::StmtClose => Step::Done(Out::Int(1)),
         }
     }
 }

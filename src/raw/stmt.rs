@@ -366,6 +366,15 @@ impl RawStmt {
         Ok(())
     }
 
+    /// Testing aid: change the statement's id on the client, so that the server no
+    /// longer knows it (error 1243 at the next execute), as when a proxy or a
+    /// server-side reset dropped it.
+    pub(crate) fn forget_on_server(&mut self) {
+        // SAFETY: our handle; `stmt_id` is a plain field of the installed layout,
+        // only read by the library when it builds the next command.
+        unsafe { (*self.as_ptr()).stmt_id ^= 0x4000_0000 }
+    }
+
     /// Number of result columns of the current execute (0: no rows follow).
     pub(crate) fn field_count(&self) -> usize {
         // SAFETY: our handle.
