@@ -650,6 +650,20 @@ fn each_session_change_alone_is_reset() {
             drop(c);
             pool.close().await;
         }
+        // A role set after another change is still restored.
+        let pool = Pool::builder(url().as_str()).max_size(1).build().unwrap();
+        {
+            let mut c = pool.get().await.unwrap();
+            c.query_drop("SET @first = 1").await.unwrap();
+            c.query_drop(&set_role).await.unwrap();
+        }
+        settled(&pool, 1).await;
+        let none: i64 = pool
+            .query_one("SELECT CURRENT_ROLE() IS NULL")
+            .await
+            .unwrap();
+        assert_eq!(none, 1, "a role set after another change leaked");
+        pool.close().await;
         let mut c = AsyncConn::connect(url().as_str()).await.unwrap();
         c.query_drop(&format!("DROP ROLE {role}")).await.unwrap();
     });

@@ -144,9 +144,13 @@ impl RawConn {
     /// The phase after a result header was read (or its read failed): rows to
     /// fetch, another result set, idle, or broken if the error was fatal.
     pub(crate) fn after_header(&mut self, r: Result<()>) -> Result<()> {
-        self.note_session_state();
         match r {
             Ok(()) => {
+                if self.field_count() == 0 {
+                    // An OK packet. (A result set's status comes after its rows:
+                    // until then the library may still hold the previous reply's.)
+                    self.note_session_state();
+                }
                 self.status_stale = false;
                 self.phase = if self.field_count() > 0 {
                     Phase::ResultPending
@@ -187,7 +191,10 @@ impl RawConn {
     /// A prepared statement's execute (or next result) succeeded: its rows follow
     /// (`rows`), or another result, or nothing.
     pub(crate) fn after_stmt_header(&mut self, rows: bool) {
-        self.note_session_state();
+        if !rows {
+            // An OK packet (rows carry their status at the end).
+            self.note_session_state();
+        }
         self.phase = if rows {
             Phase::StmtRows
         } else {
@@ -215,7 +222,11 @@ impl RawConn {
     /// About to send `sql`: mark the session changed if the text may change state
     /// the server does not report (see `params::lexer::changes_untracked_state`).
     pub(crate) fn note_sql(&mut self, sql: &[u8]) {
-        if !self.session_changed && crate::params::lexer::changes_untracked_state(sql) {
+        // Scanned until both are known: a role set after another change must
+        // still be noticed (the reset does not restore it).
+        if !(self.session_changed && self.role_changed)
+            && crate::params::lexer::changes_untracked_state(sql)
+        {
             self.note_untracked(crate::params::lexer::sets_role(sql));
         }
     }
