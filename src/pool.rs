@@ -126,8 +126,11 @@ impl managed::Manager for Manager {
         match AsyncConn::connect(&self.shared.opts).await {
             Ok(mut conn) => {
                 self.shared.created.fetch_add(1, Ordering::Relaxed);
-                if self.shared.settings.reset_on_return && !self.shared.settings.always_reset {
-                    conn.track_session_state().await;
+                if self.shared.settings.reset_on_return {
+                    conn.watch_untracked();
+                    if !self.shared.settings.always_reset {
+                        conn.track_session_state().await;
+                    }
                 }
                 let unknown = self.shared.wait_timeout.lock().unwrap().is_none();
                 if unknown {

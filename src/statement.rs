@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
-use crate::params::lexer::{changes_untracked_state, sets_role};
+use crate::params::lexer::{untracked_changes, Untracked};
 use crate::protocol::broken;
 use crate::raw::consts::CR_NEW_STMT_METADATA;
 use crate::raw::stmt::RawStmt;
@@ -118,17 +118,9 @@ pub(crate) struct Entry {
     pub(crate) raw: RawStmt,
     pub(crate) handle: Statement,
     last_used: u64,
-    /// The text may change session state the server does not report
-    /// (`params::lexer::changes_untracked_state`), the active role among it
-    /// (`params::lexer::sets_role`): each execute marks the session.
+    /// What the text may change that the server does not report
+    /// (`params::lexer::untracked_changes`): each execute marks the session.
     untracked: Option<Untracked>,
-}
-
-/// What an execute of a statement may change that the server does not report.
-#[derive(Clone, Copy)]
-pub(crate) struct Untracked {
-    /// The active role (`SET ROLE`).
-    pub(crate) role: bool,
 }
 
 /// A connection's prepared statements (see the module docs): entries in slots,
@@ -204,9 +196,7 @@ impl StmtCache {
         self.tick += 1;
         let handle = Statement::new(sql.clone(), raw.param_count(), raw.columns().clone());
         let entry = Entry {
-            untracked: changes_untracked_state(sql.as_bytes()).then(|| Untracked {
-                role: sets_role(sql.as_bytes()),
-            }),
+            untracked: Some(untracked_changes(sql.as_bytes())).filter(|u| u.any),
             raw,
             handle,
             last_used: self.tick,

@@ -539,7 +539,13 @@ fn an_untouched_session_skips_the_reset_and_keeps_its_statements() {
             .query_one("SHOW SESSION STATUS LIKE 'Com_stmt_prepare'")
             .await
             .unwrap();
-        assert_eq!(prepared, "1", "the statement cache survived every return");
+        // (Client-side parameters where async statements would block: none.)
+        let want = if mysqlclient_async::backend() == "mariadb" {
+            "1"
+        } else {
+            "0"
+        };
+        assert_eq!(prepared, want, "the statement cache survived every return");
         drop(c);
         // The old behaviour on request: every return resets.
         let always = Pool::builder(url().as_str())
@@ -650,20 +656,30 @@ fn each_session_change_alone_is_reset() {
             drop(c);
             pool.close().await;
         }
-        // A role set after another change is still restored.
-        let pool = Pool::builder(url().as_str()).max_size(1).build().unwrap();
-        {
-            let mut c = pool.get().await.unwrap();
-            c.query_drop("SET @first = 1").await.unwrap();
-            c.query_drop(&set_role).await.unwrap();
+        // A role set after another change is still restored, and so it is when
+        // every return resets.
+        for always in [false, true] {
+            let pool = Pool::builder(url().as_str())
+                .max_size(1)
+                .always_reset(always)
+                .build()
+                .unwrap();
+            {
+                let mut c = pool.get().await.unwrap();
+                c.query_drop("SET @first = 1").await.unwrap();
+                c.query_drop(&set_role).await.unwrap();
+            }
+            settled(&pool, 1).await;
+            let none: i64 = pool
+                .query_one("SELECT CURRENT_ROLE() IS NULL")
+                .await
+                .unwrap();
+            assert_eq!(
+                none, 1,
+                "a role set after another change leaked (always_reset {always})"
+            );
+            pool.close().await;
         }
-        settled(&pool, 1).await;
-        let none: i64 = pool
-            .query_one("SELECT CURRENT_ROLE() IS NULL")
-            .await
-            .unwrap();
-        assert_eq!(none, 1, "a role set after another change leaked");
-        pool.close().await;
         let mut c = AsyncConn::connect(url().as_str()).await.unwrap();
         c.query_drop(&format!("DROP ROLE {role}")).await.unwrap();
     });

@@ -698,7 +698,15 @@ impl AsyncConn {
             .query_drop("SET SESSION session_track_state_change = ON")
             .await
             .is_ok();
+        self.raw.watch_untracked();
         self.raw.clear_session_changed();
+    }
+
+    /// Scan every later query text for session changes the server does not
+    /// report (`SET ROLE` among them, which a reset does not undo): a pool's
+    /// connections do, whatever the reset policy.
+    pub(crate) fn watch_untracked(&mut self) {
+        self.raw.watch_untracked();
     }
 
     /// Whether the session is as the pool left it: tracked, no reply flagged a

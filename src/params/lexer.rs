@@ -96,45 +96,6 @@ fn is_exec_comment(b: &[u8], i: usize) -> bool {
 }
 
 /// Byte offsets of the `?` placeholders in `sql` (see [`scan`]).
-/// Whether `sql` may change session state that the server's state tracking
-/// (`session_track_state_change`) does not report: a user-level lock
-/// (`GET_LOCK`), the characteristics of the next transaction
-/// (`SET TRANSACTION …`), the active role (`SET ROLE`), an open `HANDLER`, or
-/// the tracking itself (`session_track_…`, which the server stops reporting
-/// when it is switched off). Matches anywhere in the text, a string literal too:
-/// a false match costs one reset of a pooled connection, never a leak.
-pub(crate) fn changes_untracked_state(sql: &[u8]) -> bool {
-    find_ignore_case(sql, b"get_lock").is_some()
-        || find_ignore_case(sql, b"session_track").is_some()
-        || (find_ignore_case(sql, b"handler").is_some() && find_ignore_case(sql, b"open").is_some())
-        || after_set(sql, b"transaction")
-        || sets_role(sql)
-}
-
-/// Whether `sql` may change the active role (`SET ROLE`), which the server keeps
-/// across `COM_RESET_CONNECTION`: the pool restores it after a reset.
-pub(crate) fn sets_role(sql: &[u8]) -> bool {
-    after_set(sql, b"role")
-}
-
-/// Whether `word` occurs right after `SET` (and white space) somewhere in `sql`.
-fn after_set(sql: &[u8], word: &[u8]) -> bool {
-    let mut rest = sql;
-    while let Some(at) = find_ignore_case(rest, word) {
-        let before = rest[..at].trim_ascii_end();
-        if before.len() >= 3 && before[before.len() - 3..].eq_ignore_ascii_case(b"set") {
-            return true;
-        }
-        rest = &rest[at + 1..];
-    }
-    false
-}
-
-fn find_ignore_case(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
-}
-
 #[cfg(test)]
 pub(crate) fn placeholders(sql: &str, backslash_escapes: bool) -> Vec<usize> {
     scan(sql, backslash_escapes, false).marks
@@ -183,6 +144,58 @@ pub(crate) fn is_ascii_unsafe(charset: &str) -> bool {
     ASCII_UNSAFE_CHARSETS
         .iter()
         .any(|c| c.eq_ignore_ascii_case(charset))
+}
+
+/// What a statement's text may change that the server's session-state tracking
+/// (`session_track_state_change`) does not report (see
+/// [`untracked_changes`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Untracked {
+    /// Some such state: a user-level lock (`GET_LOCK`), the characteristics of
+    /// the next transaction (`SET TRANSACTION …`), the active role (`SET ROLE`),
+    /// an open `HANDLER`, or the tracking itself (`session_track_…`, which the
+    /// server stops reporting when it is switched off).
+    pub(crate) any: bool,
+    /// The active role among it, which `COM_RESET_CONNECTION` keeps: the pool
+    /// sets it again after a reset.
+    pub(crate) role: bool,
+}
+
+/// Find in one pass what `sql` may change that the server does not report.
+/// Matches anywhere in the text, a string literal too: a false match costs one
+/// reset of a pooled connection, never a leak.
+pub(crate) fn untracked_changes(sql: &[u8]) -> Untracked {
+    let at = |i: usize, word: &[u8]| {
+        sql.len() - i >= word.len() && sql[i..i + word.len()].eq_ignore_ascii_case(word)
+    };
+    let (mut u, mut handler, mut open) = (Untracked::default(), false, false);
+    for i in 0..sql.len() {
+        match sql[i] | 0x20 {
+            b'g' if at(i, b"get_lock") => u.any = true,
+            b'h' if at(i, b"handler") => handler = true,
+            b'o' if at(i, b"open") => open = true,
+            b's' if at(i, b"session_track") => u.any = true,
+            b's' if at(i, b"set") => {
+                let mut j = i + 3;
+                while j < sql.len() && sql[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if j > i + 3 && at(j, b"role") {
+                    u = Untracked {
+                        any: true,
+                        role: true,
+                    };
+                    break;
+                }
+                if j > i + 3 && at(j, b"transaction") {
+                    u.any = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    u.any |= handler && open;
+    u
 }
 
 #[cfg(test)]
@@ -265,5 +278,28 @@ mod tests {
         // ANSI_QUOTES makes "…" a name, where a backslash is no escape.
         assert_eq!(scan(r#""a\"?""#, true, false).marks, Vec::<usize>::new());
         assert_eq!(scan(r#""a\"?""#, true, true).marks, vec![4]);
+    }
+
+    #[test]
+    fn untracked_changes_are_found_in_any_case() {
+        let u = |sql: &str| untracked_changes(sql.as_bytes());
+        let any = Untracked {
+            any: true,
+            role: false,
+        };
+        let role = Untracked {
+            any: true,
+            role: true,
+        };
+        assert_eq!(u("SELECT Get_Lock('x', 0)"), any);
+        assert_eq!(u("set  transaction isolation level serializable"), any);
+        assert_eq!(u("SET\nROLE admin"), role);
+        assert_eq!(u("SET @x = 1; SET ROLE NONE"), role);
+        assert_eq!(u("HANDLER t OPEN"), any);
+        assert_eq!(u("SET SESSION session_track_state_change = OFF"), any);
+        assert_eq!(u("SELECT 1"), Untracked::default());
+        assert_eq!(u("SELECT handler FROM t"), Untracked::default());
+        assert_eq!(u("SET @transaction = 1"), Untracked::default());
+        assert_eq!(u("SETROLE"), Untracked::default());
     }
 }

@@ -99,6 +99,8 @@ pub(crate) struct RawConn {
     session_changed: bool,
     /// A statement since then may have changed the active role (`SET ROLE`).
     role_changed: bool,
+    /// Query texts are scanned for changes the server does not report.
+    watch_untracked: bool,
 }
 
 // SAFETY: a MYSQL handle may be used from any thread as long as only one thread uses
@@ -125,6 +127,7 @@ impl RawConn {
             status_stale: false,
             session_changed: false,
             role_changed: false,
+            watch_untracked: false,
         })
     }
 
@@ -221,14 +224,24 @@ impl RawConn {
 
     /// About to send `sql`: mark the session changed if the text may change state
     /// the server does not report (see `params::lexer::changes_untracked_state`).
+    ///
+    /// Only on connections that watch for changes (a pool's, see
+    /// [`watch_untracked`](Self::watch_untracked)), and until both a change and a
+    /// role change are known: a role set after another change must still be
+    /// noticed (the reset does not restore it).
     pub(crate) fn note_sql(&mut self, sql: &[u8]) {
-        // Scanned until both are known: a role set after another change must
-        // still be noticed (the reset does not restore it).
-        if !(self.session_changed && self.role_changed)
-            && crate::params::lexer::changes_untracked_state(sql)
-        {
-            self.note_untracked(crate::params::lexer::sets_role(sql));
+        if self.watch_untracked && !(self.session_changed && self.role_changed) {
+            let u = crate::params::lexer::untracked_changes(sql);
+            if u.any {
+                self.note_untracked(u.role);
+            }
         }
+    }
+
+    /// Scan the text of every later query for changes the server does not
+    /// report (see [`note_sql`](Self::note_sql)).
+    pub(crate) fn watch_untracked(&mut self) {
+        self.watch_untracked = true;
     }
 
     /// A statement may have changed state the server does not report; `role`:
