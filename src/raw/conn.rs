@@ -94,7 +94,7 @@ pub(crate) struct RawConn {
     /// (Connector/C does not read them from its reply): which modes are on and
     /// whether autocommit is set are unknown until the next statement's reply.
     status_stale: bool,
-    /// A reply since the last [`take_session_changed`](Self::take_session_changed)
+    /// A reply since the last [`clear_session_changed`](Self::clear_session_changed)
     /// carried `SERVER_SESSION_STATE_CHANGED`.
     session_changed: bool,
     /// A statement since then may have changed the active role (`SET ROLE`).
@@ -223,7 +223,7 @@ impl RawConn {
     }
 
     /// About to send `sql`: mark the session changed if the text may change state
-    /// the server does not report (see `params::lexer::changes_untracked_state`).
+    /// the server does not report (see `params::lexer::untracked_changes`).
     ///
     /// Only on connections that watch for changes (a pool's, see
     /// [`watch_untracked`](Self::watch_untracked)), and until both a change and a
