@@ -132,6 +132,35 @@ impl TxOptions {
     }
 }
 
+/// The name of a nested transaction's savepoint `n` (numbered per connection,
+/// so a rollback can never reach an older savepoint of the same name).
+pub(crate) fn savepoint_name(n: u64) -> String {
+    format!("mysqlclient_async_sp{n}")
+}
+
+/// The statement that makes savepoint `n` (`n` > 0).
+pub(crate) fn savepoint_sql(n: u64) -> String {
+    format!("SAVEPOINT {}", savepoint_name(n))
+}
+
+/// The statement that keeps savepoint `n`'s work (0: commits the transaction).
+pub(crate) fn commit_sql(n: u64) -> String {
+    if n == 0 {
+        "COMMIT".into()
+    } else {
+        format!("RELEASE SAVEPOINT {}", savepoint_name(n))
+    }
+}
+
+/// The statement that abandons savepoint `n` (0: the whole transaction).
+pub(crate) fn rollback_sql(n: u64) -> String {
+    if n == 0 {
+        "ROLLBACK".into()
+    } else {
+        format!("ROLLBACK TO SAVEPOINT {}", savepoint_name(n))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +183,18 @@ mod tests {
                 .isolation_sql()
                 .as_deref(),
             Some("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        );
+    }
+
+    #[test]
+    fn savepoint_statements() {
+        assert_eq!(commit_sql(0), "COMMIT");
+        assert_eq!(rollback_sql(0), "ROLLBACK");
+        assert_eq!(savepoint_sql(3), "SAVEPOINT mysqlclient_async_sp3");
+        assert_eq!(commit_sql(3), "RELEASE SAVEPOINT mysqlclient_async_sp3");
+        assert_eq!(
+            rollback_sql(3),
+            "ROLLBACK TO SAVEPOINT mysqlclient_async_sp3"
         );
     }
 }
