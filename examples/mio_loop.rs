@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for ev in events.iter() {
             let Token(i) = ev.token();
             let conn = &mut conns[i];
-            if !conn.has_pending_result() {
+            if !conn.has_pending_work() {
                 continue;
             }
             let rs = conn.read_query_result()?;

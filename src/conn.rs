@@ -28,7 +28,7 @@ use crate::protocol::{
     self, broken, busy, empty_columns, no_rows, nothing_pending, status_of, stmt_status_of, Step,
 };
 use crate::raw::stmt::{long_chunks, RawStmt, FETCH_END, FETCH_ROW, FETCH_TRUNCATED};
-use crate::raw::{ConnectParams, Phase, RawConn};
+use crate::raw::{ConnectParams, Phase, RawConn, RawResult};
 use crate::row::{ExecResult, FromRow, ResultSet, Row, RowRef};
 use crate::statement::{batch_error, check_batch_rows, chunk_len, needs_reprepare, BatchTotal};
 use crate::statement::{Statement, StatementLike, StmtCache};
@@ -37,6 +37,9 @@ use crate::types::Value;
 /// A blocking connection. `Send` (move it to another thread freely) but not `Sync`.
 /// Dropping it closes the connection.
 pub struct Conn {
+    /// The result a [`RowIter`](crate::RowIter) reads one row at a time. Before
+    /// `raw`: a result is freed before its connection.
+    unread: Option<RawResult>,
     raw: RawConn,
     opts: Opts,
     /// Prepared statements. After `raw`: dropped after the handle is closed, when
@@ -44,6 +47,9 @@ pub struct Conn {
     stmts: StmtCache,
     /// The server's `max_allowed_packet`, once asked (`exec_batch`).
     max_packet: Option<u64>,
+    /// The number of the last savepoint made on this connection (nested
+    /// transactions), so that each savepoint name is unique on it.
+    last_savepoint: u64,
 }
 
 impl Conn {
@@ -60,10 +66,12 @@ impl Conn {
         };
         let stmts = StmtCache::new(opts.stmt_cache_size());
         let mut conn = Conn {
+            unread: None,
             raw,
             opts,
             stmts,
             max_packet: None,
+            last_savepoint: 0,
         };
         for sql in conn.opts.init_sql().to_vec() {
             conn.query_drop(&sql)
@@ -106,7 +114,11 @@ impl Conn {
                 }
                 // A result dropped mid-read (a panic in a conversion, say) was drained
                 // by mysql_free_result; only the phase is stale.
-                Step::FinishRows => self.raw.after_result(),
+                // So was one a `RowIter` left unfinished, once freed here.
+                Step::FinishRows => {
+                    self.unread = None;
+                    self.raw.after_result();
+                }
                 Step::NextHeader => {
                     let r = self.raw.next_result();
                     self.raw.after_header(r.map(|_| ())).ok();
@@ -252,13 +264,15 @@ impl Conn {
         Ok(self.query::<T>(sql)?.into_iter().next())
     }
 
-    /// Run `sql`, discarding any rows.
-    pub fn query_drop(&mut self, sql: &str) -> Result<()> {
-        self.execute(sql).map(|_| ())
+    /// Run `sql`, discarding any rows, and return what the (last) statement
+    /// reported: affected rows, last insert id, warnings and info.
+    pub fn query_drop(&mut self, sql: &str) -> Result<ExecResult> {
+        self.execute(sql)
     }
 
     /// Run `sql` and return what the (last) statement reported: affected rows, last
-    /// insert id, warnings and info.
+    /// insert id, warnings and info. The same as [`query_drop`](Self::query_drop)
+    /// (this is sqlx's name).
     pub fn execute(&mut self, sql: &str) -> Result<ExecResult> {
         self.start_query(sql)?;
         let mut status = status_of(&self.raw);
@@ -321,9 +335,13 @@ impl Conn {
         })
     }
 
-    /// Whether a query was sent and its result is still to be read.
-    pub fn has_pending_result(&self) -> bool {
-        self.raw.phase() == Phase::Sent
+    /// Whether a command is unfinished: a query was sent with
+    /// [`send_query`](Self::send_query) and its result is still to be read, a
+    /// multi-statement query has result sets left, or a
+    /// [`RowIter`](crate::RowIter) was dropped before its end. The next command
+    /// finishes it first (reading and discarding what is left).
+    pub fn has_pending_work(&self) -> bool {
+        !matches!(self.raw.phase(), Phase::Idle | Phase::Broken)
     }
 
     /// The next result set of a multi-statement query, or `None` when there are no
@@ -746,13 +764,14 @@ impl Conn {
         Ok(self.exec::<T, P>(stmt, params)?.into_iter().next())
     }
 
-    /// [`query_drop`](Self::query_drop) with parameters: run it, discard any rows.
+    /// [`query_drop`](Self::query_drop) with parameters: run it, discard any rows,
+    /// and return what it reported (affected rows, last insert id, …).
     pub fn exec_drop<P: crate::params::Params>(
         &mut self,
         stmt: &(impl StatementLike + ?Sized),
         params: P,
-    ) -> Result<()> {
-        self.exec_result(stmt, params).map(|_| ())
+    ) -> Result<ExecResult> {
+        self.exec_result(stmt, params).map(|r| r.status)
     }
 
     /// [`query_result`](Self::query_result) with parameters: the first result set
@@ -859,5 +878,173 @@ impl Conn {
             "internal: bulk execution needs MariaDB Connector/C",
         )
         .with_fatal(false))
+    }
+}
+
+// ----- streaming, transactions -----
+
+/// One step of a result read a row at a time (see [`Conn::stream_fetch`]).
+pub(crate) enum Fetched<T> {
+    /// The next row, or the error of converting it (the rows go on).
+    Row(Result<T>),
+    /// The rows ended; the rest of the command was read. Its status, or the
+    /// error that ended the rows or came from a later statement.
+    End(Result<ExecResult>),
+}
+
+impl Conn {
+    /// Send `sql` and get its first result ready to be read a row at a time;
+    /// returns its columns. Then [`stream_fetch`](Self::stream_fetch).
+    pub(crate) fn stream_query(&mut self, sql: &str) -> Result<Arc<[Column]>> {
+        self.start_query(sql)?;
+        self.open_stream()
+    }
+
+    /// [`stream_query`](Self::stream_query) with parameters.
+    pub(crate) fn stream_exec<P: crate::params::Params>(
+        &mut self,
+        sql: &str,
+        params: P,
+    ) -> Result<(Arc<[Column]>, bool)> {
+        if self.server_side_params() {
+            self.stmt_run(sql, params.into_values())?;
+            let columns = match self.raw.phase() {
+                Phase::StmtRows => self.stmts.active_raw()?.columns().clone(),
+                _ => empty_columns(),
+            };
+            Ok((columns, true))
+        } else {
+            let sql = self.interpolate(sql, params)?;
+            self.start_query(&sql)?;
+            Ok((self.open_stream()?, false))
+        }
+    }
+
+    /// The text result whose header was just read: take it unbuffered.
+    fn open_stream(&mut self) -> Result<Arc<[Column]>> {
+        if self.raw.phase() != Phase::ResultPending {
+            return Ok(empty_columns());
+        }
+        match self.raw.use_result() {
+            Ok(Some(r)) => {
+                let columns = r.columns().clone();
+                self.unread = Some(r);
+                self.raw.set_phase(Phase::Fetching);
+                Ok(columns)
+            }
+            Ok(None) => {
+                self.raw.after_result();
+                Ok(empty_columns())
+            }
+            Err(e) => {
+                self.raw.set_phase(Phase::Broken);
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether a streamed result still has rows to read.
+    pub(crate) fn stream_has_rows(&self) -> bool {
+        matches!(self.raw.phase(), Phase::Fetching | Phase::StmtRows)
+    }
+
+    /// The next row of the result opened by `stream_query`/`stream_exec`
+    /// (`prepared`: by a server-side statement), converted straight from the
+    /// library's buffer. At the end the rest of the command is read (later result
+    /// sets, a procedure's results) as `query`/`exec` do.
+    pub(crate) fn stream_fetch<T: FromRow>(
+        &mut self,
+        columns: &Arc<[Column]>,
+        prepared: bool,
+    ) -> Fetched<T> {
+        match self.raw.phase() {
+            Phase::Fetching => {
+                if let Some(res) = self.unread.as_mut() {
+                    if let Some(r) = res.fetch_row() {
+                        return Fetched::Row(T::from_row_ref(&RowRef::new(columns, r)));
+                    }
+                }
+                let fetch_error = self.raw.fetch_error();
+                self.unread = None;
+                let status = status_of(&self.raw);
+                // After an error here, what may follow is left to the next command.
+                if let Err(e) = protocol::end_rows(&mut self.raw, fetch_error) {
+                    return Fetched::End(Err(e));
+                }
+                Fetched::End(self.finish_results().map(|()| status))
+            }
+            Phase::StmtRows => {
+                let stmt = match self.stmts.active_raw() {
+                    Ok(s) => s,
+                    Err(e) => return Fetched::End(Err(e)),
+                };
+                match stmt.fetch_blocking() {
+                    rc @ (FETCH_ROW | FETCH_TRUNCATED) => {
+                        let r = match stmt.load_row(rc == FETCH_TRUNCATED) {
+                            Ok(()) => T::from_row_ref(&RowRef::new(columns, stmt.current_row())),
+                            Err(e) => Err(e.with_fatal(false)),
+                        };
+                        Fetched::Row(r)
+                    }
+                    FETCH_END => {
+                        self.raw.after_stmt_rows();
+                        let status = self.stmt_status();
+                        Fetched::End(self.stmt_end().map(|()| status))
+                    }
+                    _ => {
+                        let e = stmt.last_error();
+                        let e = self.raw.fail(e);
+                        self.raw.after_stmt_rows();
+                        if !e.is_fatal() {
+                            let _ = self.stmt_end();
+                        }
+                        Fetched::End(Err(e))
+                    }
+                }
+            }
+            _ => Fetched::End(self.stream_finish(prepared)),
+        }
+    }
+
+    /// A streamed statement without rows (or whose rows were read): its status,
+    /// after reading the rest of the command.
+    pub(crate) fn stream_finish(&mut self, prepared: bool) -> Result<ExecResult> {
+        if prepared {
+            let status = self.stmt_status();
+            self.stmt_end().map(|()| status)
+        } else {
+            let status = status_of(&self.raw);
+            self.finish_results().map(|()| status)
+        }
+    }
+
+    /// A statement's rows ended: read its remaining results, close what the
+    /// statement cache let go of.
+    fn stmt_end(&mut self) -> Result<()> {
+        let r = self.stmt_finish();
+        self.close_statements();
+        r.map(|_| ())
+    }
+
+    /// A number for a new savepoint, unique on this connection.
+    pub(crate) fn next_savepoint(&mut self) -> u64 {
+        self.last_savepoint += 1;
+        self.last_savepoint
+    }
+
+    /// Give up on the connection: its state is unknown (a transaction that
+    /// could not be rolled back, say). Every later call fails.
+    pub(crate) fn mark_broken(&mut self) {
+        self.raw.set_phase(Phase::Broken);
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if self.unread.is_some() || self.raw.phase() == Phase::StmtRows {
+            // Rows a `RowIter` left unread: make freeing them fail fast instead
+            // of reading every remaining row before closing.
+            self.raw.shutdown_socket();
+        }
     }
 }

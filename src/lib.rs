@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod async_conn;
+mod blocking;
 mod cancel;
 mod column;
 mod conn;
@@ -34,6 +35,7 @@ mod tx_options;
 mod types;
 
 pub use async_conn::{AsyncConn, RowStream, Transaction};
+pub use blocking::{BlockingQueryable, BlockingTransaction, RowIter};
 pub use cancel::CancelToken;
 pub use column::{Column, ColumnFlags, ColumnIndex, ColumnType};
 pub use conn::Conn;

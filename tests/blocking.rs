@@ -252,7 +252,7 @@ fn second_send_while_pending_is_refused() {
     let e = c.send_query("SELECT 2").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Busy);
     assert!(!e.is_fatal());
-    assert!(c.has_pending_result());
+    assert!(c.has_pending_work());
     let rs = c.read_query_result().unwrap();
     assert_eq!(
         rs.rows[0].get::<i32, _>(0),
