@@ -124,7 +124,13 @@ impl Conn {
                     self.raw.after_header(r.map(|_| ())).ok();
                 }
                 Step::StmtResults => {
-                    if let Err(e) = self.stmt_finish() {
+                    // Rows a `RowIter` left are skipped, not collected.
+                    let r = if self.raw.phase() == Phase::StmtRows {
+                        self.stmt_skip_rows()
+                    } else {
+                        self.stmt_finish().map(|_| ())
+                    };
+                    if let Err(e) = r {
                         if e.is_fatal() {
                             return Err(e);
                         }
@@ -1015,6 +1021,27 @@ impl Conn {
         } else {
             let status = status_of(&self.raw);
             self.finish_results().map(|()| status)
+        }
+    }
+
+    /// Read and discard the rest of the statement's current rows, without
+    /// converting or keeping them.
+    fn stmt_skip_rows(&mut self) -> Result<()> {
+        let stmt = self.stmts.active_raw()?;
+        loop {
+            match stmt.fetch_blocking() {
+                FETCH_ROW | FETCH_TRUNCATED => {}
+                FETCH_END => {
+                    self.raw.after_stmt_rows();
+                    return Ok(());
+                }
+                _ => {
+                    let e = stmt.last_error();
+                    let e = self.raw.fail(e);
+                    self.raw.after_stmt_rows();
+                    return Err(e);
+                }
+            }
         }
     }
 
