@@ -60,10 +60,13 @@ use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
 
-use crate::async_conn::AsyncConn;
+use crate::async_conn::{AsyncConn, Holder, OwnedConn, RowStream, Transaction};
 use crate::error::{Error, ErrorKind, Result};
 use crate::opts::{IntoOpts, Opts};
-use crate::row::{ExecResult, FromRow};
+use crate::params::Params;
+use crate::row::{ExecResult, FromRow, ResultSet};
+use crate::statement::StatementLike;
+use crate::tx_options::TxOptions;
 
 /// Pool settings (see [`PoolBuilder`] for each one's meaning and default).
 #[derive(Debug, Clone)]
@@ -521,43 +524,173 @@ impl Pool {
     }
 }
 
-/// The pool-level query methods: check out, run, return; retried once on a fresh
-/// connection when sending it on the first one failed.
-macro_rules! pool_query_methods {
-    ($($(#[$doc:meta])* $name:ident<$($t:ident)?>($sql:ident) -> $ret:ty;)*) => {
-        impl Pool {
-            $(
-                $(#[$doc])*
-                pub async fn $name$(<$t: FromRow + Send>)?(&self, $sql: &str) -> Result<$ret> {
-                    let mut conn = self.get().await?;
-                    match conn.$name$(::<$t>)?($sql).await {
-                        Err(e) if self.may_retry(&e, &conn) => {
-                            drop(conn);
-                            self.get().await?.$name$(::<$t>)?($sql).await
-                        }
-                        r => r,
-                    }
-                }
-            )*
+/// Run `$call` on a checked-out connection `$c`; if sending it failed (so the
+/// server cannot have run it), once more on a fresh connection.
+macro_rules! retry_once {
+    ($pool:expr, |$c:ident| $call:expr) => {{
+        let mut $c = $pool.get().await?;
+        match $call.await {
+            Err(e) if $pool.may_retry(&e, &$c) => {
+                drop($c);
+                let mut $c = $pool.get().await?;
+                $call.await
+            }
+            r => r,
         }
-    };
+    }};
 }
 
-pool_query_methods! {
-    /// [`AsyncConn::query`] on a pooled connection (retried once if the connection
-    /// failed while the query was being sent, so the server cannot have run it).
-    query<T>(sql) -> Vec<T>;
-    /// [`AsyncConn::query_one`] on a pooled connection, with the same retry rule.
-    query_one<T>(sql) -> T;
-    /// [`AsyncConn::query_opt`] on a pooled connection, with the same retry rule.
-    query_opt<T>(sql) -> Option<T>;
-    /// [`AsyncConn::execute`] on a pooled connection, with the same retry rule (a
-    /// write never runs twice: the retry happens only if the query never reached the
-    /// server whole).
-    execute<>(sql) -> ExecResult;
-    /// [`AsyncConn::query_drop`] on a pooled connection, with the same retry rule.
-    query_drop<>(sql) -> ();
+/// One-shot calls: each checks out a connection, runs, and returns it. A call
+/// whose connection failed while the statement was being sent (so the server
+/// cannot have run it) is retried once on a fresh connection, never inside a
+/// transaction; a write never runs twice. Streams and transactions own their
+/// connection until they are dropped or end.
+impl Pool {
+    /// [`AsyncConn::query`] on a pooled connection.
+    pub async fn query<T: FromRow>(&self, sql: &str) -> Result<Vec<T>> {
+        retry_once!(self, |c| c.query::<T>(sql))
+    }
+
+    /// [`AsyncConn::query_one`] on a pooled connection.
+    pub async fn query_one<T: FromRow>(&self, sql: &str) -> Result<T> {
+        retry_once!(self, |c| c.query_one::<T>(sql))
+    }
+
+    /// [`AsyncConn::query_opt`] on a pooled connection.
+    pub async fn query_opt<T: FromRow>(&self, sql: &str) -> Result<Option<T>> {
+        retry_once!(self, |c| c.query_opt::<T>(sql))
+    }
+
+    /// [`AsyncConn::query_drop`] on a pooled connection.
+    pub async fn query_drop(&self, sql: &str) -> Result<ExecResult> {
+        retry_once!(self, |c| c.query_drop(sql))
+    }
+
+    /// The same as [`query_drop`](Self::query_drop), under the name sqlx uses.
+    pub async fn execute(&self, sql: &str) -> Result<ExecResult> {
+        self.query_drop(sql).await
+    }
+
+    /// [`AsyncConn::query_result`] on a pooled connection.
+    pub async fn query_result(&self, sql: &str) -> Result<ResultSet> {
+        retry_once!(self, |c| c.query_result(sql))
+    }
+
+    /// [`AsyncConn::exec`] on a pooled connection. (The parameters are copied
+    /// for the retry.)
+    pub async fn exec<T: FromRow, P: Params>(
+        &self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
+    ) -> Result<Vec<T>> {
+        let values = params.into_values();
+        retry_once!(self, |c| c.exec::<T, _>(stmt, values.clone()))
+    }
+
+    /// [`AsyncConn::exec_one`] on a pooled connection.
+    pub async fn exec_one<T: FromRow, P: Params>(
+        &self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
+    ) -> Result<T> {
+        let values = params.into_values();
+        retry_once!(self, |c| c.exec_one::<T, _>(stmt, values.clone()))
+    }
+
+    /// [`AsyncConn::exec_opt`] on a pooled connection.
+    pub async fn exec_opt<T: FromRow, P: Params>(
+        &self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
+    ) -> Result<Option<T>> {
+        let values = params.into_values();
+        retry_once!(self, |c| c.exec_opt::<T, _>(stmt, values.clone()))
+    }
+
+    /// [`AsyncConn::exec_drop`] on a pooled connection.
+    pub async fn exec_drop<P: Params>(
+        &self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
+    ) -> Result<ExecResult> {
+        let values = params.into_values();
+        retry_once!(self, |c| c.exec_drop(stmt, values.clone()))
+    }
+
+    /// [`AsyncConn::exec_result`] on a pooled connection.
+    pub async fn exec_result<P: Params>(
+        &self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
+    ) -> Result<ResultSet> {
+        let values = params.into_values();
+        retry_once!(self, |c| c.exec_result(stmt, values.clone()))
+    }
+
+    /// [`AsyncConn::exec_batch`] on one pooled connection. Not retried: the
+    /// parameter sets are consumed as they are sent.
+    pub async fn exec_batch<I>(
+        &self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: I,
+    ) -> Result<ExecResult>
+    where
+        I: IntoIterator,
+        I::Item: Params,
+    {
+        self.get().await?.exec_batch(stmt, params).await
+    }
+
+    /// [`AsyncConn::query_stream`] on a pooled connection, which the stream owns
+    /// and returns to the pool when it is dropped.
+    pub async fn query_stream<T: FromRow>(&self, sql: &str) -> Result<RowStream<'static, T>> {
+        let mut c = self.get().await?;
+        if let Err(e) = c.start_stream(sql).await {
+            if !self.may_retry(&e, &c) {
+                return Err(e);
+            }
+            drop(c);
+            c = self.get().await?;
+            c.start_stream(sql).await?;
+        }
+        RowStream::over(Holder::Owned(Box::new(c)))
+    }
+
+    /// [`AsyncConn::exec_stream`] on a pooled connection, which the stream owns
+    /// and returns to the pool when it is dropped.
+    pub async fn exec_stream<T: FromRow, P: Params>(
+        &self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
+    ) -> Result<RowStream<'static, T>> {
+        let values = params.into_values();
+        let mut c = self.get().await?;
+        if let Err(e) = c.start_exec_stream(stmt, values.clone()).await {
+            if !self.may_retry(&e, &c) {
+                return Err(e);
+            }
+            drop(c);
+            c = self.get().await?;
+            c.start_exec_stream(stmt, values).await?;
+        }
+        RowStream::over(Holder::Owned(Box::new(c)))
+    }
+
+    /// Begin a transaction on a pooled connection, which the transaction owns and
+    /// returns to the pool when it is committed, rolled back or dropped (a dropped
+    /// transaction is rolled back before the connection is handed out again).
+    pub async fn begin(&self) -> Result<Transaction<'static>> {
+        self.begin_with(TxOptions::new()).await
+    }
+
+    /// [`begin`](Self::begin) with an isolation level, access mode or snapshot.
+    pub async fn begin_with(&self, opts: TxOptions) -> Result<Transaction<'static>> {
+        let c = self.get().await?;
+        Transaction::start(Holder::Owned(Box::new(c)), opts).await
+    }
 }
+
+impl OwnedConn for PooledConn {}
 
 /// A connection checked out of a [`Pool`]; derefs to [`AsyncConn`]. Dropping it
 /// returns it to the pool (after cleanup, see the module docs).

@@ -90,7 +90,7 @@ mod sealed {
 
 /// What `exec*` accepts: SQL text (`&str`, `&String`), prepared once per
 /// connection and then taken from its statement cache, or a [`Statement`].
-pub trait StatementLike: sealed::Sealed {
+pub trait StatementLike: sealed::Sealed + Sync {
     /// The SQL text.
     fn sql_text(&self) -> &str;
 }

@@ -217,7 +217,7 @@ fn mode_change_in_the_same_text_cannot_unquote_a_value() {
         assert!(unset, "{what}: INJECTION: @pwned was set");
         let (fresh_unset, _) = session_state(&mut conn(None));
         assert!(fresh_unset, "{what}: @pwned is set on a new connection");
-        assert_refused(&what, r.map(|()| Vec::new()));
+        assert_refused(&what, r.map(|_| Vec::new()));
         assert_eq!(sent, 0, "{what}: a refusal sends nothing");
         assert_eq!(mode_after, mode_before, "{what}: sql_mode changed");
     }
@@ -236,7 +236,7 @@ fn mode_change_in_the_same_text_cannot_unquote_a_value_async() {
             let r = c.exec_drop(sql, (value,)).await;
             let (unset, mode_after) = async_session_state(&mut c).await;
             assert!(unset, "{what}: INJECTION: @pwned was set");
-            assert_refused(&what, r.map(|()| Vec::new()));
+            assert_refused(&what, r.map(|_| Vec::new()));
             assert_eq!(mode_after, mode_before, "{what}: sql_mode changed");
         }
         let mut fresh = async_conn(None).await;

@@ -411,14 +411,15 @@ impl AsyncConn {
         Ok(self.query::<T>(sql).await?.into_iter().next())
     }
 
-    /// Run `sql`, discarding any rows.
-    pub async fn query_drop(&mut self, sql: &str) -> Result<()> {
-        self.execute(sql).await.map(|_| ())
+    /// Run `sql`, discard any rows, and return what the (last) statement reported:
+    /// affected rows, last insert id, warnings, info.
+    pub async fn query_drop(&mut self, sql: &str) -> Result<ExecResult> {
+        timed!(self, self.execute_inner(sql))
     }
 
-    /// Run `sql` and return what the (last) statement reported.
+    /// The same as [`query_drop`](Self::query_drop), under the name sqlx uses.
     pub async fn execute(&mut self, sql: &str) -> Result<ExecResult> {
-        timed!(self, self.execute_inner(sql))
+        self.query_drop(sql).await
     }
 
     pub(super) async fn execute_inner(&mut self, sql: &str) -> Result<ExecResult> {
@@ -972,13 +973,22 @@ impl AsyncConn {
         Ok(self.exec::<T, P>(stmt, params).await?.into_iter().next())
     }
 
-    /// [`query_drop`](Self::query_drop) with parameters: run it, discard any rows.
+    /// [`query_drop`](Self::query_drop) with parameters: run it, discard any rows,
+    /// and return what the (last) statement reported.
     pub async fn exec_drop<P: crate::params::Params>(
         &mut self,
         stmt: &(impl StatementLike + ?Sized),
         params: P,
-    ) -> Result<()> {
-        self.exec_result(stmt, params).await.map(|_| ())
+    ) -> Result<ExecResult> {
+        timed!(self, async {
+            if self.server_side_params() {
+                self.stmt_run(stmt.sql_text(), params.into_values()).await?;
+                self.stmt_finish().await
+            } else {
+                let sql = self.interpolate(stmt.sql_text(), params).await?;
+                self.execute_inner(&sql).await
+            }
+        })
     }
 
     /// [`query_result`](Self::query_result) with parameters: the first result set

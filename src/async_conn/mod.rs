@@ -5,6 +5,7 @@
 //! | `connection.rs` | [`AsyncConn`]: connecting, the public calls, closing |
 //! | `protocol.rs` | the protocol steps: send, result headers, rows, draining |
 //! | `stream.rs` | [`RowStream`], rows as they arrive |
+//! | `holder.rs` | a connection a stream or transaction borrows or owns (a pool's) |
 //! | `transaction.rs` | [`Transaction`], the guard that rolls back |
 //! | `recover.rs` | getting back in sync after a call overran its timeout |
 //! | `drive.rs` | the tokio side of the drive loop (reactor and timers) |
@@ -26,6 +27,7 @@ macro_rules! timed {
 
 mod connection;
 mod drive;
+mod holder;
 mod protocol;
 mod recover;
 mod statement;
@@ -33,5 +35,6 @@ mod stream;
 mod transaction;
 
 pub use connection::AsyncConn;
+pub(crate) use holder::{Holder, OwnedConn};
 pub use stream::RowStream;
 pub use transaction::Transaction;
