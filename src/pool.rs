@@ -1,56 +1,4 @@
-//! A connection pool on [`deadpool`], with the checks that keep stale, broken and
-//! half-read connections away from callers.
-//!
-//! **Checkout** (deadpool's `recycle`): a connection is handed out only if it is not
-//! broken, has nothing in flight, is younger than `max_lifetime`, has not idled past
-//! `idle_timeout`, and a zero-round-trip peek at its socket (`recv` with
-//! `MSG_PEEK | MSG_DONTWAIT`) finds neither EOF nor unexpected bytes. After
-//! `ping_after_idle` of idleness it must also answer a (non-blocking) `COM_PING`.
-//! Anything else is discarded and replaced by a fresh connection.
-//!
-//! **Return** ([`PooledConn`]'s `Drop`): a broken connection is discarded. The
-//! others are cleaned up in a background task before they go back: a command in
-//! flight (its future was dropped, say by a timeout) is drained, or killed on the
-//! server (`KILL QUERY`) if it is still running after a short grace; unread results
-//! are drained without blocking. Then, **if the borrower changed the session**, it
-//! is reset (`COM_RESET_CONNECTION`, through the non-blocking API) and the options'
-//! database, the login role and the init SQL are applied again, so the next
-//! borrower never sees the previous one's session: no user variables, session
-//! variables (`sql_mode`, `autocommit`, …), temporary tables, locks from `GET_LOCK`,
-//! open transaction or `HANDLER`, SQL-level prepared statements, `SET TRANSACTION`
-//! characteristics, role, default database or query timeout. If any step fails,
-//! the connection is discarded.
-//!
-//! "Changed" is what the server flags (`session_track_state_change`, switched on for
-//! pooled connections; an error reply counts too), plus what it does not flag and
-//! the statement text shows: `GET_LOCK`, `SET TRANSACTION`, `SET ROLE`,
-//! `HANDLER … OPEN`, `session_track_…`. An untouched connection goes back with no
-//! round trip and keeps its prepared statements (see the README's "Pool" for what
-//! is not seen). [`PoolBuilder::always_reset`]`(true)` resets every return;
-//! [`PoolBuilder::reset_on_return`]`(false)` never resets, and then only an open
-//! transaction is rolled back (and the query timeout cleared), while everything
-//! else the borrower set stays for the next one.
-//!
-//! ```no_run
-//! # async fn demo() -> mysqlclient_async::Result<()> {
-//! use mysqlclient_async::Pool;
-//! use std::time::Duration;
-//!
-//! let pool = Pool::builder("mysql://root@127.0.0.1:3306/test")
-//!     .max_size(32)
-//!     .min_idle(4)
-//!     .acquire_timeout(Duration::from_secs(2))
-//!     .build()?;
-//! let mut conn = pool.get().await?;
-//! let n: i64 = conn.query_one("SELECT 1").await?;
-//! drop(conn); // back to the pool
-//! // Single statements can go through the pool directly; a connection that died
-//! // before the query was sent is replaced and the query retried once.
-//! let n2: i64 = pool.query_one("SELECT 2").await?;
-//! # let _ = (n, n2);
-//! pool.close().await;
-//! # Ok(()) }
-//! ```
+//! The connection pool (documented on [`Pool`]).
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -265,8 +213,8 @@ impl PoolBuilder {
         self
     }
 
-    /// Reset each changed session when it is returned (default: true; see the
-    /// module docs). With `false`, what a borrower sets in its session (variables,
+    /// Reset each changed session when it is returned (default: true; see
+    /// [`Pool`]). With `false`, what a borrower sets in its session (variables,
     /// temporary tables, locks, the default database, `autocommit`) is seen by the
     /// next borrower; an open transaction is still rolled back.
     pub fn reset_on_return(mut self, reset: bool) -> Self {
@@ -365,7 +313,62 @@ async fn maintain(weak: managed::WeakPool<Manager>, shared: Arc<Shared>) {
     }
 }
 
-/// A pool of [`AsyncConn`]s. Cheap to clone (clones share the pool).
+/// A pool of [`AsyncConn`]s on [`deadpool`], with the checks that keep stale, broken
+/// and half-read connections away from callers. Cheap to clone (clones share the pool).
+/// Build one with [`Pool::builder`]; [`Pool::get`] checks a connection out.
+///
+/// **Checkout** (deadpool's `recycle`): a connection is handed out only if it is not
+/// broken, has nothing in flight, is younger than `max_lifetime`, has not idled past
+/// `idle_timeout`, and a zero-round-trip peek at its socket (`recv` with
+/// `MSG_PEEK | MSG_DONTWAIT`) finds neither EOF nor unexpected bytes. After
+/// `ping_after_idle` of idleness it must also answer a (non-blocking) `COM_PING`.
+/// Anything else is discarded and replaced by a fresh connection.
+///
+/// **Return** ([`PooledConn`]'s `Drop`): a broken connection is discarded. The
+/// others are cleaned up in a background task before they go back: a command in
+/// flight (its future was dropped, say by a timeout) is drained, or killed on the
+/// server (`KILL QUERY`) if it is still running after a short grace; unread results
+/// are drained without blocking. Then, **if the borrower changed the session**, it
+/// is reset (`COM_RESET_CONNECTION`, through the non-blocking API) and the options'
+/// database, the login role and the init SQL are applied again, so the next
+/// borrower never sees the previous one's session: no user variables, session
+/// variables (`sql_mode`, `autocommit`, …), temporary tables, locks from `GET_LOCK`,
+/// open transaction or `HANDLER`, SQL-level prepared statements, `SET TRANSACTION`
+/// characteristics, role, default database or query timeout. If any step fails,
+/// the connection is discarded.
+///
+/// "Changed" is what the server flags (`session_track_state_change`, switched on for
+/// pooled connections; an error reply counts too), plus what it does not flag and
+/// the statement text shows: `GET_LOCK`, `SET TRANSACTION`, `SET ROLE`,
+/// `HANDLER … OPEN`, `session_track_…`. An untouched connection goes back with no
+/// round trip and keeps its prepared statements. Not seen: a user lock taken inside a
+/// stored routine or trigger and never released (reset every return for that), and
+/// the per-statement values `LAST_INSERT_ID()`, `FOUND_ROWS()`, `ROW_COUNT()` and
+/// warnings, which carry over. [`PoolBuilder::always_reset`]`(true)` resets every
+/// return; [`PoolBuilder::reset_on_return`]`(false)` never resets, and then only
+/// an open transaction is rolled back (and the query timeout cleared), while
+/// everything else the borrower set stays for the next one.
+///
+/// ```no_run
+/// # async fn demo() -> mysqlclient_async::Result<()> {
+/// use mysqlclient_async::Pool;
+/// use std::time::Duration;
+///
+/// let pool = Pool::builder("mysql://root@127.0.0.1:3306/test")
+///     .max_size(32)
+///     .min_idle(4)
+///     .acquire_timeout(Duration::from_secs(2))
+///     .build()?;
+/// let mut conn = pool.get().await?;
+/// let n: i64 = conn.query_one("SELECT 1").await?;
+/// drop(conn); // back to the pool
+/// // Single statements can go through the pool directly; a connection that died
+/// // before the query was sent is replaced and the query retried once.
+/// let n2: i64 = pool.query_one("SELECT 2").await?;
+/// # let _ = (n, n2);
+/// pool.close().await;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Pool {
     inner: managed::Pool<Manager>,
@@ -693,7 +696,7 @@ impl Pool {
 impl OwnedConn for PooledConn {}
 
 /// A connection checked out of a [`Pool`]; derefs to [`AsyncConn`]. Dropping it
-/// returns it to the pool (after cleanup, see the module docs).
+/// returns it to the pool (after cleanup, see [`Pool`]).
 pub struct PooledConn {
     obj: Option<Object<Manager>>,
     shared: Arc<Shared>,

@@ -1,29 +1,4 @@
-//! `AsyncConn`: the connection on tokio. Same method names as the blocking [`Conn`](crate::Conn).
-//!
-//! With a client library that has a non-blocking API ([`IoMode::NonBlocking`], the
-//! default: MariaDB Connector/C's `_start`/`_cont`, Oracle libmysqlclient's
-//! `_nonblocking`) every step runs through it and waits on the socket through
-//! tokio's `AsyncFd`: DNS (resolved on the runtime), TCP connect, authentication,
-//! TLS, sending, the result header, every row, ping, close. Nothing blocks the
-//! thread (the README's platform table lists the exceptions per library).
-//! [`IoMode::ReadableThenRead`] is the portable 2011 technique instead, and the
-//! only path where the library has no such API ([`crate::backend`]).
-//!
-//! **Cancel safety.** Dropping any future of this type at any point is safe: the
-//! connection remembers the unfinished command and, before its next command, finishes
-//! it and discards its result without blocking, or reports itself broken
-//! ([`ErrorKind::Broken`]). A later caller never reads an earlier query's rows.
-//!
-//! ```no_run
-//! # async fn demo() -> mysqlclient_async::Result<()> {
-//! use mysqlclient_async::AsyncConn;
-//!
-//! let mut conn = AsyncConn::connect("mysql://root@127.0.0.1:3306/test").await?;
-//! let (a, b): (i64, String) = conn.query_one("SELECT 1, 'one'").await?;
-//! assert_eq!((a, b.as_str()), (1, "one"));
-//! conn.close().await?;
-//! # Ok(()) }
-//! ```
+//! [`AsyncConn`]: connecting, the public calls, closing.
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -48,7 +23,38 @@ use std::sync::Arc;
 
 /// An asynchronous connection for tokio (multi-thread or current-thread runtime).
 /// `Send`, not `Sync`; its futures are `Send`. Dropping it closes the connection
-/// (without waiting; [`close`](Self::close) says goodbye politely).
+/// (without waiting; [`close`](Self::close) says goodbye politely). Same method
+/// names as the blocking [`Conn`](crate::Conn).
+///
+/// ```no_run
+/// # async fn demo() -> mysqlclient_async::Result<()> {
+/// use mysqlclient_async::AsyncConn;
+///
+/// let mut conn = AsyncConn::connect("mysql://root@127.0.0.1:3306/test").await?;
+/// let (a, b): (i64, String) = conn.query_one("SELECT 1, 'one'").await?;
+/// assert_eq!((a, b.as_str()), (1, "one"));
+/// conn.close().await?;
+/// # Ok(()) }
+/// ```
+///
+/// With a client library that has a non-blocking API ([`IoMode::NonBlocking`], the
+/// default: MariaDB Connector/C's `_start`/`_cont`, Oracle libmysqlclient's
+/// `_nonblocking`) every step runs through it and waits on the socket through
+/// tokio's `AsyncFd`: DNS (resolved on the runtime), TCP connect, authentication,
+/// TLS, sending, the result header, every row, ping, close. Nothing blocks the
+/// thread (the README's platform table lists the exceptions per library).
+/// [`IoMode::ReadableThenRead`] is the portable 2011 technique instead, and the
+/// only path where the library has no such API ([`crate::backend`]).
+///
+/// **Cancel safety.** Dropping any future of this type at any point is safe: the
+/// connection remembers the unfinished command and, before its next command, finishes
+/// it and discards its result without blocking, or reports itself broken
+/// ([`ErrorKind::Broken`]). A later caller never reads an earlier query's rows.
+///
+/// **Timeouts and cancellation.** [`set_query_timeout`](Self::set_query_timeout)
+/// bounds every later call as a whole; [`cancel_token`](Self::cancel_token) gives
+/// a [`CancelToken`](crate::CancelToken) that kills the running query from
+/// elsewhere.
 ///
 /// A connection is bound to the runtime that created it (its socket is registered
 /// with that runtime's reactor).
