@@ -23,13 +23,19 @@
 //!
 //! # The main types
 //!
+//! - [`Queryable`]: the query methods (`query`, `query_one`, `exec`, `exec_drop`,
+//!   `exec_batch`, streams, `begin`, …) that [`AsyncConn`], [`PooledConn`],
+//!   [`Transaction`] and [`Pool`] share, with `Send` futures; generic code takes
+//!   `&mut impl Queryable`.
 //! - [`AsyncConn`]: a connection on tokio (multi-thread or current-thread runtime).
-//!   Queries (`query`, `query_one`, `exec`, `exec_batch`, …), streams
-//!   ([`RowStream`]), transactions ([`Transaction`], nested as savepoints), a query
-//!   timeout and a [`CancelToken`]. Dropping any of its futures is safe.
+//!   Queries, streams ([`RowStream`], a `futures::Stream` of typed rows),
+//!   transactions ([`Transaction`], nested as savepoints; [`TxOptions`] for the
+//!   isolation level and access mode), a query timeout and a [`CancelToken`].
+//!   Dropping any of its futures is safe.
 //! - [`Pool`]: a pool of `AsyncConn`s, built with [`PoolBuilder`]; checks
 //!   connections at checkout, cleans and (when the session changed) resets them on
-//!   return. A checked-out [`PooledConn`] derefs to `AsyncConn`.
+//!   return. A checked-out [`PooledConn`] derefs to `AsyncConn`; the pool's own
+//!   one-shot calls, streams and transactions check one out for themselves.
 //! - [`Conn`]: the blocking connection, with the same query methods, plus the two
 //!   steps [`Conn::send_query`] and [`Conn::read_query_result`] for an event loop
 //!   that watches its socket (`AsRawFd`, `AsFd`, `mio::event::Source`).
