@@ -1,6 +1,6 @@
 # mysqlclient-async: the commands a newcomer types.
 #   make test      install system packages (once), then every test against a real server
-#   make chartio   the 2011 Chartio benchmark, replicated (see README)
+#   make chartio   the 2011 Chartio benchmark, replicated (see bench/RESULTS.md)
 # Point everything at an existing server with MYSQL_TEST_URL=mysql://user:pass@host:port/db;
 # otherwise the tests start a private throwaway mariadbd.
 

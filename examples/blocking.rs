@@ -40,8 +40,8 @@ fn main() -> mysqlclient_async::Result<()> {
     let row: &Row = &rs.rows[0];
     println!(
         "slept={} at={}",
-        row.get::<i64, _>("slept"),
-        row.get::<String, _>("at")
+        row.get::<i64>("slept"),
+        row.get::<String>("at")
     );
     conn.close()
 }

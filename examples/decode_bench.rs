@@ -24,7 +24,7 @@
 use std::ffi::{c_char, c_uint, c_ulong, CString};
 use std::time::{Duration, Instant};
 
-use mysqlclient_async::{AsyncConn, Conn, DateTime, FromRow, Opts, Value};
+use mysqlclient_async::{AsyncConn, Conn, DateTime, FromRow, Opts, Row, RowRef, Value};
 
 const ROWS: u64 = 200_000;
 const SQL: &str = "SELECT id, name, score, at, note FROM mca_bench.decode_bench";
@@ -162,29 +162,48 @@ fn decode_blocking(conn: &mut Conn) -> mysqlclient_async::Result<Vec<Tuple>> {
 }
 
 async fn decode_stream(conn: &mut AsyncConn) -> mysqlclient_async::Result<Vec<Tuple>> {
-    let mut stream = conn.query_stream(SQL).await?;
+    let mut stream = conn.query_stream::<Tuple>(SQL).await?;
     let mut rows = Vec::new();
-    while let Some(row) = stream.next().await {
-        rows.push(Tuple::from_row_ref(&row?)?);
+    while let Some(row) = stream.try_next().await? {
+        rows.push(row);
     }
     Ok(rows)
 }
 
-/// Every cell read and checked in place, nothing kept: the decoding cost without the
-/// allocations an owned tuple needs (a reference line, not the target).
-async fn read_in_place(conn: &mut AsyncConn) -> mysqlclient_async::Result<u64> {
-    let mut stream = conn.query_stream(SQL).await?;
-    let (mut n, mut check) = (0u64, 0u64);
-    while let Some(row) = stream.next().await {
-        let row = row?;
+/// A row's checksum, computed from the cells in place: a `FromRow` that borrows
+/// every string from the library's buffer and allocates nothing.
+struct InPlace(u64);
+
+impl FromRow for InPlace {
+    fn from_row(row: Row) -> mysqlclient_async::Result<InPlace> {
         let id: i64 = row.try_get(0)?;
         let name: &str = row.try_get(1)?;
         let score: f64 = row.try_get(2)?;
         let at: DateTime = row.try_get(3)?;
         let note: &str = row.try_get(4)?;
-        check = check.wrapping_add(
+        Ok(InPlace(
             id as u64 + name.len() as u64 + score as u64 + at.micros() as u64 + note.len() as u64,
-        );
+        ))
+    }
+    fn from_row_ref(row: &RowRef<'_>) -> mysqlclient_async::Result<InPlace> {
+        let id: i64 = row.try_get(0)?;
+        let name: &str = row.try_get(1)?;
+        let score: f64 = row.try_get(2)?;
+        let at: DateTime = row.try_get(3)?;
+        let note: &str = row.try_get(4)?;
+        Ok(InPlace(
+            id as u64 + name.len() as u64 + score as u64 + at.micros() as u64 + note.len() as u64,
+        ))
+    }
+}
+
+/// Every cell read and checked in place, nothing kept: the decoding cost without the
+/// allocations an owned tuple needs (a reference line, not the target).
+async fn read_in_place(conn: &mut AsyncConn) -> mysqlclient_async::Result<u64> {
+    let mut stream = conn.query_stream::<InPlace>(SQL).await?;
+    let (mut n, mut check) = (0u64, 0u64);
+    while let Some(InPlace(c)) = stream.try_next().await? {
+        check = check.wrapping_add(c);
         n += 1;
     }
     std::hint::black_box(check);

@@ -37,11 +37,11 @@ async fn main() -> mysqlclient_async::Result<()> {
     // Stream a large result in constant memory.
     let mut conn = AsyncConn::connect(url.as_str()).await?;
     let mut rows = conn
-        .query_stream("SELECT seq FROM seq_1_to_1000000")
+        .query_stream::<u64>("SELECT seq FROM seq_1_to_1000000")
         .await?;
     let mut sum = 0u64;
-    while let Some(row) = rows.next().await {
-        sum += row?.get::<u64, _>(0);
+    while let Some(seq) = rows.try_next().await? {
+        sum += seq;
     }
     println!("streamed 1,000,000 rows, sum {sum}");
 

@@ -17,6 +17,10 @@
 #   SWEEP_CONCURRENCY="10 100 1000", SWEEP_MAX_REQUESTS=10000 (sweep: n = 10 x c, capped)
 #   PLOT=docs/chartio-sweep.svg  where the sweep writes its plot
 #   FEATURES=bundled  cargo features of the example (bundled: Oracle's client, built from source)
+#   PROGRESS_SECONDS=10  with stderr not a terminal (a log), a progress line this often
+#
+# Progress goes to stderr: on a terminal, one live line (a bar for the sweep); in a
+# log, a line when each run starts, one every PROGRESS_SECONDS, and one per result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/with-mysql.sh
@@ -99,12 +103,14 @@ run_one() {
   ab_pid=$!
   local start
   start=$(date +%s)
+  # In a log, the first tick of each run is printed: it says what started.
+  last_progress=$((SECONDS - PROGRESS_SECONDS))
   while kill -0 "$ab_pid" 2>/dev/null; do
     "$TICK" "$mode" "$c" $(($(date +%s) - start))
     sleep 1
   done
   if ! wait "$ab_pid"; then
-    echo >&2
+    end_live_line
     echo "chartio: ab failed for $mode (c=$c):" >&2
     tail -5 "$log.ab" >&2
   fi
@@ -179,11 +185,39 @@ footer() {
   echo "- Load average before the run: $LOADAVG_BEFORE."
 }
 
-# Progress on stderr while ab runs: TICK MODE C ELAPSED_SECONDS.
+# Progress on stderr. On a terminal, one line redrawn in place; otherwise (a log
+# file, a pipe) plain lines, at most one every PROGRESS_SECONDS.
+PROGRESS_SECONDS=${PROGRESS_SECONDS:-10}
+LIVE=""
+if [ -t 2 ]; then LIVE=1; fi
+last_progress=0 # $SECONDS at the last plain progress line
+# progress TEXT: redraw the live line, or print TEXT as a line if it is time.
+progress() {
+  if [ -n "$LIVE" ]; then
+    printf "\r%s\033[K" "$1" >&2
+  elif [ $((SECONDS - last_progress)) -ge "$PROGRESS_SECONDS" ]; then
+    last_progress=$SECONDS
+    printf "%s\n" "$1" >&2
+  fi
+}
+# A line that stays (a result, an error): replaces the live line on a terminal.
+say() {
+  if [ -n "$LIVE" ]; then printf "\r%s\033[K\n" "$1" >&2; else printf "%s\n" "$1" >&2; fi
+}
+# Before other output on stderr: end the live line (nothing to do in a log).
+end_live_line() {
+  if [ -n "$LIVE" ]; then echo >&2; fi
+}
+# The result line of the last run in a TSV of run_one lines.
+say_result() {
+  say "$(tail -1 "$1" | awk -F'\t' '{printf "chartio: %-12s c=%-5s %s req/s, p50 %s ms, p99 %s ms, %s failed", $1, $2, $4, $5, $6, $7}')"
+}
+
+# Progress while ab runs: TICK MODE C ELAPSED_SECONDS.
 single_tick() {
   local want
   want=$(expected_secs "$n" "$2" "$1")
-  printf "\rchartio: %-12s c=%-5s %4ds of ~%ds " "$1" "$2" "$3" "$want" >&2
+  progress "$(printf "chartio: %-12s c=%-5s %4ds of ~%ds" "$1" "$2" "$3" "$want")"
 }
 
 if [ "$what" = run ]; then
@@ -197,7 +231,7 @@ if [ "$what" = run ]; then
   TICK=single_tick
   for mode in $MODES; do
     run_one "$mode" "$c" "$n" "$OUT/$mode-c$c" >>"$tsv"
-    tail -1 "$tsv" | awk -F'\t' '{printf "\rchartio: %-12s c=%-5s %s req/s, p50 %s ms, p99 %s ms, %s failed\n", $1, $2, $4, $5, $6, $7}' >&2
+    say_result "$tsv"
   done
   {
     header
@@ -223,19 +257,26 @@ elif [ "$what" = sweep ]; then
   total=$((nmodes * $(echo "$levels" | wc -w)))
   done_runs=0
   t0=$(date +%s)
-  # A progress bar over all runs; within a run, elapsed / expected time.
+  # On a terminal, a progress bar over all runs (within a run, elapsed / expected
+  # time); in a log, the same figures as plain lines.
   sweep_tick() {
-    local width=40 frac=0
+    local width=40 frac=0 want
+    want=$(expected_secs "$n" "$2" "$1")
     if [ -n "${3:-}" ]; then
-      frac=$(( $3 * 100 / $(expected_secs "$n" "$2" "$1") ))
+      frac=$(( $3 * 100 / want ))
       [ "$frac" -gt 99 ] && frac=99
+    fi
+    local el=$(( $(date +%s) - t0 ))
+    if [ -z "$LIVE" ]; then
+      progress "$(printf "chartio: run %d of %d, %-12s c=%-5s %4ds of ~%ds; %dm%02ds in all" \
+        $((done_runs + 1)) "$total" "$1" "$2" "${3:-0}" "$want" $((el / 60)) $((el % 60)))"
+      return
     fi
     local filled=$(( (done_runs * 100 + frac) * width / (total * 100) ))
     local bar
     bar=$(printf "%${filled}s" "" | tr ' ' '#')$(printf "%$((width - filled))s" "" | tr ' ' '.')
-    local el=$(( $(date +%s) - t0 ))
-    printf "\r[%s] %2d/%d  c=%-5s %-12s %3dm%02ds " "$bar" "$done_runs" "$total" "$2" "$1" \
-      $((el / 60)) $((el % 60)) >&2
+    progress "$(printf "[%s] %2d/%d  c=%-5s %-12s %3dm%02ds" "$bar" "$done_runs" "$total" "$2" "$1" \
+      $((el / 60)) $((el % 60)))"
   }
   TICK=sweep_tick
   for c in $levels; do
@@ -245,10 +286,9 @@ elif [ "$what" = sweep ]; then
     for mode in $MODES; do
       run_one "$mode" "$c" "$n" "$OUT/sweep-$mode-c$c" >>"$tsv"
       done_runs=$((done_runs + 1))
-      sweep_tick "$mode" "$c"
+      say_result "$tsv"
     done
   done
-  echo >&2
   {
     header
     echo

@@ -1,22 +1,4 @@
-//! The blocking connection, and the two mission primitives: `send_query` and
-//! `read_query_result`, with the socket exposed through `AsRawFd`/`AsFd`.
-//!
-//! ```no_run
-//! use mysqlclient_async::Conn;
-//! use std::os::fd::AsRawFd;
-//!
-//! let mut conn = Conn::connect("mysql://root@127.0.0.1:3306/test")?;
-//! let n: i64 = conn.query_one("SELECT 40 + 2")?;
-//! assert_eq!(n, 42);
-//!
-//! // The Chartio split: send, let an event loop watch the fd, read when readable.
-//! conn.send_query("SELECT SLEEP(1)")?;
-//! let fd = conn.as_raw_fd(); // register with epoll/mio/… for READABLE
-//! # let _ = fd;
-//! let result = conn.read_query_result()?;
-//! assert_eq!(result.rows.len(), 1);
-//! # Ok::<(), mysqlclient_async::Error>(())
-//! ```
+//! The blocking connection (documented on [`Conn`]).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
@@ -36,6 +18,55 @@ use crate::types::Value;
 
 /// A blocking connection. `Send` (move it to another thread freely) but not `Sync`.
 /// Dropping it closes the connection.
+///
+/// It has the query methods of [`AsyncConn`](crate::AsyncConn), blocking, and the
+/// two steps of the 2011 Chartio technique: [`send_query`](Self::send_query) and
+/// [`read_query_result`](Self::read_query_result), with the socket exposed through
+/// [`AsRawFd`]/[`AsFd`].
+///
+/// ```no_run
+/// use mysqlclient_async::Conn;
+/// use std::os::fd::AsRawFd;
+///
+/// let mut conn = Conn::connect("mysql://root@127.0.0.1:3306/test")?;
+/// let n: i64 = conn.query_one("SELECT 40 + 2")?;
+/// assert_eq!(n, 42);
+///
+/// // The Chartio split: send, let an event loop watch the fd, read when readable.
+/// conn.send_query("SELECT SLEEP(1)")?;
+/// let fd = conn.as_raw_fd(); // register with epoll/mio/… for READABLE
+/// # let _ = fd;
+/// let result = conn.read_query_result()?;
+/// assert_eq!(result.rows.len(), 1);
+/// # Ok::<(), mysqlclient_async::Error>(())
+/// ```
+///
+/// # With mio
+///
+/// `Conn` is a [`mio::event::Source`]. After [`send_query`](Self::send_query),
+/// register the connection for [`Interest::READABLE`](mio::Interest::READABLE);
+/// when the event arrives, the server has answered and
+/// [`read_query_result`](Self::read_query_result) returns without waiting for the
+/// query to run. `examples/mio_loop.rs` runs many `SELECT SLEEP(1)` this way.
+///
+/// ```no_run
+/// use mio::{Events, Interest, Poll, Token};
+/// use mysqlclient_async::Conn;
+///
+/// let mut conn = Conn::connect("mysql://root@127.0.0.1:3306/test")?;
+/// let mut poll = Poll::new()?;
+/// conn.send_query("SELECT SLEEP(1)")?;
+/// poll.registry().register(&mut conn, Token(0), Interest::READABLE)?;
+/// let mut events = Events::with_capacity(8);
+/// poll.poll(&mut events, None)?; // wakes when the server answers
+/// let result = conn.read_query_result()?;
+/// # let _ = result;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// When the connection is lost, the library closes its socket and the connection
+/// stands in an always-readable descriptor (see [`AsFd`] for `Conn`): registering
+/// it wakes the poll at once, and the next call reports the error.
 pub struct Conn {
     /// The result a [`RowIter`](crate::RowIter) reads one row at a time. Before
     /// `raw`: a result is freed before its connection.

@@ -1,9 +1,5 @@
-//! Errors: what happened, what the server said, and whether the connection survives.
-//!
-//! Every error carries an [`ErrorKind`], an optional [`ServerError`] (code, SQLSTATE,
-//! message) and a verdict, [`Error::is_fatal`]: `true` means the connection that
-//! produced it must be dropped (a pool discards it), `false` means the next command
-//! on the same connection is safe.
+//! Errors: what happened, what the server said, and whether the connection survives
+//! (documented on [`Error`]).
 
 use std::fmt;
 
@@ -103,6 +99,11 @@ impl fmt::Display for ServerError {
 }
 
 /// The crate's error type. Cheap to move (one pointer).
+///
+/// Every error carries an [`ErrorKind`], an optional [`ServerError`] (code, SQLSTATE,
+/// message) and a verdict, [`Error::is_fatal`]: `true` means the connection that
+/// produced it must be dropped (a pool discards it), `false` means the next command
+/// on the same connection is safe.
 pub struct Error(Box<Inner>);
 
 struct Inner {

@@ -1,14 +1,4 @@
-//! `mio` integration: register a connection's socket with a `mio::Poll`.
-//!
-//! After [`Conn::send_query`], register the connection for
-//! [`Interest::READABLE`](mio::Interest::READABLE); when the event arrives, the
-//! server has answered and [`Conn::read_query_result`] returns without waiting for
-//! the query to run. `examples/mio_loop.rs` runs many `SELECT SLEEP(1)` this way.
-//!
-//! When the connection is lost, the library closes its socket and the connection
-//! stands in an always-readable descriptor (see [`AsFd`](std::os::fd::AsFd) for
-//! [`Conn`]): registering it wakes the poll at once, and the next call reports the
-//! error.
+//! `mio` integration: a [`Conn`] is a `mio::event::Source` (documented on [`Conn`]).
 
 use std::io;
 use std::os::fd::AsRawFd;

@@ -1,23 +1,4 @@
-//! Connection options: a builder and a `mysql://` URL parser.
-//!
-//! ```
-//! use mysqlclient_async::Opts;
-//! use std::time::Duration;
-//!
-//! let opts = Opts::from_url("mysql://app:s3cret@db.internal:3306/shop?connect_timeout=5").unwrap();
-//! assert_eq!(opts.host(), "db.internal");
-//! assert_eq!(opts.connect_timeout(), Some(Duration::from_secs(5)));
-//! // The password never shows up in Debug output.
-//! assert!(!format!("{opts:?}").contains("s3cret"));
-//!
-//! let opts = Opts::builder()
-//!     .socket("/run/mysqld/mysqld.sock")
-//!     .user("root")
-//!     .db_name("test")
-//!     .init_sql("SET time_zone = '+00:00'")
-//!     .build();
-//! assert_eq!(opts.socket(), Some(std::path::Path::new("/run/mysqld/mysqld.sock")));
-//! ```
+//! Connection options (documented on [`Opts`] and [`OptsBuilder`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -167,7 +148,29 @@ impl Default for Inner {
     }
 }
 
-/// Connection options. Cloning is cheap (one reference count).
+/// Connection options: from a `mysql://` URL ([`Opts::from_url`], which lists the
+/// URL parameters) or a builder ([`Opts::builder`]). Every `connect` and
+/// [`Pool::builder`](crate::Pool::builder) accepts either, or a URL string
+/// ([`IntoOpts`]). Cloning is cheap (one reference count).
+///
+/// ```
+/// use mysqlclient_async::Opts;
+/// use std::time::Duration;
+///
+/// let opts = Opts::from_url("mysql://app:s3cret@db.internal:3306/shop?connect_timeout=5").unwrap();
+/// assert_eq!(opts.host(), "db.internal");
+/// assert_eq!(opts.connect_timeout(), Some(Duration::from_secs(5)));
+/// // The password never shows up in Debug output.
+/// assert!(!format!("{opts:?}").contains("s3cret"));
+///
+/// let opts = Opts::builder()
+///     .socket("/run/mysqld/mysqld.sock")
+///     .user("root")
+///     .db_name("test")
+///     .init_sql("SET time_zone = '+00:00'")
+///     .build();
+/// assert_eq!(opts.socket(), Some(std::path::Path::new("/run/mysqld/mysqld.sock")));
+/// ```
 #[derive(Clone)]
 pub struct Opts(Arc<Inner>);
 
@@ -193,12 +196,23 @@ impl Opts {
 
     /// Parse `mysql://user:pass@host:port/db?param=value&…` (`mariadb://` works too).
     ///
-    /// User and password are percent-decoded. Parameters:
-    /// `socket`, `connect_timeout`, `read_timeout`, `write_timeout` (seconds, fractions
-    /// allowed), `cancel_timeout` (seconds), `max_allowed_packet` (bytes), `charset`, `init` (SQL run after connecting; repeat for several),
-    /// `multi_statements` (true/false), `io_mode` (`nonblocking` or `readable_then_read`),
-    /// `ssl_mode` (`disabled`, `preferred`, `required`, `verify_ca`, `verify_identity`),
-    /// `ssl_ca`, `ssl_cert`, `ssl_key`. An unknown parameter is an error, not ignored.
+    /// User, password and database are percent-decoded. Parameters (each one is
+    /// also an [`OptsBuilder`] method, which gives its default):
+    ///
+    /// | parameter | value |
+    /// |---|---|
+    /// | `socket` | unix socket path |
+    /// | `connect_timeout`, `read_timeout`, `write_timeout`, `cancel_timeout` | seconds, fractions allowed |
+    /// | `max_allowed_packet` | bytes |
+    /// | `charset` | character set name |
+    /// | `init` | SQL run after connecting; repeat for several |
+    /// | `multi_statements`, `client_side_params` | `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`) |
+    /// | `stmt_cache_size` | number of statements |
+    /// | `io_mode` | `nonblocking` or `readable_then_read` |
+    /// | `ssl_mode` (or `sslmode`) | `disabled`, `preferred`, `required`, `verify_ca`, `verify_identity` |
+    /// | `ssl_ca`, `ssl_cert`, `ssl_key` | file paths |
+    ///
+    /// An unknown parameter is an error, not ignored.
     pub fn from_url(url: &str) -> Result<Opts> {
         let bad = |msg: String| Error::new(ErrorKind::Config, msg).with_fatal(false);
         let u = url::Url::parse(url).map_err(|e| bad(format!("invalid URL: {e}")))?;

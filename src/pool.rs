@@ -1,56 +1,4 @@
-//! A connection pool on [`deadpool`], with the checks that keep stale, broken and
-//! half-read connections away from callers.
-//!
-//! **Checkout** (deadpool's `recycle`): a connection is handed out only if it is not
-//! broken, has nothing in flight, is younger than `max_lifetime`, has not idled past
-//! `idle_timeout`, and a zero-round-trip peek at its socket (`recv` with
-//! `MSG_PEEK | MSG_DONTWAIT`) finds neither EOF nor unexpected bytes. After
-//! `ping_after_idle` of idleness it must also answer a (non-blocking) `COM_PING`.
-//! Anything else is discarded and replaced by a fresh connection.
-//!
-//! **Return** ([`PooledConn`]'s `Drop`): a broken connection is discarded. The
-//! others are cleaned up in a background task before they go back: a command in
-//! flight (its future was dropped, say by a timeout) is drained, or killed on the
-//! server (`KILL QUERY`) if it is still running after a short grace; unread results
-//! are drained without blocking. Then, **if the borrower changed the session**, it
-//! is reset (`COM_RESET_CONNECTION`, through the non-blocking API) and the options'
-//! database, the login role and the init SQL are applied again, so the next
-//! borrower never sees the previous one's session: no user variables, session
-//! variables (`sql_mode`, `autocommit`, …), temporary tables, locks from `GET_LOCK`,
-//! open transaction or `HANDLER`, SQL-level prepared statements, `SET TRANSACTION`
-//! characteristics, role, default database or query timeout. If any step fails,
-//! the connection is discarded.
-//!
-//! "Changed" is what the server flags (`session_track_state_change`, switched on for
-//! pooled connections; an error reply counts too), plus what it does not flag and
-//! the statement text shows: `GET_LOCK`, `SET TRANSACTION`, `SET ROLE`,
-//! `HANDLER … OPEN`, `session_track_…`. An untouched connection goes back with no
-//! round trip and keeps its prepared statements (see the README's "Pool" for what
-//! is not seen). [`PoolBuilder::always_reset`]`(true)` resets every return;
-//! [`PoolBuilder::reset_on_return`]`(false)` never resets, and then only an open
-//! transaction is rolled back (and the query timeout cleared), while everything
-//! else the borrower set stays for the next one.
-//!
-//! ```no_run
-//! # async fn demo() -> mysqlclient_async::Result<()> {
-//! use mysqlclient_async::Pool;
-//! use std::time::Duration;
-//!
-//! let pool = Pool::builder("mysql://root@127.0.0.1:3306/test")
-//!     .max_size(32)
-//!     .min_idle(4)
-//!     .acquire_timeout(Duration::from_secs(2))
-//!     .build()?;
-//! let mut conn = pool.get().await?;
-//! let n: i64 = conn.query_one("SELECT 1").await?;
-//! drop(conn); // back to the pool
-//! // Single statements can go through the pool directly; a connection that died
-//! // before the query was sent is replaced and the query retried once.
-//! let n2: i64 = pool.query_one("SELECT 2").await?;
-//! # let _ = (n, n2);
-//! pool.close().await;
-//! # Ok(()) }
-//! ```
+//! The connection pool (documented on [`Pool`]).
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -60,10 +8,13 @@ use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
 
-use crate::async_conn::AsyncConn;
+use crate::async_conn::{AsyncConn, Holder, OwnedConn, RowStream, Transaction};
 use crate::error::{Error, ErrorKind, Result};
 use crate::opts::{IntoOpts, Opts};
-use crate::row::{ExecResult, FromRow};
+use crate::params::Params;
+use crate::row::{ExecResult, FromRow, ResultSet};
+use crate::statement::StatementLike;
+use crate::tx_options::TxOptions;
 
 /// Pool settings (see [`PoolBuilder`] for each one's meaning and default).
 #[derive(Debug, Clone)]
@@ -262,8 +213,8 @@ impl PoolBuilder {
         self
     }
 
-    /// Reset each changed session when it is returned (default: true; see the
-    /// module docs). With `false`, what a borrower sets in its session (variables,
+    /// Reset each changed session when it is returned (default: true; see
+    /// [`Pool`]). With `false`, what a borrower sets in its session (variables,
     /// temporary tables, locks, the default database, `autocommit`) is seen by the
     /// next borrower; an open transaction is still rolled back.
     pub fn reset_on_return(mut self, reset: bool) -> Self {
@@ -362,7 +313,62 @@ async fn maintain(weak: managed::WeakPool<Manager>, shared: Arc<Shared>) {
     }
 }
 
-/// A pool of [`AsyncConn`]s. Cheap to clone (clones share the pool).
+/// A pool of [`AsyncConn`]s on [`deadpool`], with the checks that keep stale, broken
+/// and half-read connections away from callers. Cheap to clone (clones share the pool).
+/// Build one with [`Pool::builder`]; [`Pool::get`] checks a connection out.
+///
+/// **Checkout** (deadpool's `recycle`): a connection is handed out only if it is not
+/// broken, has nothing in flight, is younger than `max_lifetime`, has not idled past
+/// `idle_timeout`, and a zero-round-trip peek at its socket (`recv` with
+/// `MSG_PEEK | MSG_DONTWAIT`) finds neither EOF nor unexpected bytes. After
+/// `ping_after_idle` of idleness it must also answer a (non-blocking) `COM_PING`.
+/// Anything else is discarded and replaced by a fresh connection.
+///
+/// **Return** ([`PooledConn`]'s `Drop`): a broken connection is discarded. The
+/// others are cleaned up in a background task before they go back: a command in
+/// flight (its future was dropped, say by a timeout) is drained, or killed on the
+/// server (`KILL QUERY`) if it is still running after a short grace; unread results
+/// are drained without blocking. Then, **if the borrower changed the session**, it
+/// is reset (`COM_RESET_CONNECTION`, through the non-blocking API) and the options'
+/// database, the login role and the init SQL are applied again, so the next
+/// borrower never sees the previous one's session: no user variables, session
+/// variables (`sql_mode`, `autocommit`, …), temporary tables, locks from `GET_LOCK`,
+/// open transaction or `HANDLER`, SQL-level prepared statements, `SET TRANSACTION`
+/// characteristics, role, default database or query timeout. If any step fails,
+/// the connection is discarded.
+///
+/// "Changed" is what the server flags (`session_track_state_change`, switched on for
+/// pooled connections; an error reply counts too), plus what it does not flag and
+/// the statement text shows: `GET_LOCK`, `SET TRANSACTION`, `SET ROLE`,
+/// `HANDLER … OPEN`, `session_track_…`. An untouched connection goes back with no
+/// round trip and keeps its prepared statements. Not seen: a user lock taken inside a
+/// stored routine or trigger and never released (reset every return for that), and
+/// the per-statement values `LAST_INSERT_ID()`, `FOUND_ROWS()`, `ROW_COUNT()` and
+/// warnings, which carry over. [`PoolBuilder::always_reset`]`(true)` resets every
+/// return; [`PoolBuilder::reset_on_return`]`(false)` never resets, and then only
+/// an open transaction is rolled back (and the query timeout cleared), while
+/// everything else the borrower set stays for the next one.
+///
+/// ```no_run
+/// # async fn demo() -> mysqlclient_async::Result<()> {
+/// use mysqlclient_async::Pool;
+/// use std::time::Duration;
+///
+/// let pool = Pool::builder("mysql://root@127.0.0.1:3306/test")
+///     .max_size(32)
+///     .min_idle(4)
+///     .acquire_timeout(Duration::from_secs(2))
+///     .build()?;
+/// let mut conn = pool.get().await?;
+/// let n: i64 = conn.query_one("SELECT 1").await?;
+/// drop(conn); // back to the pool
+/// // Single statements can go through the pool directly; a connection that died
+/// // before the query was sent is replaced and the query retried once.
+/// let n2: i64 = pool.query_one("SELECT 2").await?;
+/// # let _ = (n, n2);
+/// pool.close().await;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Pool {
     inner: managed::Pool<Manager>,
@@ -521,46 +527,176 @@ impl Pool {
     }
 }
 
-/// The pool-level query methods: check out, run, return; retried once on a fresh
-/// connection when sending it on the first one failed.
-macro_rules! pool_query_methods {
-    ($($(#[$doc:meta])* $name:ident<$($t:ident)?>($sql:ident) -> $ret:ty;)*) => {
-        impl Pool {
-            $(
-                $(#[$doc])*
-                pub async fn $name$(<$t: FromRow + Send>)?(&self, $sql: &str) -> Result<$ret> {
-                    let mut conn = self.get().await?;
-                    match conn.$name$(::<$t>)?($sql).await {
-                        Err(e) if self.may_retry(&e, &conn) => {
-                            drop(conn);
-                            self.get().await?.$name$(::<$t>)?($sql).await
-                        }
-                        r => r,
-                    }
-                }
-            )*
+/// Run `$call` on a checked-out connection `$c`; if sending it failed (so the
+/// server cannot have run it), once more on a fresh connection.
+macro_rules! retry_once {
+    ($pool:expr, |$c:ident| $call:expr) => {{
+        let mut $c = $pool.get().await?;
+        match $call.await {
+            Err(e) if $pool.may_retry(&e, &$c) => {
+                drop($c);
+                let mut $c = $pool.get().await?;
+                $call.await
+            }
+            r => r,
         }
-    };
+    }};
 }
 
-pool_query_methods! {
-    /// [`AsyncConn::query`] on a pooled connection (retried once if the connection
-    /// failed while the query was being sent, so the server cannot have run it).
-    query<T>(sql) -> Vec<T>;
-    /// [`AsyncConn::query_one`] on a pooled connection, with the same retry rule.
-    query_one<T>(sql) -> T;
-    /// [`AsyncConn::query_opt`] on a pooled connection, with the same retry rule.
-    query_opt<T>(sql) -> Option<T>;
-    /// [`AsyncConn::execute`] on a pooled connection, with the same retry rule (a
-    /// write never runs twice: the retry happens only if the query never reached the
-    /// server whole).
-    execute<>(sql) -> ExecResult;
-    /// [`AsyncConn::query_drop`] on a pooled connection, with the same retry rule.
-    query_drop<>(sql) -> ();
+/// One-shot calls: each checks out a connection, runs, and returns it. A call
+/// whose connection failed while the statement was being sent (so the server
+/// cannot have run it) is retried once on a fresh connection, never inside a
+/// transaction; a write never runs twice. Streams and transactions own their
+/// connection until they are dropped or end.
+impl Pool {
+    /// [`AsyncConn::query`] on a pooled connection.
+    pub async fn query<T: FromRow>(&self, sql: &str) -> Result<Vec<T>> {
+        retry_once!(self, |c| c.query::<T>(sql))
+    }
+
+    /// [`AsyncConn::query_one`] on a pooled connection.
+    pub async fn query_one<T: FromRow>(&self, sql: &str) -> Result<T> {
+        retry_once!(self, |c| c.query_one::<T>(sql))
+    }
+
+    /// [`AsyncConn::query_opt`] on a pooled connection.
+    pub async fn query_opt<T: FromRow>(&self, sql: &str) -> Result<Option<T>> {
+        retry_once!(self, |c| c.query_opt::<T>(sql))
+    }
+
+    /// [`AsyncConn::query_drop`] on a pooled connection.
+    pub async fn query_drop(&self, sql: &str) -> Result<ExecResult> {
+        retry_once!(self, |c| c.query_drop(sql))
+    }
+
+    /// The same as [`query_drop`](Self::query_drop), under the name sqlx uses.
+    pub async fn execute(&self, sql: &str) -> Result<ExecResult> {
+        self.query_drop(sql).await
+    }
+
+    /// [`AsyncConn::query_result`] on a pooled connection.
+    pub async fn query_result(&self, sql: &str) -> Result<ResultSet> {
+        retry_once!(self, |c| c.query_result(sql))
+    }
+
+    /// [`AsyncConn::exec`] on a pooled connection. (The parameters are copied
+    /// for the retry.)
+    pub async fn exec<T: FromRow, P: Params>(
+        &self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
+    ) -> Result<Vec<T>> {
+        let values = params.into_values();
+        retry_once!(self, |c| c.exec::<T, _>(stmt, values.clone()))
+    }
+
+    /// [`AsyncConn::exec_one`] on a pooled connection.
+    pub async fn exec_one<T: FromRow, P: Params>(
+        &self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
+    ) -> Result<T> {
+        let values = params.into_values();
+        retry_once!(self, |c| c.exec_one::<T, _>(stmt, values.clone()))
+    }
+
+    /// [`AsyncConn::exec_opt`] on a pooled connection.
+    pub async fn exec_opt<T: FromRow, P: Params>(
+        &self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
+    ) -> Result<Option<T>> {
+        let values = params.into_values();
+        retry_once!(self, |c| c.exec_opt::<T, _>(stmt, values.clone()))
+    }
+
+    /// [`AsyncConn::exec_drop`] on a pooled connection.
+    pub async fn exec_drop<P: Params>(
+        &self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
+    ) -> Result<ExecResult> {
+        let values = params.into_values();
+        retry_once!(self, |c| c.exec_drop(stmt, values.clone()))
+    }
+
+    /// [`AsyncConn::exec_result`] on a pooled connection.
+    pub async fn exec_result<P: Params>(
+        &self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
+    ) -> Result<ResultSet> {
+        let values = params.into_values();
+        retry_once!(self, |c| c.exec_result(stmt, values.clone()))
+    }
+
+    /// [`AsyncConn::exec_batch`] on one pooled connection. Not retried: the
+    /// parameter sets are consumed as they are sent.
+    pub async fn exec_batch<I>(
+        &self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: I,
+    ) -> Result<ExecResult>
+    where
+        I: IntoIterator,
+        I::Item: Params,
+    {
+        self.get().await?.exec_batch(stmt, params).await
+    }
+
+    /// [`AsyncConn::query_stream`] on a pooled connection, which the stream owns
+    /// and returns to the pool when it is dropped.
+    pub async fn query_stream<T: FromRow>(&self, sql: &str) -> Result<RowStream<'static, T>> {
+        let mut c = self.get().await?;
+        if let Err(e) = c.start_stream(sql).await {
+            if !self.may_retry(&e, &c) {
+                return Err(e);
+            }
+            drop(c);
+            c = self.get().await?;
+            c.start_stream(sql).await?;
+        }
+        RowStream::over(Holder::Owned(Box::new(c)))
+    }
+
+    /// [`AsyncConn::exec_stream`] on a pooled connection, which the stream owns
+    /// and returns to the pool when it is dropped.
+    pub async fn exec_stream<T: FromRow, P: Params>(
+        &self,
+        stmt: &(impl StatementLike + ?Sized),
+        params: P,
+    ) -> Result<RowStream<'static, T>> {
+        let values = params.into_values();
+        let mut c = self.get().await?;
+        if let Err(e) = c.start_exec_stream(stmt, values.clone()).await {
+            if !self.may_retry(&e, &c) {
+                return Err(e);
+            }
+            drop(c);
+            c = self.get().await?;
+            c.start_exec_stream(stmt, values).await?;
+        }
+        RowStream::over(Holder::Owned(Box::new(c)))
+    }
+
+    /// Begin a transaction on a pooled connection, which the transaction owns and
+    /// returns to the pool when it is committed, rolled back or dropped (a dropped
+    /// transaction is rolled back before the connection is handed out again).
+    pub async fn begin(&self) -> Result<Transaction<'static>> {
+        self.begin_with(TxOptions::new()).await
+    }
+
+    /// [`begin`](Self::begin) with an isolation level, access mode or snapshot.
+    pub async fn begin_with(&self, opts: TxOptions) -> Result<Transaction<'static>> {
+        let c = self.get().await?;
+        Transaction::start(Holder::Owned(Box::new(c)), opts).await
+    }
 }
+
+impl OwnedConn for PooledConn {}
 
 /// A connection checked out of a [`Pool`]; derefs to [`AsyncConn`]. Dropping it
-/// returns it to the pool (after cleanup, see the module docs).
+/// returns it to the pool (after cleanup, see [`Pool`]).
 pub struct PooledConn {
     obj: Option<Object<Manager>>,
     shared: Arc<Shared>,

@@ -94,7 +94,7 @@ impl Row {
     ///
     /// `T` is any [`FromValue`] type, or a borrowing one (`&str`, `&[u8]`, see
     /// [`FromValueRef`]) that reads from the row without copying.
-    pub fn try_get<'r, T: FromValueRef<'r>, I: ColumnIndex>(&'r self, index: I) -> Result<T> {
+    pub fn try_get<'r, T: FromValueRef<'r>>(&'r self, index: impl ColumnIndex) -> Result<T> {
         let i = index
             .index_in(&self.columns)
             .ok_or_else(|| no_column(&index))?;
@@ -106,7 +106,7 @@ impl Row {
     /// # Panics
     /// If the column does not exist or the value does not convert; the panic message
     /// names the column. Use [`Row::try_get`] to handle that as an error.
-    pub fn get<'r, T: FromValueRef<'r>, I: ColumnIndex>(&'r self, index: I) -> T {
+    pub fn get<'r, T: FromValueRef<'r>>(&'r self, index: impl ColumnIndex) -> T {
         match self.try_get(index) {
             Ok(v) => v,
             Err(e) => panic!("Row::get: {e}"),
@@ -146,7 +146,21 @@ fn conversion_error<T>(col: &Column, reason: FromValueError) -> Error {
     .with_fatal(false)
 }
 
+/// A map of column name to value: `{"id": 41, "name": "ada", "photo": NULL}`
+/// (see [`ValueRef`]'s `Debug` for how values print).
 impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (i, c) in self.columns.iter().enumerate() {
+            m.entry(&c.name(), &self.value(i));
+        }
+        m.finish()
+    }
+}
+
+/// A map of column name to value: `{"id": 41, "name": "ada", "photo": NULL}`
+/// (see [`ValueRef`]'s `Debug` for how values print).
+impl fmt::Debug for RowRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut m = f.debug_map();
         for (i, c) in self.columns.iter().enumerate() {
@@ -197,7 +211,7 @@ impl<'a> RowRef<'a> {
     ///
     /// `T` may borrow from the library's buffer: `&'a str` and `&'a [u8]` (see
     /// [`FromValueRef`]) read the cell without copying anything.
-    pub fn try_get<T: FromValueRef<'a>, I: ColumnIndex>(&self, index: I) -> Result<T> {
+    pub fn try_get<T: FromValueRef<'a>>(&self, index: impl ColumnIndex) -> Result<T> {
         let i = index
             .index_in(self.columns)
             .ok_or_else(|| no_column(&index))?;
@@ -205,7 +219,7 @@ impl<'a> RowRef<'a> {
     }
 
     /// Convert a column to `T`; panics naming the column on failure.
-    pub fn get<T: FromValueRef<'a>, I: ColumnIndex>(&self, index: I) -> T {
+    pub fn get<T: FromValueRef<'a>>(&self, index: impl ColumnIndex) -> T {
         match self.try_get(index) {
             Ok(v) => v,
             Err(e) => panic!("RowRef::get: {e}"),

@@ -1,14 +1,6 @@
-//! Server-side prepared statements: the [`Statement`] handle, what `exec` accepts
-//! ([`StatementLike`]), and each connection's statement cache.
-//!
-//! A connection owns every statement prepared on it, in its cache, keyed by the
-//! SQL text. A [`Statement`] handle names one by its text and pins it: a pinned
-//! statement is never evicted. Unpinned statements beyond the cache's size are
-//! closed on the server, least recently used first, by the connection's next
-//! command (closing sends one packet and waits for nothing). So dropping a
-//! handle never blocks, and a handle stays usable on any connection: where its
-//! statement is not prepared (another connection, or after a reset), `exec`
-//! prepares it again.
+//! Server-side prepared statements: the [`Statement`] handle (whose docs say how
+//! the cache works), what `exec` accepts ([`StatementLike`]), and each connection's
+//! statement cache.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -28,6 +20,16 @@ use crate::types::Value;
 ///
 /// It knows its number of parameters and its result columns (as of the prepare:
 /// when a table changes, the rows of a later execute carry the new columns).
+///
+/// A connection owns every statement prepared on it, in its cache, keyed by the
+/// SQL text. A `Statement` handle names one by its text and pins it: a pinned
+/// statement is never evicted. Unpinned statements beyond the cache's size
+/// ([`OptsBuilder::stmt_cache_size`](crate::OptsBuilder::stmt_cache_size)) are
+/// closed on the server, least recently used first, by the connection's next
+/// command (closing sends one packet and waits for nothing). So dropping a
+/// handle never blocks, and a handle stays usable on any connection: where its
+/// statement is not prepared (another connection, or after a reset), `exec`
+/// prepares it again.
 ///
 /// [`AsyncConn::prepare`]: crate::AsyncConn::prepare
 /// [`Conn::prepare`]: crate::Conn::prepare
@@ -90,7 +92,7 @@ mod sealed {
 
 /// What `exec*` accepts: SQL text (`&str`, `&String`), prepared once per
 /// connection and then taken from its statement cache, or a [`Statement`].
-pub trait StatementLike: sealed::Sealed {
+pub trait StatementLike: sealed::Sealed + Sync {
     /// The SQL text.
     fn sql_text(&self) -> &str;
 }
@@ -123,7 +125,7 @@ pub(crate) struct Entry {
     untracked: Option<Untracked>,
 }
 
-/// A connection's prepared statements (see the module docs): entries in slots,
+/// A connection's prepared statements (see [`Statement`]): entries in slots,
 /// found by SQL text once per call; the active statement is a slot index, so
 /// reading its rows does not look the text up again.
 pub(crate) struct StmtCache {

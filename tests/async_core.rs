@@ -67,16 +67,16 @@ fn basics() {
         c.ping().await.unwrap();
         let sets = c.query_multi("SELECT 1; SELECT 2, 3; DO 0").await.unwrap();
         assert_eq!(sets.len(), 3);
-        assert_eq!(sets[1].rows[0].get::<i32, _>(1), 3);
+        assert_eq!(sets[1].rows[0].get::<i32>(1), 3);
         c.send_query("SELECT 10; SELECT 20").await.unwrap();
         assert_eq!(
             c.send_query("SELECT 1").await.unwrap_err().kind(),
             ErrorKind::Busy
         );
         let first = c.read_query_result().await.unwrap();
-        assert_eq!(first.rows[0].get::<i32, _>(0), 10);
+        assert_eq!(first.rows[0].get::<i32>(0), 10);
         let second = c.next_result().await.unwrap().unwrap();
-        assert_eq!(second.rows[0].get::<i32, _>(0), 20);
+        assert_eq!(second.rows[0].get::<i32>(0), 20);
         assert!(c.next_result().await.unwrap().is_none());
         c.select_db("mysql").await.unwrap();
         assert_eq!(
@@ -216,13 +216,13 @@ async fn async_workload() {
     }
     let c = &mut conns[0];
     let mut s = c
-        .query_stream("SELECT seq, CONCAT('row-', seq), seq * 1.5 FROM seq_1_to_200000")
+        .query_stream::<Row>("SELECT seq, CONCAT('row-', seq), seq * 1.5 FROM seq_1_to_200000")
         .await
         .unwrap();
     let mut n = 0u64;
-    while let Some(r) = s.next().await {
+    while let Some(r) = s.try_next().await.transpose() {
         let r = r.unwrap();
-        n += r.get::<u64, _>(0);
+        n += r.get::<u64>(0);
     }
     assert_eq!(n, 200_000 * 200_001 / 2);
     for c in conns.iter_mut() {
@@ -288,10 +288,10 @@ fn streaming_two_million_rows_uses_constant_memory() {
     run(async {
         let mut c = conn().await;
         let sql = "SELECT seq, REPEAT('x', 40) FROM seq_1_to_2000000";
-        let mut s = c.query_stream(sql).await.unwrap();
+        let mut s = c.query_stream::<Row>(sql).await.unwrap();
         let mut count = 0u64;
         let mut before = 0;
-        while let Some(r) = s.next().await {
+        while let Some(r) = s.try_next().await.transpose() {
             let r = r.unwrap();
             assert_eq!(r.raw(1).unwrap().len(), 40);
             count += 1;
@@ -309,7 +309,7 @@ fn streaming_two_million_rows_uses_constant_memory() {
         assert!(growth < 20_000_000, "RSS grew by {growth} bytes");
         // The owned-row Stream impl works too, and the connection is reusable.
         let rows: Vec<Row> = c
-            .query_stream("SELECT seq FROM seq_1_to_1000")
+            .query_stream::<Row>("SELECT seq FROM seq_1_to_1000")
             .await
             .unwrap()
             .map(|r| r.unwrap())
@@ -326,11 +326,11 @@ fn dropping_a_stream_early_keeps_the_connection_in_sync() {
         let mut c = conn().await;
         {
             let mut s = c
-                .query_stream("SELECT seq FROM seq_1_to_100000")
+                .query_stream::<Row>("SELECT seq FROM seq_1_to_100000")
                 .await
                 .unwrap();
             for _ in 0..10 {
-                s.next().await.unwrap().unwrap();
+                s.try_next().await.transpose().unwrap().unwrap();
             }
         }
         assert!(c.has_pending_work());

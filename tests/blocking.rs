@@ -182,11 +182,11 @@ fn multiple_statements_give_multiple_result_sets() {
         .query_multi("SELECT 1 AS a; SELECT 2 AS b, 3 AS c; DO 1; SELECT 'x'")
         .unwrap();
     assert_eq!(sets.len(), 4);
-    assert_eq!(sets[0].rows[0].get::<i32, _>("a"), 1);
+    assert_eq!(sets[0].rows[0].get::<i32>("a"), 1);
     assert_eq!(sets[1].columns.len(), 2);
-    assert_eq!(sets[1].rows[0].get::<i32, _>(1), 3);
+    assert_eq!(sets[1].rows[0].get::<i32>(1), 3);
     assert!(sets[2].columns.is_empty());
-    assert_eq!(sets[3].rows[0].get::<String, _>(0), "x");
+    assert_eq!(sets[3].rows[0].get::<String>(0), "x");
     // The connection is in sync afterwards.
     assert_eq!(c.query_one::<i32>("SELECT 5").unwrap(), 5);
 
@@ -242,7 +242,7 @@ fn fd_is_readable_only_once_the_server_answers() {
     );
     let rs = c.read_query_result().unwrap();
     assert_eq!(rs.rows.len(), 1);
-    assert_eq!(rs.rows[0].get::<i64, _>("s"), 0);
+    assert_eq!(rs.rows[0].get::<i64>("s"), 0);
 }
 
 #[test]
@@ -255,7 +255,7 @@ fn second_send_while_pending_is_refused() {
     assert!(c.has_pending_work());
     let rs = c.read_query_result().unwrap();
     assert_eq!(
-        rs.rows[0].get::<i32, _>(0),
+        rs.rows[0].get::<i32>(0),
         1,
         "the first query's result, not the second"
     );

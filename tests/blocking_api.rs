@@ -410,7 +410,7 @@ fn query_stream_reads_rows_one_at_a_time() {
         .unwrap()
         .collect::<mysqlclient_async::Result<_>>()
         .unwrap();
-    assert_eq!(rows[0].get::<i64, _>("x"), 3);
+    assert_eq!(rows[0].get::<i64>("x"), 3);
 
     // A row that does not convert is an error item; the rows go on.
     let items: Vec<_> = c

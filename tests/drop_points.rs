@@ -143,14 +143,14 @@ fn check_big(rows: &[(i64, String)]) -> Result<(), String> {
 
 /// The first column of the first row, as an integer.
 fn first_cell(rs: &ResultSet) -> Option<i64> {
-    rs.rows.first().and_then(|r| r.try_get::<i64, _>(0).ok())
+    rs.rows.first().and_then(|r| r.try_get::<i64>(0).ok())
 }
 
 fn check_big_set(rs: &ResultSet) -> Result<(), String> {
     let rows: Vec<(i64, String)> = rs
         .rows
         .iter()
-        .map(|r| (r.get::<i64, _>(0), r.get::<String, _>(1)))
+        .map(|r| (r.get::<i64>(0), r.get::<String>(1)))
         .collect();
     check_big(&rows)
 }
@@ -682,17 +682,17 @@ async fn round(ctx: &mut Ctx, m: Method, k: usize, drive: Drive) -> Result<Round
             finished(got, |rows| expect_eq(rows, vec![0], SLEEP))?
         }
         Method::QueryStream => {
-            let got = poll_at_most(c.query_stream(BIG), k, drive).await?;
+            let got = poll_at_most(c.query_stream::<Row>(BIG), k, drive).await?;
             // A completed stream is dropped unread: its rows are discarded later.
             finished(got, |s| expect_eq(s.columns().len(), 2, "stream columns"))?
         }
         Method::StreamNext => {
             let read_all = async {
-                let mut s = c.query_stream(BIG).await?;
+                let mut s = c.query_stream::<Row>(BIG).await?;
                 let (mut n, mut sum) = (0usize, 0i64);
-                while let Some(row) = s.next().await {
+                while let Some(row) = s.try_next().await.transpose() {
                     let row = row?;
-                    sum += row.get::<i64, _>(0);
+                    sum += row.get::<i64>(0);
                     n += usize::from(row.raw(1).map(<[u8]>::len) == Some(2000));
                 }
                 Ok((n, sum))
@@ -704,11 +704,11 @@ async fn round(ctx: &mut Ctx, m: Method, k: usize, drive: Drive) -> Result<Round
         }
         Method::StreamOwned => {
             let read_all = async {
-                let mut s = c.query_stream(BIG).await?;
+                let mut s = c.query_stream::<Row>(BIG).await?;
                 let (mut n, mut sum) = (0usize, 0i64);
                 while let Some(row) = futures_util::StreamExt::next(&mut s).await {
                     let row: Row = row?;
-                    sum += row.get::<i64, _>(0);
+                    sum += row.get::<i64>(0);
                     n += usize::from(row.raw(1).map(<[u8]>::len) == Some(2000));
                 }
                 Ok((n, sum))
@@ -726,7 +726,7 @@ async fn round(ctx: &mut Ctx, m: Method, k: usize, drive: Drive) -> Result<Round
         }
         Method::ExecDrop => {
             let got = poll_at_most(c.exec_drop("DO SLEEP(?)", (0.01f64,)), k, drive).await?;
-            finished(got, |()| Ok(()))?
+            finished(got, |_| Ok(()))?
         }
         Method::ExecFresh => {
             // New text each round: a prepare every time, and (cache size 1) the
@@ -740,11 +740,11 @@ async fn round(ctx: &mut Ctx, m: Method, k: usize, drive: Drive) -> Result<Round
         Method::ExecStreamNext => {
             let read_all = async {
                 let sql = "SELECT seq, REPEAT(?, 2000) FROM seq_1_to_2000";
-                let mut s = c.exec_stream(sql, ("x",)).await?;
+                let mut s = c.exec_stream::<Row, _>(sql, ("x",)).await?;
                 let (mut n, mut sum) = (0usize, 0i64);
-                while let Some(row) = s.next().await {
+                while let Some(row) = s.try_next().await.transpose() {
                     let row = row?;
-                    sum += row.get::<i64, _>(0);
+                    sum += row.get::<i64>(0);
                     n += usize::from(row.raw(1).map(<[u8]>::len) == Some(2000));
                 }
                 Ok((n, sum))
@@ -1077,9 +1077,9 @@ async fn stream_dropped_between_rows(ctx: &mut Ctx) -> Stats {
     for j in [0usize, 1, 2, 127, 128, 129, 1000, 1999, 2000] {
         stats.ks += 1;
         let read = async {
-            let mut s = ctx.conn.query_stream(BIG).await?;
+            let mut s = ctx.conn.query_stream::<Row>(BIG).await?;
             for _ in 0..j {
-                match s.next().await {
+                match s.try_next().await.transpose() {
                     Some(r) => {
                         r?;
                     }
@@ -1653,8 +1653,8 @@ async fn case8(server: &support::Server, how: Case8) -> Result<(), String> {
     let id = c.thread_id();
     c.set_query_timeout(Some(Duration::from_millis(300)));
     {
-        let mut s = within("query_stream", c.query_stream(sql)).await?;
-        match s.next().await {
+        let mut s = within("query_stream", c.query_stream::<Row>(sql)).await?;
+        match s.try_next().await.transpose() {
             Some(Ok(_)) => {}
             other => return Err(format!("first row: {:?}", other.map(|r| r.map(|_| ())))),
         }
@@ -1686,7 +1686,7 @@ async fn case8(server: &support::Server, how: Case8) -> Result<(), String> {
     }
     let e = match r {
         Ok(Err(e)) => e,
-        Ok(Ok(())) => return Err("the query after the unread stream succeeded".into()),
+        Ok(Ok(_)) => return Err("the query after the unread stream succeeded".into()),
         Err(_) => return Err("the query ignored its 300 ms timeout for 30 s".into()),
     };
     println!(

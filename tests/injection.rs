@@ -236,7 +236,7 @@ fn mode_change_in_the_same_text_cannot_unquote_a_value_async() {
             let r = c.exec_drop(sql, (value,)).await;
             let (unset, mode_after) = async_session_state(&mut c).await;
             assert!(unset, "{what}: INJECTION: @pwned was set");
-            assert_refused(&what, r.map(|()| Vec::new()));
+            assert_refused(&what, r.map(|_| Vec::new()));
             assert_eq!(mode_after, mode_before, "{what}: sql_mode changed");
         }
         let mut fresh = async_conn(None).await;

@@ -98,17 +98,17 @@ fn every_ffi_path_once() {
                 a.read_query_result().await.unwrap();
                 a.next_result().await.unwrap().unwrap();
                 let mut st = a
-                    .query_stream("SELECT seq FROM seq_1_to_3000")
+                    .query_stream::<u64>("SELECT seq FROM seq_1_to_3000")
                     .await
                     .unwrap();
                 let mut n = 0;
-                while let Some(r) = st.next().await {
+                while let Some(r) = st.try_next().await.transpose() {
                     r.unwrap();
                     n += 1;
                 }
                 assert_eq!(n, 3000);
                 let owned: Vec<_> = a
-                    .query_stream("SELECT seq FROM seq_1_to_10")
+                    .query_stream::<mysqlclient_async::Row>("SELECT seq FROM seq_1_to_10")
                     .await
                     .unwrap()
                     .collect()
@@ -116,7 +116,7 @@ fn every_ffi_path_once() {
                 assert_eq!(owned.len(), 10);
                 {
                     let mut st = a
-                        .query_stream("SELECT seq FROM seq_1_to_100000")
+                        .query_stream::<u64>("SELECT seq FROM seq_1_to_100000")
                         .await
                         .unwrap();
                     st.next().await.unwrap().unwrap();
@@ -158,7 +158,10 @@ fn every_ffi_path_once() {
                 assert_eq!(b.unwrap().affected_rows, 50);
                 {
                     let mut st = a
-                        .exec_stream("SELECT seq FROM seq_1_to_100000 WHERE seq > ?", (0,))
+                        .exec_stream::<u64, _>(
+                            "SELECT seq FROM seq_1_to_100000 WHERE seq > ?",
+                            (0,),
+                        )
                         .await
                         .unwrap();
                     st.next().await.unwrap().unwrap();
@@ -175,7 +178,7 @@ fn every_ffi_path_once() {
                 // Dropped with a statement's rows unread, and mid-execute.
                 let mut b = AsyncConn::connect(&o).await.unwrap();
                 let mut st = b
-                    .exec_stream("SELECT seq FROM seq_1_to_100000 WHERE seq > ?", (0,))
+                    .exec_stream::<u64, _>("SELECT seq FROM seq_1_to_100000 WHERE seq > ?", (0,))
                     .await
                     .unwrap();
                 st.next().await.unwrap().unwrap();

@@ -227,7 +227,7 @@ fn question_marks_in_literals_identifiers_and_comments() {
         .exec_one("SELECT ? AS `a?``?` # trailing ?\n", ("x",))
         .unwrap();
     assert_eq!(row.columns()[0].name(), "a?`?");
-    assert_eq!(row.get::<String, _>(0), "x");
+    assert_eq!(row.get::<String>(0), "x");
     let v: (String, i64) = c.exec_one(r"SELECT 'it''s \'?\'', ?", (1,)).unwrap();
     assert_eq!(v, ("it's '?'".into(), 1));
     // `--` without a space is an operator, not a comment.
@@ -482,11 +482,11 @@ fn exec_family_on_the_async_conn() {
 
         // Streaming, with zero-copy reads from the library's buffer.
         let mut s = c
-            .exec_stream("SELECT s FROM p WHERE s <> ? ORDER BY id", ("?",))
+            .exec_stream::<Row, _>("SELECT s FROM p WHERE s <> ? ORDER BY id", ("?",))
             .await
             .unwrap();
         let mut got = Vec::new();
-        while let Some(row) = s.next().await {
+        while let Some(row) = s.try_next().await.transpose() {
             let row = row.unwrap();
             let text: &str = row.get("s");
             got.push(text.to_owned());

@@ -35,8 +35,8 @@ fn smoke() {
         let mut b = Conn::connect(opts()).unwrap();
         let st = b.prepare("SELECT ?, CAST(? AS DATETIME(6))").unwrap();
         let r: Vec<Row> = b.exec(&st, (1u64, "2024-01-02 03:04:05.123456")).unwrap();
-        assert_eq!(r[0].get::<Value, _>(0), Value::UInt(1));
-        assert_eq!(r[0].get::<String, _>(1), "2024-01-02 03:04:05.123456");
+        assert_eq!(r[0].get::<Value>(0), Value::UInt(1));
+        assert_eq!(r[0].get::<String>(1), "2024-01-02 03:04:05.123456");
     });
 }
 
@@ -138,8 +138,8 @@ fn compare_rows(text: &[Row], binary: &[Row]) {
         for i in 0..t.len() {
             let col = t.columns()[i].name();
             assert_eq!(
-                t.get::<Value, _>(i),
-                b.get::<Value, _>(i),
+                t.get::<Value>(i),
+                b.get::<Value>(i),
                 "row id {:?}, column {col}: text vs binary",
                 t.raw(0)
             );
@@ -196,11 +196,11 @@ fn binary_rows_equal_text_rows_async() {
         compare_rows(&text, &binary);
         // Streaming reads the same rows, one at a time.
         let mut s = c
-            .exec_stream("SELECT * FROM t WHERE id > ? ORDER BY id", (0,))
+            .exec_stream::<Row, _>("SELECT * FROM t WHERE id > ? ORDER BY id", (0,))
             .await
             .unwrap();
         let mut k = 0;
-        while let Some(r) = s.next().await {
+        while let Some(r) = s.try_next().await.transpose() {
             let r = r.unwrap().to_owned();
             compare_rows(std::slice::from_ref(&text[k]), std::slice::from_ref(&r));
             k += 1;
@@ -305,13 +305,13 @@ fn cache_reprepares_after_a_type_change_and_reset() {
             .unwrap();
         c.query_drop("INSERT INTO a VALUES (1, 2)").await.unwrap();
         let r: Vec<Row> = c.exec("SELECT * FROM a WHERE x = ?", (1,)).await.unwrap();
-        assert_eq!(r[0].get::<Value, _>("y"), Value::Int(2));
+        assert_eq!(r[0].get::<Value>("y"), Value::Int(2));
         // Same number of columns, another type: the rows carry the new metadata.
         c.query_drop("ALTER TABLE a MODIFY y VARCHAR(5)")
             .await
             .unwrap();
         let r: Vec<Row> = c.exec("SELECT * FROM a WHERE x = ?", (1,)).await.unwrap();
-        assert_eq!(r[0].get::<Value, _>("y"), Value::Text("2".into()));
+        assert_eq!(r[0].get::<Value>("y"), Value::Text("2".into()));
         // Another number of columns: the stale result is discarded, the statement
         // prepared again, and the call returns the new columns.
         c.query_drop("ALTER TABLE a ADD COLUMN z VARCHAR(5) DEFAULT 'new'")
@@ -319,7 +319,7 @@ fn cache_reprepares_after_a_type_change_and_reset() {
             .unwrap();
         let r: Vec<Row> = c.exec("SELECT * FROM a WHERE x = ?", (1,)).await.unwrap();
         assert_eq!(r[0].len(), 3);
-        assert_eq!(r[0].get::<String, _>("z"), "new");
+        assert_eq!(r[0].get::<String>("z"), "new");
         c.query_drop("ALTER TABLE a DROP COLUMN y").await.unwrap();
         let r: Vec<(i64, String)> = c.exec("SELECT * FROM a WHERE x = ?", (1,)).await.unwrap();
         assert_eq!(r, vec![(1, "new".to_string())]);

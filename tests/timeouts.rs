@@ -219,11 +219,11 @@ async fn async_mid_query(m: MidQuery, client: &str, mode: IoMode, stream: bool) 
     }
     let t0 = Instant::now();
     let r: Result<usize, mysqlclient_async::Error> = if stream {
-        match c.query_stream(m.sql).await {
+        match c.query_stream::<Row>(m.sql).await {
             Ok(mut s) => {
                 let mut n = 0;
                 loop {
-                    match s.next().await {
+                    match s.try_next().await.transpose() {
                         Some(Ok(_)) => n += 1,
                         Some(Err(e)) => break Err(e),
                         None => break Ok(n),

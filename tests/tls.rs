@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mysqlclient_async::{AsyncConn, Conn, ErrorKind, IoMode, Opts, SslMode};
+use mysqlclient_async::{AsyncConn, Conn, ErrorKind, IoMode, Opts, Row, SslMode};
 
 /// The TLS tests run one at a time: the stall probe measures this crate, not the
 /// scheduler of a 2-core machine busy with six other tests.
@@ -60,11 +60,11 @@ fn required_runs_a_thousand_queries_on_one_thread() {
             }
             // A result larger than one TLS record, streamed.
             let mut s = c
-                .query_stream("SELECT seq, REPEAT('x', 100) FROM seq_1_to_50000")
+                .query_stream::<Row>("SELECT seq, REPEAT('x', 100) FROM seq_1_to_50000")
                 .await
                 .unwrap();
             let mut n = 0;
-            while let Some(r) = s.next().await {
+            while let Some(r) = s.try_next().await.transpose() {
                 r.unwrap();
                 n += 1;
             }
@@ -336,10 +336,10 @@ fn tls_never_blocks_the_loop() {
             conns.push(AsyncConn::connect(&o).await.unwrap());
         }
         let mut s = conns[0]
-            .query_stream("SELECT seq, REPEAT('y', 50) FROM seq_1_to_100000")
+            .query_stream::<Row>("SELECT seq, REPEAT('y', 50) FROM seq_1_to_100000")
             .await
             .unwrap();
-        while let Some(r) = s.next().await {
+        while let Some(r) = s.try_next().await.transpose() {
             r.unwrap();
         }
         drop(s);

@@ -79,54 +79,54 @@ fn integers_signed_and_unsigned() {
         ],
     );
     let (min, max, small) = (&rows[0], &rows[1], &rows[2]);
-    assert_eq!(min.get::<i8, _>("ti"), i8::MIN);
-    assert_eq!(max.get::<i8, _>("ti"), i8::MAX);
-    assert_eq!(max.get::<u8, _>("tu"), u8::MAX);
-    assert_eq!(min.get::<i16, _>("si"), i16::MIN);
-    assert_eq!(max.get::<u16, _>("su"), u16::MAX);
-    assert_eq!(min.get::<i32, _>("mi"), -8388608);
-    assert_eq!(max.get::<u32, _>("mu"), 16777215);
-    assert_eq!(min.get::<i32, _>("ii"), i32::MIN);
-    assert_eq!(max.get::<u32, _>("iu"), u32::MAX);
-    assert_eq!(min.get::<i64, _>("bi"), i64::MIN);
-    assert_eq!(max.get::<i64, _>("bi"), i64::MAX);
-    assert_eq!(max.get::<u64, _>("bu"), u64::MAX);
-    assert_eq!(max.get::<i128, _>("bu"), u64::MAX as i128);
-    assert_eq!(min.get::<isize, _>("bi"), isize::MIN);
+    assert_eq!(min.get::<i8>("ti"), i8::MIN);
+    assert_eq!(max.get::<i8>("ti"), i8::MAX);
+    assert_eq!(max.get::<u8>("tu"), u8::MAX);
+    assert_eq!(min.get::<i16>("si"), i16::MIN);
+    assert_eq!(max.get::<u16>("su"), u16::MAX);
+    assert_eq!(min.get::<i32>("mi"), -8388608);
+    assert_eq!(max.get::<u32>("mu"), 16777215);
+    assert_eq!(min.get::<i32>("ii"), i32::MIN);
+    assert_eq!(max.get::<u32>("iu"), u32::MAX);
+    assert_eq!(min.get::<i64>("bi"), i64::MIN);
+    assert_eq!(max.get::<i64>("bi"), i64::MAX);
+    assert_eq!(max.get::<u64>("bu"), u64::MAX);
+    assert_eq!(max.get::<i128>("bu"), u64::MAX as i128);
+    assert_eq!(min.get::<isize>("bi"), isize::MIN);
     // Wider targets, floats, exact decimals, strings, Value.
-    assert_eq!(max.get::<i64, _>("tu"), 255);
-    assert_eq!(max.get::<f64, _>("ii"), 2147483647.0);
-    assert_eq!(max.get::<Decimal, _>("bu").as_str(), "18446744073709551615");
-    assert_eq!(min.get::<String, _>("bi"), "-9223372036854775808");
-    assert_eq!(min.get::<Value, _>("bi"), Value::Int(i64::MIN));
-    assert_eq!(max.get::<Value, _>("bu"), Value::UInt(u64::MAX));
-    assert_eq!(max.get::<Value, _>("tu"), Value::UInt(255));
-    assert!(!small.get::<bool, _>("ti") && small.get::<bool, _>("tu"));
+    assert_eq!(max.get::<i64>("tu"), 255);
+    assert_eq!(max.get::<f64>("ii"), 2147483647.0);
+    assert_eq!(max.get::<Decimal>("bu").as_str(), "18446744073709551615");
+    assert_eq!(min.get::<String>("bi"), "-9223372036854775808");
+    assert_eq!(min.get::<Value>("bi"), Value::Int(i64::MIN));
+    assert_eq!(max.get::<Value>("bu"), Value::UInt(u64::MAX));
+    assert_eq!(max.get::<Value>("tu"), Value::UInt(255));
+    assert!(!small.get::<bool>("ti") && small.get::<bool>("tu"));
     let col = &max.columns()[9];
     assert!(col.is_unsigned());
 
     // Overflow names the column.
-    let m = err(max.try_get::<i64, _>("bu"));
+    let m = err(max.try_get::<i64>("bu"));
     assert!(
         m.contains("column `bu`") && m.contains("out of range"),
         "{m}"
     );
-    let m = err(max.try_get::<i8, _>("si"));
+    let m = err(max.try_get::<i8>("si"));
     assert!(
         m.contains("column `si`") && m.contains("out of range"),
         "{m}"
     );
-    let m = err(min.try_get::<u64, _>("ti"));
+    let m = err(min.try_get::<u64>("ti"));
     assert!(
         m.contains("column `ti`") && m.contains("out of range"),
         "{m}"
     );
-    let m = err(max.try_get::<bool, _>("tu"));
+    let m = err(max.try_get::<bool>("tu"));
     assert!(m.contains("column `tu`"), "{m}");
     // Wrong type.
-    let m = err(min.try_get::<Date, _>("ii"));
+    let m = err(min.try_get::<Date>("ii"));
     assert!(m.contains("column `ii`") && m.contains("wrong type"), "{m}");
-    let m = err(min.try_get::<Vec<u8>, _>("nope"));
+    let m = err(min.try_get::<Vec<u8>>("nope"));
     assert!(m.contains("no column `nope`"), "{m}");
 }
 
@@ -142,29 +142,29 @@ fn year_and_bit() {
             "0000, b'1', 1, 256, 1",
         ],
     );
-    assert_eq!(rows[0].get::<u16, _>("y"), 1901);
-    assert_eq!(rows[1].get::<i32, _>("y"), 2155);
-    assert_eq!(rows[2].get::<u16, _>("y"), 0);
-    assert_eq!(rows[1].get::<Value, _>("y"), Value::UInt(2155));
+    assert_eq!(rows[0].get::<u16>("y"), 1901);
+    assert_eq!(rows[1].get::<i32>("y"), 2155);
+    assert_eq!(rows[2].get::<u16>("y"), 0);
+    assert_eq!(rows[1].get::<Value>("y"), Value::UInt(2155));
 
-    assert!(!rows[0].get::<bool, _>("b1"));
-    assert!(rows[1].get::<bool, _>("b1"));
-    assert_eq!(rows[1].get::<u8, _>("b8"), 0b1010_1010);
-    assert_eq!(rows[1].get::<u16, _>("b12"), 0xfff);
-    assert_eq!(rows[2].get::<u16, _>("b12"), 256);
-    assert_eq!(rows[1].get::<u64, _>("b64"), u64::MAX);
-    assert_eq!(rows[1].get::<Value, _>("b64"), Value::UInt(u64::MAX));
+    assert!(!rows[0].get::<bool>("b1"));
+    assert!(rows[1].get::<bool>("b1"));
+    assert_eq!(rows[1].get::<u8>("b8"), 0b1010_1010);
+    assert_eq!(rows[1].get::<u16>("b12"), 0xfff);
+    assert_eq!(rows[2].get::<u16>("b12"), 256);
+    assert_eq!(rows[1].get::<u64>("b64"), u64::MAX);
+    assert_eq!(rows[1].get::<Value>("b64"), Value::UInt(u64::MAX));
     // The raw bytes: big-endian, as many as the width needs.
-    assert_eq!(rows[1].get::<Vec<u8>, _>("b12"), vec![0x0f, 0xff]);
-    assert_eq!(rows[1].get::<&[u8], _>("b8"), &[0xaa]);
-    let m = err(rows[1].try_get::<i64, _>("b64"));
+    assert_eq!(rows[1].get::<Vec<u8>>("b12"), vec![0x0f, 0xff]);
+    assert_eq!(rows[1].get::<&[u8]>("b8"), &[0xaa]);
+    let m = err(rows[1].try_get::<i64>("b64"));
     assert!(
         m.contains("column `b64`") && m.contains("out of range"),
         "{m}"
     );
-    let m = err(rows[1].try_get::<u8, _>("b12"));
+    let m = err(rows[1].try_get::<u8>("b12"));
     assert!(m.contains("column `b12`"), "{m}");
-    let m = err(rows[1].try_get::<String, _>("b8"));
+    let m = err(rows[1].try_get::<String>("b8"));
     assert!(m.contains("column `b8`") && m.contains("binary"), "{m}");
 }
 
@@ -183,26 +183,26 @@ fn floats_and_doubles() {
             "-3.40282e38, 5e-324",
         ],
     );
-    assert_eq!(rows[0].get::<f32, _>("f"), 0.0);
-    assert_eq!(rows[1].get::<f32, _>("f"), -1.5);
-    assert_eq!(rows[1].get::<f64, _>("d"), -1.5);
-    assert_eq!(rows[2].get::<f32, _>("f"), 3.40282e38);
-    assert_eq!(rows[2].get::<f64, _>("d"), f64::MAX);
-    assert_eq!(rows[3].get::<f64, _>("d"), f64::MIN_POSITIVE);
-    assert_eq!(rows[4].get::<f32, _>("f"), 0.1f32);
-    assert_eq!(rows[4].get::<f64, _>("d"), 0.1);
-    assert_eq!(rows[5].get::<f64, _>("d"), 5e-324);
-    assert_eq!(rows[4].get::<Value, _>("f"), Value::Float(0.1));
-    assert_eq!(rows[4].get::<Value, _>("d"), Value::Double(0.1));
+    assert_eq!(rows[0].get::<f32>("f"), 0.0);
+    assert_eq!(rows[1].get::<f32>("f"), -1.5);
+    assert_eq!(rows[1].get::<f64>("d"), -1.5);
+    assert_eq!(rows[2].get::<f32>("f"), 3.40282e38);
+    assert_eq!(rows[2].get::<f64>("d"), f64::MAX);
+    assert_eq!(rows[3].get::<f64>("d"), f64::MIN_POSITIVE);
+    assert_eq!(rows[4].get::<f32>("f"), 0.1f32);
+    assert_eq!(rows[4].get::<f64>("d"), 0.1);
+    assert_eq!(rows[5].get::<f64>("d"), 5e-324);
+    assert_eq!(rows[4].get::<Value>("f"), Value::Float(0.1));
+    assert_eq!(rows[4].get::<Value>("d"), Value::Double(0.1));
     // A DOUBLE beyond f32's range does not silently become infinity.
-    let m = err(rows[2].try_get::<f32, _>("d"));
+    let m = err(rows[2].try_get::<f32>("d"));
     assert!(
         m.contains("column `d`") && m.contains("out of range"),
         "{m}"
     );
-    let m = err(rows[1].try_get::<i64, _>("d"));
+    let m = err(rows[1].try_get::<i64>("d"));
     assert!(m.contains("column `d`") && m.contains("wrong type"), "{m}");
-    let m = err(rows[1].try_get::<Decimal, _>("d"));
+    let m = err(rows[1].try_get::<Decimal>("d"));
     assert!(m.contains("approximate"), "{m}");
 }
 
@@ -219,10 +219,10 @@ fn decimals_are_exact() {
             "0.000000000000000000000000000001, 0.01, 0",
         ],
     );
-    assert_eq!(rows[0].get::<Decimal, _>("d").as_str(), big);
-    assert_eq!(rows[1].get::<Decimal, _>("d").as_str(), format!("-{big}"));
+    assert_eq!(rows[0].get::<Decimal>("d").as_str(), big);
+    assert_eq!(rows[1].get::<Decimal>("d").as_str(), format!("-{big}"));
     assert_eq!(
-        rows[2].get::<Decimal, _>("d").as_str(),
+        rows[2].get::<Decimal>("d").as_str(),
         "0.000000000000000000000000000001"
     );
     let m: Decimal = rows[0].get("m");
@@ -230,20 +230,20 @@ fn decimals_are_exact() {
         (m.as_str(), m.scale(), m.is_negative()),
         ("-12.50", 2, true)
     );
-    assert_eq!(rows[1].get::<Decimal, _>("m").as_str(), "0.00");
-    assert_eq!(rows[0].get::<f64, _>("m"), -12.5);
-    assert_eq!(rows[0].get::<u64, _>("i"), 12345678901234567890);
-    assert_eq!(rows[1].get::<i8, _>("i"), -1);
-    assert_eq!(rows[1].get::<i64, _>("m"), 0, "0.00 has no fraction");
-    assert_eq!(rows[0].get::<String, _>("m"), "-12.50");
+    assert_eq!(rows[1].get::<Decimal>("m").as_str(), "0.00");
+    assert_eq!(rows[0].get::<f64>("m"), -12.5);
+    assert_eq!(rows[0].get::<u64>("i"), 12345678901234567890);
+    assert_eq!(rows[1].get::<i8>("i"), -1);
+    assert_eq!(rows[1].get::<i64>("m"), 0, "0.00 has no fraction");
+    assert_eq!(rows[0].get::<String>("m"), "-12.50");
     assert_eq!(
-        rows[0].get::<Value, _>("m"),
+        rows[0].get::<Value>("m"),
         Value::Decimal("-12.50".parse().unwrap())
     );
     // Exactness: a fraction does not silently truncate into an integer.
-    let m = err(rows[0].try_get::<i64, _>("m"));
+    let m = err(rows[0].try_get::<i64>("m"));
     assert!(m.contains("column `m`") && m.contains("fraction"), "{m}");
-    let m = err(rows[0].try_get::<i64, _>("i"));
+    let m = err(rows[0].try_get::<i64>("i"));
     assert!(
         m.contains("column `i`") && m.contains("out of range"),
         "{m}"
@@ -284,16 +284,13 @@ fn dates_times_datetimes() {
         ],
     );
     // DATE
-    assert_eq!(rows[0].get::<Date, _>("d"), Date::ZERO);
-    assert!(rows[0].get::<Date, _>("d").has_zero_part());
-    assert_eq!(rows[1].get::<Date, _>("d"), Date::new(1000, 1, 1).unwrap());
+    assert_eq!(rows[0].get::<Date>("d"), Date::ZERO);
+    assert!(rows[0].get::<Date>("d").has_zero_part());
+    assert_eq!(rows[1].get::<Date>("d"), Date::new(1000, 1, 1).unwrap());
+    assert_eq!(rows[2].get::<Date>("d"), Date::new(9999, 12, 31).unwrap());
+    assert_eq!(rows[3].get::<Date>("d").to_string(), "2024-02-29");
     assert_eq!(
-        rows[2].get::<Date, _>("d"),
-        Date::new(9999, 12, 31).unwrap()
-    );
-    assert_eq!(rows[3].get::<Date, _>("d").to_string(), "2024-02-29");
-    assert_eq!(
-        rows[3].get::<DateTime, _>("d"),
+        rows[3].get::<DateTime>("d"),
         DateTime::from(Date::new(2024, 2, 29).unwrap())
     );
     // TIME: negative, over 24 hours, microseconds.
@@ -304,52 +301,52 @@ fn dates_times_datetimes() {
         (838, 59, 59, 0)
     );
     assert_eq!(
-        rows[1].get::<Time, _>("t"),
+        rows[1].get::<Time>("t"),
         Time::new(false, 838, 59, 59, 0).unwrap()
     );
-    assert_eq!(rows[2].get::<Time, _>("t").to_string(), "23:59:59.999999");
-    let half = rows[3].get::<Time, _>("t");
+    assert_eq!(rows[2].get::<Time>("t").to_string(), "23:59:59.999999");
+    let half = rows[3].get::<Time>("t");
     assert_eq!((half.is_negative(), half.micros()), (true, 500_000));
     assert_eq!(half.as_micros(), -500_000);
-    assert_eq!(rows[0].get::<Time, _>("t0"), Time::default());
-    assert_eq!(rows[1].get::<Time, _>("t0").as_micros(), -1_000_000);
-    assert_eq!(rows[2].get::<Time, _>("t0").hours(), 100);
-    assert_eq!(rows[3].get::<Time, _>("t0").to_string(), "-01:02:03");
-    assert_eq!(rows[0].get::<String, _>("t0"), "00:00:00");
+    assert_eq!(rows[0].get::<Time>("t0"), Time::default());
+    assert_eq!(rows[1].get::<Time>("t0").as_micros(), -1_000_000);
+    assert_eq!(rows[2].get::<Time>("t0").hours(), 100);
+    assert_eq!(rows[3].get::<Time>("t0").to_string(), "-01:02:03");
+    assert_eq!(rows[0].get::<String>("t0"), "00:00:00");
     // DATETIME(6)
-    assert_eq!(rows[0].get::<DateTime, _>("dt"), DateTime::from(Date::ZERO));
+    assert_eq!(rows[0].get::<DateTime>("dt"), DateTime::from(Date::ZERO));
     let dt: DateTime = rows[2].get("dt");
     assert_eq!(dt.to_string(), "9999-12-31 23:59:59.999999");
     assert_eq!(
         (dt.hour(), dt.minute(), dt.second(), dt.micros()),
         (23, 59, 59, 999_999)
     );
-    assert_eq!(rows[3].get::<DateTime, _>("dt").micros(), 1);
+    assert_eq!(rows[3].get::<DateTime>("dt").micros(), 1);
     // TIMESTAMP (session time zone UTC)
     assert_eq!(
-        rows[0].get::<DateTime, _>("ts").to_string(),
+        rows[0].get::<DateTime>("ts").to_string(),
         "1970-01-01 00:00:01"
     );
     assert_eq!(
-        rows[1].get::<DateTime, _>("ts").to_string(),
+        rows[1].get::<DateTime>("ts").to_string(),
         "2038-01-19 03:14:07.999999"
     );
-    assert_eq!(rows[2].get::<Option<DateTime>, _>("ts"), None);
+    assert_eq!(rows[2].get::<Option<DateTime>>("ts"), None);
     // Value
-    assert_eq!(rows[0].get::<Value, _>("d"), Value::Date(Date::ZERO));
-    assert_eq!(rows[0].get::<Value, _>("t"), Value::Time(t));
-    assert_eq!(rows[2].get::<Value, _>("dt"), Value::DateTime(dt));
-    assert_eq!(rows[2].get::<Value, _>("ts"), Value::Null);
+    assert_eq!(rows[0].get::<Value>("d"), Value::Date(Date::ZERO));
+    assert_eq!(rows[0].get::<Value>("t"), Value::Time(t));
+    assert_eq!(rows[2].get::<Value>("dt"), Value::DateTime(dt));
+    assert_eq!(rows[2].get::<Value>("ts"), Value::Null);
     // Mismatches
-    let m = err(rows[0].try_get::<Date, _>("t"));
+    let m = err(rows[0].try_get::<Date>("t"));
     assert!(m.contains("column `t`") && m.contains("not a DATE"), "{m}");
-    let m = err(rows[0].try_get::<Time, _>("dt"));
+    let m = err(rows[0].try_get::<Time>("dt"));
     assert!(m.contains("column `dt`") && m.contains("not a TIME"), "{m}");
-    let m = err(rows[0].try_get::<DateTime, _>("t"));
+    let m = err(rows[0].try_get::<DateTime>("t"));
     assert!(m.contains("column `t`"), "{m}");
-    let m = err(rows[2].try_get::<DateTime, _>("ts"));
+    let m = err(rows[2].try_get::<DateTime>("ts"));
     assert!(m.contains("column `ts`") && m.contains("NULL"), "{m}");
-    let m = err(rows[0].try_get::<i64, _>("d"));
+    let m = err(rows[0].try_get::<i64>("d"));
     assert!(m.contains("column `d`") && m.contains("wrong type"), "{m}");
 }
 
@@ -433,48 +430,48 @@ fn text_types_are_charset_aware() {
     );
     let (empty, full, null) = (&rows[0], &rows[1], &rows[2]);
     for col in ["ch", "vc", "tx", "vb", "s", "l"] {
-        assert_eq!(empty.get::<String, _>(col), "", "{col}");
-        assert_eq!(empty.get::<&str, _>(col), "", "{col}");
-        assert_eq!(null.get::<Option<String>, _>(col), None, "{col}");
-        assert_eq!(null.get::<Option<&str>, _>(col), None, "{col}");
-        let m = err(null.try_get::<String, _>(col));
+        assert_eq!(empty.get::<String>(col), "", "{col}");
+        assert_eq!(empty.get::<&str>(col), "", "{col}");
+        assert_eq!(null.get::<Option<String>>(col), None, "{col}");
+        assert_eq!(null.get::<Option<&str>>(col), None, "{col}");
+        let m = err(null.try_get::<String>(col));
         assert!(
             m.contains(&format!("column `{col}`")) && m.contains("NULL"),
             "{m}"
         );
     }
-    assert_eq!(full.get::<String, _>("ch"), "abc");
-    assert_eq!(full.get::<String, _>("vc"), "héllo 😀");
-    assert_eq!(full.get::<&str, _>("tx"), "😀👍🏽 emoji");
+    assert_eq!(full.get::<String>("ch"), "abc");
+    assert_eq!(full.get::<String>("vc"), "héllo 😀");
+    assert_eq!(full.get::<&str>("tx"), "😀👍🏽 emoji");
     // A binary *collation* of a text charset is still text.
-    assert_eq!(full.get::<String, _>("vb"), "Bin");
-    assert_eq!(full.get::<String, _>("e"), "ü");
-    assert_eq!(full.get::<String, _>("s"), "x,z");
+    assert_eq!(full.get::<String>("vb"), "Bin");
+    assert_eq!(full.get::<String>("e"), "ü");
+    assert_eq!(full.get::<String>("s"), "x,z");
     assert_eq!(
-        full.get::<String, _>("l"),
+        full.get::<String>("l"),
         "ÿ",
         "latin1 is converted to utf8mb4"
     );
     let j: String = full.get("j");
     assert_eq!(j, r#"{"k": [1, "😀"]}"#);
-    assert_eq!(full.get::<Value, _>("vc"), Value::Text("héllo 😀".into()));
-    assert_eq!(full.get::<Vec<u8>, _>("vc"), "héllo 😀".as_bytes());
-    assert_eq!(null.get::<Value, _>("j"), Value::Null);
-    let m = err(full.try_get::<i64, _>("vc"));
+    assert_eq!(full.get::<Value>("vc"), Value::Text("héllo 😀".into()));
+    assert_eq!(full.get::<Vec<u8>>("vc"), "héllo 😀".as_bytes());
+    assert_eq!(null.get::<Value>("j"), Value::Null);
+    let m = err(full.try_get::<i64>("vc"));
     assert!(m.contains("column `vc`") && m.contains("wrong type"), "{m}");
-    let m = err(full.try_get::<f64, _>("e"));
+    let m = err(full.try_get::<f64>("e"));
     assert!(m.contains("column `e`"), "{m}");
 
     // Without result conversion the latin1 byte arrives as is: not UTF-8.
     c.query_drop("SET character_set_results = NULL").unwrap();
     let row: Row = c.query_one("SELECT l FROM v WHERE id = 2").unwrap();
-    let m = err(row.try_get::<String, _>("l"));
+    let m = err(row.try_get::<String>("l"));
     assert!(
         m.contains("column `l`") && m.contains("invalid UTF-8"),
         "{m}"
     );
-    assert_eq!(row.get::<Vec<u8>, _>("l"), vec![0xff]);
-    assert_eq!(row.get::<Value, _>("l"), Value::Bytes(vec![0xff]));
+    assert_eq!(row.get::<Vec<u8>>("l"), vec![0xff]);
+    assert_eq!(row.get::<Value>("l"), Value::Bytes(vec![0xff]));
 }
 
 #[cfg(feature = "serde_json")]
@@ -505,16 +502,16 @@ fn binary_types_are_bytes() {
         ],
     );
     // BINARY pads with zero bytes.
-    assert_eq!(rows[0].get::<Vec<u8>, _>("bn"), vec![0, 0xff, 0, 0]);
-    assert_eq!(rows[0].get::<&[u8], _>("vb"), b"");
-    assert_eq!(rows[0].get::<Vec<u8>, _>("bl"), Vec::<u8>::new());
-    assert_eq!(rows[0].get::<Option<Vec<u8>>, _>("g"), None);
-    assert_eq!(rows[1].get::<Vec<u8>, _>("bn"), vec![0, 0xff, 0x0a, 0x27]);
-    assert_eq!(rows[1].get::<&[u8], _>("vb"), b"\\'\"?\0");
-    assert_eq!(rows[1].get::<Vec<u8>, _>("bl"), vec![0, 1, 0xff, 0xfe]);
-    assert_eq!(rows[1].get::<&[u8], _>("cb"), b"abc");
+    assert_eq!(rows[0].get::<Vec<u8>>("bn"), vec![0, 0xff, 0, 0]);
+    assert_eq!(rows[0].get::<&[u8]>("vb"), b"");
+    assert_eq!(rows[0].get::<Vec<u8>>("bl"), Vec::<u8>::new());
+    assert_eq!(rows[0].get::<Option<Vec<u8>>>("g"), None);
+    assert_eq!(rows[1].get::<Vec<u8>>("bn"), vec![0, 0xff, 0x0a, 0x27]);
+    assert_eq!(rows[1].get::<&[u8]>("vb"), b"\\'\"?\0");
+    assert_eq!(rows[1].get::<Vec<u8>>("bl"), vec![0, 1, 0xff, 0xfe]);
+    assert_eq!(rows[1].get::<&[u8]>("cb"), b"abc");
     assert_eq!(
-        rows[1].get::<Value, _>("bl"),
+        rows[1].get::<Value>("bl"),
         Value::Bytes(vec![0, 1, 0xff, 0xfe])
     );
     // GEOMETRY: SRID (4 bytes) + WKB point (1 + 4 + 16 bytes).
@@ -524,12 +521,12 @@ fn binary_types_are_bytes() {
     assert_eq!(f64::from_le_bytes(g[9..17].try_into().unwrap()), 1.0);
     // Binary strings are bytes, not text.
     for col in ["bn", "vb", "bl", "cb", "g"] {
-        let m = err(rows[1].try_get::<String, _>(col));
+        let m = err(rows[1].try_get::<String>(col));
         assert!(
             m.contains(&format!("column `{col}`")) && m.contains("binary column"),
             "{m}"
         );
-        let m = err(rows[1].try_get::<&str, _>(col));
+        let m = err(rows[1].try_get::<&str>(col));
         assert!(m.contains(&format!("column `{col}`")), "{m}");
     }
 }
@@ -556,17 +553,17 @@ fn null_column_and_options() {
     let row: Row = c
         .query_one("SELECT NULL AS n, 1 AS one, CAST(NULL AS DATE) AS nd")
         .unwrap();
-    assert_eq!(row.get::<Option<i64>, _>("n"), None);
-    assert_eq!(row.get::<Option<String>, _>("n"), None);
-    assert_eq!(row.get::<Option<Date>, _>("nd"), None);
-    assert_eq!(row.get::<Option<i64>, _>("one"), Some(1));
-    assert_eq!(row.get::<Value, _>("n"), Value::Null);
-    let m = err(row.try_get::<i64, _>("n"));
+    assert_eq!(row.get::<Option<i64>>("n"), None);
+    assert_eq!(row.get::<Option<String>>("n"), None);
+    assert_eq!(row.get::<Option<Date>>("nd"), None);
+    assert_eq!(row.get::<Option<i64>>("one"), Some(1));
+    assert_eq!(row.get::<Value>("n"), Value::Null);
+    let m = err(row.try_get::<i64>("n"));
     assert!(
         m.contains("column `n`") && m.contains("NULL; use Option"),
         "{m}"
     );
-    let m = err(row.try_get::<Vec<u8>, _>("nd"));
+    let m = err(row.try_get::<Vec<u8>>("nd"));
     assert!(m.contains("column `nd`") && m.contains("NULL"), "{m}");
     // Tuples of up to 12 columns, with the column named in errors.
     let t: Twelve = c
@@ -607,17 +604,17 @@ fn values_through_the_async_api() {
 
         // Streaming rows are read in place: &str and &[u8] borrow the library's buffer.
         let mut s = c
-            .query_stream("SELECT 'héllo 😀', X'00ff', 7 UNION ALL SELECT 'b', X'', 8")
+            .query_stream::<Row>("SELECT 'héllo 😀', X'00ff', 7 UNION ALL SELECT 'b', X'', 8")
             .await
             .unwrap();
         let mut seen = Vec::new();
-        while let Some(row) = s.next().await {
+        while let Some(row) = s.try_next().await.transpose() {
             let row = row.unwrap();
             let text: &str = row.get(0);
             let bytes: &[u8] = row.get(1);
             let n: i64 = row.get(2);
             seen.push((text.to_owned(), bytes.to_vec(), n));
-            let e = row.try_get::<&str, _>(1).unwrap_err();
+            let e = row.try_get::<&str>(1).unwrap_err();
             assert!(e.to_string().contains("binary column"), "{e}");
         }
         assert_eq!(

@@ -254,7 +254,8 @@ impl<const RESET: bool> AsyncDriver for Ours<RESET> {
         Ok(pool.get().await?)
     }
     async fn exec(conn: &mut Self::Pooled, sql: &str) -> R<()> {
-        Ok(conn.query_drop(sql).await?)
+        conn.query_drop(sql).await?;
+        Ok(())
     }
     async fn close_pool(pool: Self::Pool) {
         pool.close().await;
@@ -310,7 +311,8 @@ mod peers {
             Ok(pool.get_conn().await?)
         }
         async fn exec(conn: &mut Self::Pooled, sql: &str) -> R<()> {
-            Ok(conn.query_drop(sql).await?)
+            conn.query_drop(sql).await?;
+            Ok(())
         }
         async fn close_pool(pool: Self::Pool) {
             let _ = pool.disconnect().await;
@@ -340,7 +342,7 @@ mod peers {
         }
         async fn select1(conn: &mut Self::Conn) -> R<i64> {
             let row = sqlx::raw_sql("SELECT 1").fetch_one(&mut *conn).await?;
-            Ok(row.try_get::<i64, _>(0)?)
+            Ok(row.try_get::<i64>(0)?)
         }
         async fn decode(conn: &mut Self::Conn, sql: &str) -> R<(usize, u64)> {
             use futures_util::TryStreamExt as _;

@@ -230,7 +230,8 @@ impl StmtDriver for OursText {
         pool.close().await;
     }
     async fn run(conn: &mut Self::Conn, sql: &str) -> R<()> {
-        Ok(conn.query_drop(sql).await?)
+        conn.query_drop(sql).await?;
+        Ok(())
     }
     async fn read(conn: &mut Self::Conn) -> R<(usize, u64)> {
         let rows: Vec<Ours5> = conn.query(READ_TEXT_SQL).await?;
@@ -313,7 +314,8 @@ impl<const ALWAYS_RESET: bool> StmtDriver for OursBin<ALWAYS_RESET> {
         pool.close().await;
     }
     async fn run(conn: &mut Self::Conn, sql: &str) -> R<()> {
-        Ok(conn.query_drop(sql).await?)
+        conn.query_drop(sql).await?;
+        Ok(())
     }
     async fn read(conn: &mut Self::Conn) -> R<(usize, u64)> {
         let rows: Vec<Ours5> = conn.exec(READ_SQL, (0i64,)).await?;
@@ -373,7 +375,8 @@ mod peers {
             <MysqlAsync as AsyncDriver>::close_pool(pool).await
         }
         async fn run(conn: &mut Self::Conn, sql: &str) -> R<()> {
-            Ok(conn.query_drop(sql).await?)
+            conn.query_drop(sql).await?;
+            Ok(())
         }
         async fn read(conn: &mut Self::Conn) -> R<(usize, u64)> {
             let rows: Vec<Ma5> = conn.exec(READ_SQL, (0i64,)).await?;

@@ -1,29 +1,4 @@
-//! `AsyncConn`: the connection on tokio. Same method names as the blocking [`Conn`](crate::Conn).
-//!
-//! With a client library that has a non-blocking API ([`IoMode::NonBlocking`], the
-//! default: MariaDB Connector/C's `_start`/`_cont`, Oracle libmysqlclient's
-//! `_nonblocking`) every step runs through it and waits on the socket through
-//! tokio's `AsyncFd`: DNS (resolved on the runtime), TCP connect, authentication,
-//! TLS, sending, the result header, every row, ping, close. Nothing blocks the
-//! thread (the README's platform table lists the exceptions per library).
-//! [`IoMode::ReadableThenRead`] is the portable 2011 technique instead, and the
-//! only path where the library has no such API ([`crate::backend`]).
-//!
-//! **Cancel safety.** Dropping any future of this type at any point is safe: the
-//! connection remembers the unfinished command and, before its next command, finishes
-//! it and discards its result without blocking, or reports itself broken
-//! ([`ErrorKind::Broken`]). A later caller never reads an earlier query's rows.
-//!
-//! ```no_run
-//! # async fn demo() -> mysqlclient_async::Result<()> {
-//! use mysqlclient_async::AsyncConn;
-//!
-//! let mut conn = AsyncConn::connect("mysql://root@127.0.0.1:3306/test").await?;
-//! let (a, b): (i64, String) = conn.query_one("SELECT 1, 'one'").await?;
-//! assert_eq!((a, b.as_str()), (1, "one"));
-//! conn.close().await?;
-//! # Ok(()) }
-//! ```
+//! [`AsyncConn`]: connecting, the public calls, closing.
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -48,7 +23,38 @@ use std::sync::Arc;
 
 /// An asynchronous connection for tokio (multi-thread or current-thread runtime).
 /// `Send`, not `Sync`; its futures are `Send`. Dropping it closes the connection
-/// (without waiting; [`close`](Self::close) says goodbye politely).
+/// (without waiting; [`close`](Self::close) says goodbye politely). Same method
+/// names as the blocking [`Conn`](crate::Conn).
+///
+/// ```no_run
+/// # async fn demo() -> mysqlclient_async::Result<()> {
+/// use mysqlclient_async::AsyncConn;
+///
+/// let mut conn = AsyncConn::connect("mysql://root@127.0.0.1:3306/test").await?;
+/// let (a, b): (i64, String) = conn.query_one("SELECT 1, 'one'").await?;
+/// assert_eq!((a, b.as_str()), (1, "one"));
+/// conn.close().await?;
+/// # Ok(()) }
+/// ```
+///
+/// With a client library that has a non-blocking API ([`IoMode::NonBlocking`], the
+/// default: MariaDB Connector/C's `_start`/`_cont`, Oracle libmysqlclient's
+/// `_nonblocking`) every step runs through it and waits on the socket through
+/// tokio's `AsyncFd`: DNS (resolved on the runtime), TCP connect, authentication,
+/// TLS, sending, the result header, every row, ping, close. Nothing blocks the
+/// thread (the README's platform table lists the exceptions per library).
+/// [`IoMode::ReadableThenRead`] is the portable 2011 technique instead, and the
+/// only path where the library has no such API ([`crate::backend`]).
+///
+/// **Cancel safety.** Dropping any future of this type at any point is safe: the
+/// connection remembers the unfinished command and, before its next command, finishes
+/// it and discards its result without blocking, or reports itself broken
+/// ([`ErrorKind::Broken`]). A later caller never reads an earlier query's rows.
+///
+/// **Timeouts and cancellation.** [`set_query_timeout`](Self::set_query_timeout)
+/// bounds every later call as a whole; [`cancel_token`](Self::cancel_token) gives
+/// a [`CancelToken`](crate::CancelToken) that kills the running query from
+/// elsewhere.
 ///
 /// A connection is bound to the runtime that created it (its socket is registered
 /// with that runtime's reactor).
@@ -411,14 +417,15 @@ impl AsyncConn {
         Ok(self.query::<T>(sql).await?.into_iter().next())
     }
 
-    /// Run `sql`, discarding any rows.
-    pub async fn query_drop(&mut self, sql: &str) -> Result<()> {
-        self.execute(sql).await.map(|_| ())
+    /// Run `sql`, discard any rows, and return what the (last) statement reported:
+    /// affected rows, last insert id, warnings, info.
+    pub async fn query_drop(&mut self, sql: &str) -> Result<ExecResult> {
+        timed!(self, self.execute_inner(sql))
     }
 
-    /// Run `sql` and return what the (last) statement reported.
+    /// The same as [`query_drop`](Self::query_drop), under the name sqlx uses.
     pub async fn execute(&mut self, sql: &str) -> Result<ExecResult> {
-        timed!(self, self.execute_inner(sql))
+        self.query_drop(sql).await
     }
 
     pub(super) async fn execute_inner(&mut self, sql: &str) -> Result<ExecResult> {
@@ -972,13 +979,22 @@ impl AsyncConn {
         Ok(self.exec::<T, P>(stmt, params).await?.into_iter().next())
     }
 
-    /// [`query_drop`](Self::query_drop) with parameters: run it, discard any rows.
+    /// [`query_drop`](Self::query_drop) with parameters: run it, discard any rows,
+    /// and return what the (last) statement reported.
     pub async fn exec_drop<P: crate::params::Params>(
         &mut self,
         stmt: &(impl StatementLike + ?Sized),
         params: P,
-    ) -> Result<()> {
-        self.exec_result(stmt, params).await.map(|_| ())
+    ) -> Result<ExecResult> {
+        timed!(self, async {
+            if self.server_side_params() {
+                self.stmt_run(stmt.sql_text(), params.into_values()).await?;
+                self.stmt_finish().await
+            } else {
+                let sql = self.interpolate(stmt.sql_text(), params).await?;
+                self.execute_inner(&sql).await
+            }
+        })
     }
 
     /// [`query_result`](Self::query_result) with parameters: the first result set

@@ -1,13 +1,15 @@
-//! The tokio connection.
-//!
-//! | file | owns |
-//! |---|---|
-//! | `connection.rs` | [`AsyncConn`]: connecting, the public calls, closing |
-//! | `protocol.rs` | the protocol steps: send, result headers, rows, draining |
-//! | `stream.rs` | [`RowStream`], rows as they arrive |
-//! | `transaction.rs` | [`Transaction`], the guard that rolls back |
-//! | `recover.rs` | getting back in sync after a call overran its timeout |
-//! | `drive.rs` | the tokio side of the drive loop (reactor and timers) |
+//! The tokio connection (documented on [`AsyncConn`]).
+
+// | file | owns |
+// |---|---|
+// | `connection.rs` | `AsyncConn`: connecting, the public calls, closing |
+// | `protocol.rs` | the protocol steps: send, result headers, rows, draining |
+// | `statement.rs` | server-side prepared statements (non-blocking) |
+// | `stream.rs` | `RowStream`, rows as they arrive |
+// | `holder.rs` | a connection a stream or transaction borrows or owns (a pool's) |
+// | `transaction.rs` | `Transaction`, the guard that rolls back |
+// | `recover.rs` | getting back in sync after a call overran its timeout |
+// | `drive.rs` | the tokio side of the drive loop (reactor and timers) |
 
 /// Run one public call's body under the connection's query timeout (see
 /// `AsyncConn::recover_from_timeout` in `recover.rs`).
@@ -26,6 +28,7 @@ macro_rules! timed {
 
 mod connection;
 mod drive;
+mod holder;
 mod protocol;
 mod recover;
 mod statement;
@@ -33,5 +36,6 @@ mod stream;
 mod transaction;
 
 pub use connection::AsyncConn;
+pub(crate) use holder::{Holder, OwnedConn};
 pub use stream::RowStream;
 pub use transaction::Transaction;

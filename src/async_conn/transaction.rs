@@ -1,14 +1,19 @@
 //! [`Transaction`]: the guard that commits, or rolls back when dropped.
 
 use super::connection::AsyncConn;
+use super::holder::Holder;
 use super::stream::RowStream;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::row::{ExecResult, FromRow, ResultSet};
 use crate::statement::{Statement, StatementLike};
+use crate::tx_options::TxOptions;
 
 /// An open transaction, or a savepoint inside one (see [`begin`](Self::begin)).
+/// [`AsyncConn::begin`] and [`begin_with`](AsyncConn::begin_with) borrow the
+/// connection; [`Pool::begin`](crate::Pool::begin) makes one that owns its pooled
+/// connection and returns it to the pool when the transaction ends.
 ///
-/// It has the connection's query methods, and nothing that would end the
+/// It has the connection's query methods (those of [`Queryable`](crate::Queryable)), and nothing that would end the
 /// transaction behind its back (`close`, `reset_connection`, a second
 /// `START TRANSACTION`, which would commit implicitly):
 ///
@@ -24,7 +29,7 @@ use crate::statement::{Statement, StatementLike};
 /// `Drop` cannot wait); so does dropping the future of `commit` before the server
 /// has received the `COMMIT`.
 pub struct Transaction<'c> {
-    conn: &'c mut AsyncConn,
+    conn: Holder<'c>,
     /// 0 for the transaction itself; else the number of this nested level's
     /// savepoint (unique on the connection, so a rollback can never reach an older
     /// savepoint of the same name).
@@ -79,7 +84,7 @@ impl Transaction<'_> {
             // transaction is rolled back before the next command.
             self.conn.schedule_rollback(self.savepoint);
         }
-        r
+        r.map(drop)
     }
 
     /// A nested transaction: a savepoint inside this one, with its own guard.
@@ -90,15 +95,23 @@ impl Transaction<'_> {
         // The guard exists before the statement is sent: if this future is dropped
         // from here on, its drop rolls back to the savepoint (a savepoint that was
         // never made is then an error that is ignored).
-        let tx = Transaction {
+        let mut tx = Transaction {
             savepoint: self.conn.last_savepoint,
             depth: self.depth + 1,
-            conn: &mut *self.conn,
+            conn: Holder::Borrowed(&mut self.conn),
             done: false,
         };
         let sql = format!("SAVEPOINT {}", savepoint_name(tx.savepoint));
         tx.conn.query_drop(&sql).await?;
         Ok(tx)
+    }
+
+    /// Refused: a savepoint cannot change the isolation level, access mode or
+    /// snapshot (an [`ErrorKind::Client`] error; nothing is sent). Present so that
+    /// a `Transaction` has every method of [`Queryable`](crate::Queryable).
+    pub async fn begin_with(&mut self, opts: TxOptions) -> Result<Transaction<'_>> {
+        let _ = opts;
+        Err(Transaction::nested_options_error())
     }
 
     /// Nesting level: 0 for the transaction, 1 for a savepoint inside it, and so on.
@@ -129,7 +142,7 @@ impl Transaction<'_> {
         self.conn.query_opt(sql).await
     }
     /// See [`AsyncConn::query_drop`].
-    pub async fn query_drop(&mut self, sql: &str) -> Result<()> {
+    pub async fn query_drop(&mut self, sql: &str) -> Result<ExecResult> {
         self.conn.query_drop(sql).await
     }
     /// See [`AsyncConn::execute`].
@@ -141,7 +154,7 @@ impl Transaction<'_> {
         self.conn.query_result(sql).await
     }
     /// See [`AsyncConn::query_stream`].
-    pub async fn query_stream(&mut self, sql: &str) -> Result<RowStream<'_>> {
+    pub async fn query_stream<T: FromRow>(&mut self, sql: &str) -> Result<RowStream<'_, T>> {
         self.conn.query_stream(sql).await
     }
     /// See [`AsyncConn::exec`].
@@ -173,7 +186,7 @@ impl Transaction<'_> {
         &mut self,
         stmt: &(impl StatementLike + ?Sized),
         params: P,
-    ) -> Result<()> {
+    ) -> Result<ExecResult> {
         self.conn.exec_drop(stmt, params).await
     }
     /// See [`AsyncConn::exec_result`].
@@ -201,11 +214,11 @@ impl Transaction<'_> {
         self.conn.exec_batch(stmt, params).await
     }
     /// See [`AsyncConn::exec_stream`].
-    pub async fn exec_stream<P: crate::params::Params>(
+    pub async fn exec_stream<T: FromRow, P: crate::params::Params>(
         &mut self,
         stmt: &(impl StatementLike + ?Sized),
         params: P,
-    ) -> Result<RowStream<'_>> {
+    ) -> Result<RowStream<'_, T>> {
         self.conn.exec_stream(stmt, params).await
     }
 }
@@ -214,7 +227,7 @@ impl std::fmt::Debug for Transaction<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transaction")
             .field("depth", &self.depth)
-            .field("conn", &self.conn)
+            .field("conn", &*self.conn)
             .finish()
     }
 }
@@ -227,22 +240,61 @@ impl Drop for Transaction<'_> {
     }
 }
 
+impl<'c> Transaction<'c> {
+    /// Start a transaction on `conn`. The guard exists before anything is sent:
+    /// if this future is dropped from there on, the transaction that `START
+    /// TRANSACTION` may open is rolled back before the next command instead of
+    /// silently staying open (and a `SET TRANSACTION` that was sent without its
+    /// `START TRANSACTION` is consumed by that `ROLLBACK`).
+    pub(crate) async fn start(conn: Holder<'c>, opts: TxOptions) -> Result<Transaction<'c>> {
+        let mut tx = Transaction {
+            conn,
+            savepoint: 0,
+            depth: 0,
+            done: false,
+        };
+        if let Some(sql) = opts.isolation_sql() {
+            tx.conn.query_drop(&sql).await?;
+        }
+        tx.conn.query_drop(&opts.start_sql()).await?;
+        Ok(tx)
+    }
+
+    /// `begin_with` on a transaction: refused, nothing sent.
+    pub(crate) fn nested_options_error() -> Error {
+        Error::new(
+            ErrorKind::Client,
+            "begin_with inside a transaction: a savepoint cannot change the isolation \
+             level, access mode or snapshot; use begin() for a savepoint, or begin_with \
+             on the connection before the transaction",
+        )
+        .with_fatal(false)
+    }
+}
+
 impl AsyncConn {
     /// Begin a transaction. The returned guard rolls back if it is dropped without
     /// [`Transaction::commit`] (the `ROLLBACK` runs before this connection's next
     /// command, since `Drop` cannot wait). [`Transaction::begin`] nests a savepoint.
     pub async fn begin(&mut self) -> Result<Transaction<'_>> {
-        // The guard exists before the statement is sent: if this future is dropped
-        // from here on, the transaction that START TRANSACTION may open is rolled
-        // back before the next command instead of silently staying open.
-        let tx = Transaction {
-            conn: self,
-            savepoint: 0,
-            depth: 0,
-            done: false,
-        };
-        tx.conn.query_drop("START TRANSACTION").await?;
-        Ok(tx)
+        Transaction::start(Holder::Borrowed(self), TxOptions::new()).await
+    }
+
+    /// Begin a transaction with an isolation level, access mode or consistent
+    /// snapshot ([`TxOptions`]); otherwise as [`begin`](Self::begin).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut mysqlclient_async::AsyncConn) -> mysqlclient_async::Result<()> {
+    /// use mysqlclient_async::{IsolationLevel, TxOptions};
+    ///
+    /// let opts = TxOptions::new().isolation(IsolationLevel::Serializable).read_only(true);
+    /// let mut tx = conn.begin_with(opts).await?;
+    /// let n: i64 = tx.query_one("SELECT COUNT(*) FROM users").await?;
+    /// tx.commit().await?;
+    /// # let _ = n; Ok(()) }
+    /// ```
+    pub async fn begin_with(&mut self, opts: TxOptions) -> Result<Transaction<'_>> {
+        Transaction::start(Holder::Borrowed(self), opts).await
     }
 }
 

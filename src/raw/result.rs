@@ -94,6 +94,14 @@ pub(crate) struct RawRow<'a> {
     _res: std::marker::PhantomData<&'a mut RawResult>,
 }
 
+// SAFETY: a `RawRow` is a read-only view of bytes that stay unchanged for `'a`
+// (the next fetch needs the `&mut RawResult` it borrows), like `&'a [&'a [u8]]`.
+// Reading them from another thread, or from several threads at once, is as safe
+// as reading through shared slices; nothing is written or freed through it.
+unsafe impl Send for RawRow<'_> {}
+// SAFETY: as for `Send`: only reads, of memory that does not change for `'a`.
+unsafe impl Sync for RawRow<'_> {}
+
 impl<'a> RawRow<'a> {
     /// A row over `n` cells and lengths that its creator keeps unchanged for `'a`.
     ///

@@ -10,7 +10,7 @@ use crate::column::ColumnType;
 /// An owned value: what a cell holds once decoded by its column type, and what a
 /// query parameter is before it is written into the SQL text.
 ///
-/// Read one with `row.get::<Value, _>(i)`; build one with `Value::from(…)` or
+/// Read one with `row.get::<Value>(i)`; build one with `Value::from(…)` or
 /// [`ToValue`](crate::ToValue).
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]

@@ -67,14 +67,30 @@ impl<'a> ValueRef<'a> {
     }
 }
 
+/// Numbers print as numbers (`41`, `2.5`), text quoted (`"abc"`), binary strings
+/// as escaped byte strings (`b"\x00\xff"`, the first 64 bytes), NULL as `NULL`.
 impl fmt::Debug for ValueRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.raw {
-            None => f.write_str("NULL"),
-            Some(b) => match std::str::from_utf8(b) {
-                Ok(s) if !self.is_bytes() => write!(f, "{s:?}"),
-                _ => write!(f, "<{} bytes>", b.len()),
-            },
+        let Some(b) = self.raw else {
+            return f.write_str("NULL");
+        };
+        let t = self.column.column_type();
+        let numeric = t.is_integer() || t.is_float() || t.is_decimal();
+        match std::str::from_utf8(b) {
+            Ok(s) if numeric => f.write_str(s),
+            Ok(s) if !self.is_bytes() => write!(f, "{s:?}"),
+            _ => {
+                const SHOWN: usize = 64;
+                f.write_str("b\"")?;
+                for &c in &b[..b.len().min(SHOWN)] {
+                    write!(f, "{}", std::ascii::escape_default(c))?;
+                }
+                f.write_str("\"")?;
+                if b.len() > SHOWN {
+                    write!(f, "… ({} bytes)", b.len())?;
+                }
+                Ok(())
+            }
         }
     }
 }
