@@ -36,9 +36,11 @@
 //!   connections at checkout, cleans and (when the session changed) resets them on
 //!   return. A checked-out [`PooledConn`] derefs to `AsyncConn`; the pool's own
 //!   one-shot calls, streams and transactions check one out for themselves.
-//! - [`Conn`]: the blocking connection, with the same query methods, plus the two
-//!   steps [`Conn::send_query`] and [`Conn::read_query_result`] for an event loop
-//!   that watches its socket (`AsRawFd`, `AsFd`, `mio::event::Source`).
+//! - [`Conn`]: the blocking connection, with the same query methods
+//!   ([`BlockingQueryable`], shared with [`BlockingTransaction`]; rows one at a
+//!   time through [`RowIter`]; a [`CancelToken`] another thread can use), plus
+//!   the two steps [`Conn::send_query`] and [`Conn::read_query_result`] for an
+//!   event loop that watches its socket (`AsRawFd`, `AsFd`, `mio::event::Source`).
 //! - [`Opts`] and [`OptsBuilder`]: options, from a `mysql://` URL
 //!   ([`Opts::from_url`]) or a builder; every `connect` accepts either
 //!   ([`IntoOpts`]).
