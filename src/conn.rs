@@ -194,7 +194,9 @@ impl Conn {
         let columns = res.columns().clone();
         let mut rows = Vec::new();
         let mut conversion = None;
+        let mut count = 0u64;
         while let Some(r) = res.fetch_row() {
+            count += 1;
             // After a conversion error keep reading (and discarding) so the
             // connection stays in sync; the error is returned at the end.
             if conversion.is_none() {
@@ -206,7 +208,12 @@ impl Conn {
         }
         let fetch_error = self.raw.fetch_error();
         drop(res);
-        let status = status_of(&self.raw);
+        // A result read unbuffered has no affected-rows count of its own (the
+        // library reports all ones): it is the number of rows returned.
+        let status = ExecResult {
+            affected_rows: count,
+            ..status_of(&self.raw)
+        };
         protocol::end_rows(&mut self.raw, fetch_error)?;
         match conversion {
             Some(e) => Err(e),
@@ -660,10 +667,12 @@ impl Conn {
         let columns = self.stmts.active_raw()?.columns().clone();
         let mut rows = Vec::new();
         let mut first_err = None;
+        let mut count = 0u64;
         loop {
             let stmt = self.stmts.active_raw()?;
             match stmt.fetch_blocking() {
                 rc @ (FETCH_ROW | FETCH_TRUNCATED) => {
+                    count += 1;
                     if first_err.is_some() {
                         continue;
                     }
@@ -692,7 +701,11 @@ impl Conn {
                 }
             }
         }
-        let status = self.stmt_status();
+        // Rows fetched one at a time have no count of their own: the number read.
+        let status = ExecResult {
+            affected_rows: count,
+            ..self.stmt_status()
+        };
         match first_err {
             Some(e) => Err(e),
             None => Ok((columns, rows, status)),

@@ -79,6 +79,7 @@ async fn exercise(db: &mut impl Queryable, table: &str) {
         .unwrap();
     assert_eq!(set.rows.len(), 3);
     assert_eq!(set.columns[0].name(), "v");
+    assert_eq!(set.status.affected_rows, 3, "a SELECT's count is its rows");
 
     let select = format!("SELECT v FROM {table} WHERE id = ?");
     let v: String = db
@@ -101,6 +102,23 @@ async fn exercise(db: &mut impl Queryable, table: &str) {
         .await
         .unwrap();
     assert_eq!(r.rows.len(), 1);
+    assert_eq!(r.status.affected_rows, 1, "a SELECT's count is its rows");
+    let dropped = db
+        .exec_drop(&format!("SELECT id FROM {table} WHERE v <> ?"), ("b",))
+        .await
+        .unwrap();
+    assert_eq!(
+        dropped.affected_rows, 3,
+        "rows read and discarded are counted"
+    );
+    let dropped = db
+        .query_drop(&format!("SELECT id FROM {table}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        dropped.affected_rows, 4,
+        "rows read and discarded are counted"
+    );
 
     let streamed: Vec<String> = db
         .query_stream::<String>(&format!("SELECT v FROM {table} ORDER BY id"))

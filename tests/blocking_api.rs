@@ -99,6 +99,11 @@ fn exercise(db: &mut impl BlockingQueryable, t: &str) -> Vec<String> {
         .unwrap();
     assert_eq!(rs.columns.len(), 2);
     assert_eq!(rs.rows.len(), all.len());
+    assert_eq!(
+        rs.status.affected_rows,
+        all.len() as u64,
+        "a SELECT's count is its rows"
+    );
 
     let sel = format!("SELECT v FROM {t} WHERE v >= ? ORDER BY id");
     let from_c: Vec<String> = db.exec(sel.as_str(), ("c",)).unwrap();
@@ -109,6 +114,12 @@ fn exercise(db: &mut impl BlockingQueryable, t: &str) -> Vec<String> {
     assert_eq!(opt, None);
     let rs = db.exec_result(sel.as_str(), ("d",)).unwrap();
     assert_eq!(rs.rows.len(), 2);
+    assert_eq!(rs.status.affected_rows, 2, "a SELECT's count is its rows");
+    let dropped = db.exec_drop(sel.as_str(), ("c",)).unwrap();
+    assert_eq!(
+        dropped.affected_rows, 3,
+        "rows read and discarded are counted"
+    );
 
     let streamed: Vec<String> = db
         .query_stream(&format!("SELECT v FROM {t} ORDER BY id"))

@@ -14,7 +14,6 @@ use tokio::io::Interest;
 use super::connection::{AsyncConn, Split};
 use super::drive::{poll_drive, Fd};
 use super::stream::current_row;
-use super::transaction::rollback_sql;
 use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{self, broken, empty_columns, status_of, Step as Next};
@@ -22,6 +21,7 @@ use crate::raw::drive;
 use crate::raw::op::{OpKind, Out, ResPtr, Start, Step};
 use crate::raw::Phase;
 use crate::row::{ExecResult, FromRow, Row, RowRef};
+use crate::tx_options::rollback_sql;
 
 impl AsyncConn {
     /// (Re-)register the socket with the reactor if it is new.
@@ -370,7 +370,9 @@ impl AsyncConn {
             .map_or_else(empty_columns, |r| r.columns().clone());
         let mut rows = Vec::new();
         let mut conversion = None;
+        let mut count = 0u64;
         while self.fetch_next().await?.is_some() {
+            count += 1;
             // After a conversion error keep reading (and discarding) so the
             // connection stays in sync; the error is returned at the end.
             if conversion.is_none() {
@@ -381,7 +383,12 @@ impl AsyncConn {
                 }
             }
         }
-        let status = status_of(&self.raw);
+        // A result read unbuffered has no affected-rows count of its own (the
+        // library reports all ones): it is the number of rows returned.
+        let status = ExecResult {
+            affected_rows: count,
+            ..status_of(&self.raw)
+        };
         match conversion {
             Some(e) => Err(e),
             None => Ok((columns, rows, status)),

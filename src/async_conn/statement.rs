@@ -293,10 +293,12 @@ impl AsyncConn {
         let columns = self.stmt_columns();
         let mut rows = Vec::new();
         let mut first_err = None;
+        let mut count = 0u64;
         loop {
             match poll_fn(|cx| self.poll_stmt_fetch(cx)).await {
                 Ok(None) => break,
                 Ok(Some(())) => {
+                    count += 1;
                     if first_err.is_none() {
                         let row = self.stmt_row().expect("a row was just fetched");
                         match T::from_row_ref(&RowRef::new(&columns, row)) {
@@ -311,7 +313,11 @@ impl AsyncConn {
                 }
             }
         }
-        let status = self.stmt_status();
+        // Rows fetched one at a time have no count of their own: the number read.
+        let status = ExecResult {
+            affected_rows: count,
+            ..self.stmt_status()
+        };
         match first_err {
             Some(e) => Err(e),
             None => Ok((columns, rows, status)),

@@ -6,7 +6,7 @@ use super::stream::RowStream;
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{ExecResult, FromRow, ResultSet};
 use crate::statement::{Statement, StatementLike};
-use crate::tx_options::TxOptions;
+use crate::tx_options::{commit_sql, rollback_sql, savepoint_sql, TxOptions};
 
 /// An open transaction, or a savepoint inside one (see [`begin`](Self::begin)).
 /// [`AsyncConn::begin`] and [`begin_with`](AsyncConn::begin_with) borrow the
@@ -40,29 +40,12 @@ pub struct Transaction<'c> {
     done: bool,
 }
 
-fn savepoint_name(n: u64) -> String {
-    format!("mysqlclient_async_sp{n}")
-}
-
-/// The statement that abandons savepoint `n` (0: the whole transaction).
-pub(super) fn rollback_sql(n: u64) -> String {
-    if n == 0 {
-        "ROLLBACK".into()
-    } else {
-        format!("ROLLBACK TO SAVEPOINT {}", savepoint_name(n))
-    }
-}
-
 impl Transaction<'_> {
     /// Commit (for a nested level: release its savepoint, keeping its work in the
     /// enclosing transaction). If this future is dropped before the server received
     /// the statement, the transaction (or savepoint) is rolled back instead.
     pub async fn commit(mut self) -> Result<()> {
-        let sql = if self.savepoint == 0 {
-            "COMMIT".to_string()
-        } else {
-            format!("RELEASE SAVEPOINT {}", savepoint_name(self.savepoint))
-        };
+        let sql = commit_sql(self.savepoint);
         self.finish(&sql).await
     }
 
@@ -101,7 +84,7 @@ impl Transaction<'_> {
             conn: Holder::Borrowed(&mut self.conn),
             done: false,
         };
-        let sql = format!("SAVEPOINT {}", savepoint_name(tx.savepoint));
+        let sql = savepoint_sql(tx.savepoint);
         tx.conn.query_drop(&sql).await?;
         Ok(tx)
     }
