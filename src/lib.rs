@@ -30,6 +30,7 @@ mod protocol;
 mod raw;
 mod row;
 mod statement;
+mod trace;
 mod types;
 
 pub use async_conn::{AsyncConn, RowStream, Transaction};
@@ -42,6 +43,8 @@ pub use params::Params;
 pub use pool::{Pool, PoolBuilder, PoolMetrics, PooledConn};
 pub use row::{ExecResult, FromRow, ResultSet, Row, RowRef};
 pub use statement::{Statement, StatementLike};
+#[doc(hidden)]
+pub use trace::probe as __trace_probe;
 pub use types::{
     Date, DateTime, Decimal, FromValue, FromValueError, FromValueRef, Time, ToValue, Value,
     ValueRef,

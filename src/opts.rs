@@ -133,6 +133,7 @@ struct Inner {
     ssl_key: Option<PathBuf>,
     stmt_cache_size: usize,
     client_side_params: bool,
+    trace_statement_text: bool,
 }
 
 /// Statements each connection keeps prepared (see
@@ -163,6 +164,7 @@ impl Default for Inner {
             ssl_key: None,
             stmt_cache_size: DEFAULT_STMT_CACHE_SIZE,
             client_side_params: false,
+            trace_statement_text: false,
         }
     }
 }
@@ -262,6 +264,7 @@ impl Opts {
                     bad(format!("stmt_cache_size={v}: expected a number of statements"))
                 })?),
                 "client_side_params" => b.client_side_params(flag(&v)?),
+                "trace_statement_text" => b.trace_statement_text(flag(&v)?),
                 "io_mode" => b.io_mode(match v.as_ref() {
                     "nonblocking" | "non_blocking" => IoMode::NonBlocking,
                     "readable_then_read" | "chartio" => IoMode::ReadableThenRead,
@@ -354,6 +357,11 @@ impl Opts {
     /// server-side prepared statements (default `false`).
     pub fn client_side_params(&self) -> bool {
         self.0.client_side_params
+    }
+    /// Whether query spans record the statement text (`db.query.text`; default
+    /// `false`). See [`OptsBuilder::trace_statement_text`].
+    pub fn trace_statement_text(&self) -> bool {
+        self.0.trace_statement_text
     }
     /// Connection character set (default `utf8mb4`).
     pub fn charset(&self) -> &str {
@@ -526,6 +534,21 @@ impl OptsBuilder {
     /// "Parameters and values" for how each path keeps values apart from SQL.
     pub fn client_side_params(mut self, on: bool) -> Self {
         self.0.client_side_params = on;
+        self
+    }
+    /// Record each query's text in its `tracing` span, as the OpenTelemetry field
+    /// `db.query.text` (default `false`; URL `trace_statement_text=true`).
+    ///
+    /// Off by default because statement text can hold personal data. The text is
+    /// the statement as written, with its `?` placeholders: the values of
+    /// parameters are never recorded, also where they are written into the text
+    /// on the client (see [`client_side_params`](Self::client_side_params)). A
+    /// query written with its values inline is recorded with them.
+    ///
+    /// Every query has a span (target `mysqlclient_async::query`, level DEBUG)
+    /// whether or not this is set; see the README's "Tracing".
+    pub fn trace_statement_text(mut self, on: bool) -> Self {
+        self.0.trace_statement_text = on;
         self
     }
     /// The largest packet the client library sends or accepts, in bytes (default:

@@ -54,6 +54,7 @@ impl<'c> RowStream<'c> {
             return Poll::Pending;
         }
         self.timer = None;
+        self.conn.raw.trace_timeout();
         self.conn.raw.set_phase(Phase::Broken);
         Poll::Ready(Err(Error::new(
             ErrorKind::Timeout,
