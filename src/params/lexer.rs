@@ -322,7 +322,9 @@ mod tests {
 
     #[test]
     fn first_keyword_skips_comments() {
-        let kw = |sql: &str| first_keyword(sql.as_bytes()).map(|(a, b)| &sql[a..b]);
+        fn kw(sql: &str) -> Option<&str> {
+            first_keyword(sql.as_bytes()).map(|(a, b)| &sql[a..b])
+        }
         assert_eq!(kw("SELECT 1"), Some("SELECT"));
         assert_eq!(kw("  select\n1"), Some("select"));
         assert_eq!(kw("-- note\n/* a */ # b\n INSERT INTO t"), Some("INSERT"));
