@@ -473,3 +473,45 @@ fn no_span_when_the_filter_disables_the_target() {
     // The filter was consulted (the spans were not skipped some other way).
     assert!(c.asked.load(Ordering::Relaxed) > 0);
 }
+
+#[test]
+fn dropped_and_timed_out_queries_close_their_spans() {
+    use std::time::Duration;
+    let c = Capture::default();
+    with(&c, || {
+        support::block_on(async {
+            let mut conn = AsyncConn::connect(opts()).await.unwrap();
+            c.clear();
+            // A future dropped while the server runs the query: its span ends
+            // at the connection's next command, marked abandoned.
+            let r = tokio::time::timeout(
+                Duration::from_millis(50),
+                conn.query_drop("SELECT SLEEP(0.3)"),
+            )
+            .await;
+            assert!(r.is_err());
+            assert!(!c.queries()[0].closed);
+            conn.query_drop("DO 1").await.unwrap();
+            let q = c.queries();
+            assert_eq!(q.len(), 2, "{q:#?}");
+            assert!(q.iter().all(|s| s.closed));
+            assert_eq!(q[0].get("abandoned"), Some("true"));
+            assert_eq!(q[1].get("abandoned"), None);
+
+            // The query timeout: the span says so.
+            c.clear();
+            conn.set_query_timeout(Some(Duration::from_millis(100)));
+            let e = conn.query_drop("SELECT SLEEP(3)").await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+            let q = c.queries();
+            let s = q
+                .iter()
+                .find(|s| s.get("db.operation.name") == Some("SELECT"))
+                .expect("the query's span");
+            assert!(s.closed);
+            assert_eq!(s.get("error.type"), Some("timeout"), "{s:#?}");
+            conn.set_query_timeout(None);
+            conn.query_drop("DO 1").await.unwrap();
+        })
+    });
+}
