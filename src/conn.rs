@@ -128,6 +128,8 @@ impl Conn {
     /// Bring the connection back to `Idle`: read and discard whatever an earlier,
     /// unfinished command left on the wire.
     fn ensure_idle(&mut self) -> Result<()> {
+        // A query still open here was abandoned: its span ends now.
+        self.raw.trace_abandon();
         loop {
             match protocol::drain_step(self.raw.phase()) {
                 Step::Done => return Ok(()),
@@ -197,6 +199,7 @@ impl Conn {
         let mut count = 0u64;
         while let Some(r) = res.fetch_row() {
             count += 1;
+            self.raw.trace_row();
             // After a conversion error keep reading (and discarding) so the
             // connection stays in sync; the error is returned at the end.
             if conversion.is_none() {
@@ -538,7 +541,7 @@ impl Conn {
             // Right after a reset the session's sql_mode is unknown: learn it.
             self.query_drop("DO 0")?;
         }
-        crate::params::interpolate::interpolate_for(&self.raw, sql, params)
+        crate::params::interpolate::interpolate_for(&mut self.raw, sql, params)
     }
 
     /// Whether `exec*` uses server-side statements (see the impl's docs).
@@ -591,6 +594,15 @@ impl Conn {
     /// the server forgot it); afterwards the phase says whether rows follow.
     fn stmt_run(&mut self, sql: &str, values: Vec<Value>) -> Result<()> {
         self.ensure_idle()?;
+        // One span from the prepare (if the statement is not cached) to the end
+        // of the result.
+        self.raw.trace_begin(sql.as_bytes(), true);
+        let r = self.stmt_run_inner(sql, values);
+        self.raw.trace_release(r.as_ref().err());
+        r
+    }
+
+    fn stmt_run_inner(&mut self, sql: &str, values: Vec<Value>) -> Result<()> {
         self.statement(sql)?;
         self.stmts.active_raw()?.bind_params(values)?;
         match self.execute_active() {
@@ -673,6 +685,7 @@ impl Conn {
             match stmt.fetch_blocking() {
                 rc @ (FETCH_ROW | FETCH_TRUNCATED) => {
                     count += 1;
+                    self.raw.trace_row();
                     if first_err.is_some() {
                         continue;
                     }
@@ -896,6 +909,20 @@ impl Conn {
 
     /// One execute of the active statement, its results read.
     fn execute_row(&mut self, values: Vec<Value>) -> Result<ExecResult> {
+        self.trace_active();
+        let r = self.execute_row_inner(values);
+        self.raw.trace_release(r.as_ref().err());
+        r
+    }
+
+    /// Open the span of one execute of the active statement (`exec_batch`).
+    fn trace_active(&mut self) {
+        let sql = self.stmts.active_entry().map(|e| e.handle.sql());
+        self.raw
+            .trace_begin(sql.unwrap_or_default().as_bytes(), true);
+    }
+
+    fn execute_row_inner(&mut self, values: Vec<Value>) -> Result<ExecResult> {
         self.stmts.active_raw()?.bind_params(values)?;
         self.execute_active()?;
         self.stmt_finish()
@@ -913,6 +940,14 @@ impl Conn {
 
     #[cfg(mca_mariadb)]
     fn bulk_chunk(&mut self, rows: &[Vec<Value>]) -> Result<ExecResult> {
+        self.trace_active();
+        let r = self.bulk_chunk_inner(rows);
+        self.raw.trace_release(r.as_ref().err());
+        r
+    }
+
+    #[cfg(mca_mariadb)]
+    fn bulk_chunk_inner(&mut self, rows: &[Vec<Value>]) -> Result<ExecResult> {
         let stmt = self.stmts.active_raw()?;
         stmt.bind_bulk(rows)?;
         let ok = stmt.execute_blocking() == 0;

@@ -103,6 +103,7 @@ mod raw;
 mod row;
 mod statement;
 mod tx_options;
+mod trace;
 mod types;
 
 pub use async_conn::{AsyncConn, RowStream, Transaction};
@@ -118,6 +119,8 @@ pub use query::Queryable;
 pub use row::{ExecResult, FromRow, ResultSet, Row, RowRef};
 pub use statement::{Statement, StatementLike};
 pub use tx_options::{IsolationLevel, TxOptions};
+#[doc(hidden)]
+pub use trace::probe as __trace_probe;
 pub use types::{
     Date, DateTime, Decimal, FromValue, FromValueError, FromValueRef, Time, ToValue, Value,
     ValueRef,

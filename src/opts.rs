@@ -114,6 +114,7 @@ struct Inner {
     ssl_key: Option<PathBuf>,
     stmt_cache_size: usize,
     client_side_params: bool,
+    trace_statement_text: bool,
 }
 
 /// Statements each connection keeps prepared (see
@@ -144,6 +145,7 @@ impl Default for Inner {
             ssl_key: None,
             stmt_cache_size: DEFAULT_STMT_CACHE_SIZE,
             client_side_params: false,
+            trace_statement_text: false,
         }
     }
 }
@@ -206,13 +208,32 @@ impl Opts {
     /// | `max_allowed_packet` | bytes |
     /// | `charset` | character set name |
     /// | `init` | SQL run after connecting; repeat for several |
-    /// | `multi_statements`, `client_side_params` | `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`) |
+    /// | `multi_statements`, `client_side_params`, `trace_statement_text` | `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`) |
     /// | `stmt_cache_size` | number of statements |
     /// | `io_mode` | `nonblocking` or `readable_then_read` |
     /// | `ssl_mode` (or `sslmode`) | `disabled`, `preferred`, `required`, `verify_ca`, `verify_identity` |
     /// | `ssl_ca`, `ssl_cert`, `ssl_key` | file paths |
     ///
-    /// An unknown parameter is an error, not ignored.
+    ///
+    /// The names other drivers use for the same options are accepted too:
+    /// sqlx's `ssl-mode`/`sslmode`, `ssl-ca`/`sslca`, `ssl-cert`/`sslcert`,
+    /// `ssl-key`/`sslkey` and `statement-cache-capacity`; `sslMode` and
+    /// `sslrootcert`; mysql_async's `require_ssl` with `verify_ca` and
+    /// `verify_identity` (TLS with the certificate and host checked unless those
+    /// say `false`), `prefer_socket=false` and `tcp_nodelay=true` (what every
+    /// connection does anyway). Their options that have no equivalent here
+    /// (`compression`, `pool_max`, …) are an error that says so, and so is an
+    /// unknown parameter (naming the closest known one), or one option given two
+    /// different values.
+    ///
+    /// ```
+    /// use mysqlclient_async::{Opts, SslMode};
+    ///
+    /// let sqlx = Opts::from_url("mysql://h/db?ssl-mode=VERIFY_CA&ssl-ca=/ca.pem").unwrap();
+    /// assert_eq!(sqlx.ssl_mode(), SslMode::VerifyCa);
+    /// let e = Opts::from_url("mysql://h/db?sslmod=required").unwrap_err();
+    /// assert!(e.to_string().contains("did you mean `ssl_mode`?"));
+    /// ```
     pub fn from_url(url: &str) -> Result<Opts> {
         let bad = |msg: String| Error::new(ErrorKind::Config, msg).with_fatal(false);
         let u = url::Url::parse(url).map_err(|e| bad(format!("invalid URL: {e}")))?;
@@ -245,7 +266,13 @@ impl Opts {
         if !path.is_empty() {
             b = b.db_name(decode(path)?);
         }
+        let mut seen: Vec<(&'static str, String, String)> = Vec::new();
+        // mysql_async's TLS switches, combined into an `ssl_mode` at the end.
+        let (mut require_ssl, mut verify_ca, mut verify_identity) = (None, true, true);
         for (k, v) in u.query_pairs() {
+            let Some(name) = url_option(&k)? else {
+                return Err(bad(unknown_option(&k)));
+            };
             let secs = |v: &str| -> Result<Duration> {
                 v.parse::<f64>()
                     .ok()
@@ -254,47 +281,151 @@ impl Opts {
                     .ok_or_else(|| bad(format!("{k}={v}: expected a number of seconds")))
             };
             let flag = |v: &str| -> Result<bool> {
-                match v {
+                match v.to_ascii_lowercase().as_str() {
                     "1" | "true" | "yes" | "on" => Ok(true),
                     "0" | "false" | "no" | "off" => Ok(false),
                     _ => Err(bad(format!("{k}={v}: expected true or false"))),
                 }
             };
-            b = match k.as_ref() {
-                "socket" => b.socket(v.as_ref()),
-                "connect_timeout" => b.connect_timeout(secs(&v)?),
-                "read_timeout" => b.read_timeout(secs(&v)?),
-                "write_timeout" => b.write_timeout(secs(&v)?),
-                "cancel_timeout" => b.cancel_timeout(secs(&v)?),
-                "max_allowed_packet" => b.max_allowed_packet(v.parse::<u32>().map_err(|_| {
-                    bad(format!("max_allowed_packet={v}: expected a number of bytes"))
-                })?),
-                "charset" => b.charset(v.as_ref()),
-                "init" => b.init_sql(v.as_ref()),
-                "multi_statements" => b.multi_statements(flag(&v)?),
-                "stmt_cache_size" => b.stmt_cache_size(v.parse::<usize>().map_err(|_| {
-                    bad(format!("stmt_cache_size={v}: expected a number of statements"))
-                })?),
-                "client_side_params" => b.client_side_params(flag(&v)?),
-                "io_mode" => b.io_mode(match v.as_ref() {
-                    "nonblocking" | "non_blocking" => IoMode::NonBlocking,
-                    "readable_then_read" | "chartio" => IoMode::ReadableThenRead,
-                    _ => {
-                        return Err(bad(format!(
-                            "io_mode={v}: expected nonblocking or readable_then_read"
-                        )))
-                    }
-                }),
-                "ssl_mode" | "sslmode" => b.ssl_mode(SslMode::parse(&v).ok_or_else(|| {
+            let ssl_mode = |v: &str| {
+                SslMode::parse(v).ok_or_else(|| {
                     bad(format!(
-                        "ssl_mode={v}: expected disabled, preferred, required, verify_ca or verify_identity"
+                        "{k}={v}: expected disabled, preferred, required, verify_ca or verify_identity"
                     ))
-                })?),
-                "ssl_ca" => b.ssl_ca(v.as_ref()),
-                "ssl_cert" => b.ssl_cert(v.as_ref()),
-                "ssl_key" => b.ssl_key(v.as_ref()),
-                other => return Err(bad(format!("unknown URL parameter `{other}`"))),
+                })
             };
+            // The value as it takes effect, to compare with an earlier one.
+            let value: String;
+            (b, value) = match name {
+                "socket" => (b.socket(v.as_ref()), v.to_string()),
+                "connect_timeout" => {
+                    let t = secs(&v)?;
+                    (b.connect_timeout(t), format!("{t:?}"))
+                }
+                "read_timeout" => {
+                    let t = secs(&v)?;
+                    (b.read_timeout(t), format!("{t:?}"))
+                }
+                "write_timeout" => {
+                    let t = secs(&v)?;
+                    (b.write_timeout(t), format!("{t:?}"))
+                }
+                "cancel_timeout" => {
+                    let t = secs(&v)?;
+                    (b.cancel_timeout(t), format!("{t:?}"))
+                }
+                "max_allowed_packet" => {
+                    let n = v
+                        .parse::<u32>()
+                        .map_err(|_| bad(format!("{k}={v}: expected a number of bytes")))?;
+                    (b.max_allowed_packet(n), n.to_string())
+                }
+                "charset" => (b.charset(v.as_ref()), v.to_string()),
+                "init" => {
+                    b = b.init_sql(v.as_ref());
+                    continue; // repeatable: each adds a statement
+                }
+                "multi_statements" => {
+                    let on = flag(&v)?;
+                    (b.multi_statements(on), on.to_string())
+                }
+                "stmt_cache_size" => {
+                    let n = v
+                        .parse::<usize>()
+                        .map_err(|_| bad(format!("{k}={v}: expected a number of statements")))?;
+                    (b.stmt_cache_size(n), n.to_string())
+                }
+                "client_side_params" => {
+                    let on = flag(&v)?;
+                    (b.client_side_params(on), on.to_string())
+                }
+                "trace_statement_text" => {
+                    let on = flag(&v)?;
+                    (b.trace_statement_text(on), on.to_string())
+                }
+                "io_mode" => {
+                    let mode = match v.as_ref() {
+                        "nonblocking" | "non_blocking" => IoMode::NonBlocking,
+                        "readable_then_read" | "chartio" => IoMode::ReadableThenRead,
+                        _ => {
+                            return Err(bad(format!(
+                                "{k}={v}: expected nonblocking or readable_then_read"
+                            )))
+                        }
+                    };
+                    (b.io_mode(mode), format!("{mode:?}"))
+                }
+                "ssl_mode" => {
+                    let mode = ssl_mode(&v)?;
+                    (b.ssl_mode(mode), format!("{mode:?}"))
+                }
+                "ssl_ca" => (b.ssl_ca(v.as_ref()), v.to_string()),
+                "ssl_cert" => (b.ssl_cert(v.as_ref()), v.to_string()),
+                "ssl_key" => (b.ssl_key(v.as_ref()), v.to_string()),
+                "require_ssl" => {
+                    let on = flag(&v)?;
+                    require_ssl = Some(on);
+                    (b, on.to_string())
+                }
+                "verify_ca" => {
+                    verify_ca = flag(&v)?;
+                    (b, verify_ca.to_string())
+                }
+                "verify_identity" => {
+                    verify_identity = flag(&v)?;
+                    (b, verify_identity.to_string())
+                }
+                "prefer_socket" => {
+                    if flag(&v)? {
+                        return Err(bad(format!(
+                            "{k}={v} is not supported: a connection never switches from TCP \
+                             to the server's unix socket by itself; name the socket with \
+                             `socket=/path/to/mysqld.sock` (prefer_socket=false is accepted: \
+                             it is what every connection does)"
+                        )));
+                    }
+                    (b, "false".into())
+                }
+                "tcp_nodelay" => {
+                    if !flag(&v)? {
+                        return Err(bad(format!(
+                            "{k}={v} is not supported: the client library always sets \
+                             TCP_NODELAY (tcp_nodelay=true is accepted)"
+                        )));
+                    }
+                    (b, "true".into())
+                }
+                other => unreachable!("URL option `{other}` has no parser"),
+            };
+            match seen.iter().find(|(n, _, _)| *n == name) {
+                Some((_, first, was)) if *was != value => {
+                    return Err(bad(format!(
+                        "conflicting URL options: `{first}` and `{k}={v}` both set {name}"
+                    )));
+                }
+                Some(_) => {}
+                None => seen.push((name, format!("{k}={v}"), value)),
+            }
+        }
+        if let Some(on) = require_ssl {
+            // mysql_async: TLS with the certificate and host name checked unless
+            // `verify_ca=false` / `verify_identity=false` say otherwise.
+            let mode = match (on, verify_ca, verify_identity) {
+                (false, _, _) => SslMode::Disabled,
+                (true, false, _) => SslMode::Required,
+                (true, true, false) => SslMode::VerifyCa,
+                (true, true, true) => SslMode::VerifyIdentity,
+            };
+            if let Some((_, first, was)) = seen.iter().find(|(n, _, _)| *n == "ssl_mode") {
+                if *was != format!("{mode:?}") {
+                    return Err(bad(format!(
+                        "conflicting URL options: `{first}` and require_ssl={on} \
+                         (with verify_ca={verify_ca}, verify_identity={verify_identity}: \
+                         ssl_mode={mode:?}) both set ssl_mode"
+                    )));
+                }
+            }
+            b = b.ssl_mode(mode);
         }
         Ok(b.build())
     }
@@ -369,6 +500,11 @@ impl Opts {
     pub fn client_side_params(&self) -> bool {
         self.0.client_side_params
     }
+    /// Whether query spans record the statement text (`db.query.text`; default
+    /// `false`). See [`OptsBuilder::trace_statement_text`].
+    pub fn trace_statement_text(&self) -> bool {
+        self.0.trace_statement_text
+    }
     /// Connection character set (default `utf8mb4`).
     pub fn charset(&self) -> &str {
         &self.0.charset
@@ -401,6 +537,184 @@ impl Opts {
     pub fn ssl_key(&self) -> Option<&Path> {
         self.0.ssl_key.as_deref()
     }
+}
+
+/// The URL options: each name as it may be written, and the option it sets.
+/// Ours first; then the names of mysql_async and sqlx (and the `sslMode` /
+/// `sslrootcert` forms of other clients) that mean the same. `require_ssl`,
+/// `verify_ca` and `verify_identity` are mysql_async's TLS switches, combined
+/// into an `ssl_mode`.
+const URL_OPTIONS: &[(&str, &str)] = &[
+    ("socket", "socket"),
+    ("connect_timeout", "connect_timeout"),
+    ("read_timeout", "read_timeout"),
+    ("write_timeout", "write_timeout"),
+    ("cancel_timeout", "cancel_timeout"),
+    ("max_allowed_packet", "max_allowed_packet"),
+    ("charset", "charset"),
+    ("init", "init"),
+    ("multi_statements", "multi_statements"),
+    ("stmt_cache_size", "stmt_cache_size"),
+    ("client_side_params", "client_side_params"),
+    ("trace_statement_text", "trace_statement_text"),
+    ("io_mode", "io_mode"),
+    ("ssl_mode", "ssl_mode"),
+    ("ssl_ca", "ssl_ca"),
+    ("ssl_cert", "ssl_cert"),
+    ("ssl_key", "ssl_key"),
+    // sqlx
+    ("ssl-mode", "ssl_mode"),
+    ("sslmode", "ssl_mode"),
+    ("ssl-ca", "ssl_ca"),
+    ("sslca", "ssl_ca"),
+    ("ssl-cert", "ssl_cert"),
+    ("sslcert", "ssl_cert"),
+    ("ssl-key", "ssl_key"),
+    ("sslkey", "ssl_key"),
+    ("statement-cache-capacity", "stmt_cache_size"),
+    // JDBC and libpq spellings
+    ("sslMode", "ssl_mode"),
+    ("sslrootcert", "ssl_ca"),
+    // mysql_async
+    ("require_ssl", "require_ssl"),
+    ("verify_ca", "verify_ca"),
+    ("verify_identity", "verify_identity"),
+    ("prefer_socket", "prefer_socket"),
+    ("tcp_nodelay", "tcp_nodelay"),
+];
+
+/// Options of mysql_async and sqlx with no equivalent here, and why.
+const URL_UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "compression",
+        "the protocol's compression is not supported by this crate",
+    ),
+    (
+        "collation",
+        "set the collation with `init=SET NAMES <charset> COLLATE <collation>`",
+    ),
+    (
+        "connection-attributes",
+        "connection attributes are not sent by this crate",
+    ),
+    (
+        "pool_min",
+        "pool settings are not read from the URL: use `Pool::builder(url).min_idle(n)`",
+    ),
+    (
+        "pool_max",
+        "pool settings are not read from the URL: use `Pool::builder(url).max_size(n)`",
+    ),
+    (
+        "conn_ttl",
+        "pool settings are not read from the URL: use `Pool::builder(url).idle_timeout(t)`",
+    ),
+    (
+        "inactive_connection_ttl",
+        "pool settings are not read from the URL: use `Pool::builder(url).idle_timeout(t)`",
+    ),
+    (
+        "abs_conn_ttl",
+        "pool settings are not read from the URL: use `Pool::builder(url).max_lifetime(t)`",
+    ),
+    (
+        "abs_conn_ttl_jitter",
+        "the pool has no jitter on `max_lifetime`",
+    ),
+    (
+        "ttl_check_interval",
+        "the pool checks a connection's age and idle time at each checkout",
+    ),
+    (
+        "reset_connection",
+        "pool settings are not read from the URL: use `Pool::builder(url).reset_on_return(b)`",
+    ),
+    (
+        "wait_timeout",
+        "set it with `init=SET SESSION wait_timeout = N`",
+    ),
+    (
+        "tcp_keepalive",
+        "TCP keep-alive is not configurable in this crate",
+    ),
+    (
+        "enable_cleartext_plugin",
+        "the client library's authentication plugins are not configurable here",
+    ),
+    (
+        "secure_auth",
+        "the client library's authentication plugins are not configurable here",
+    ),
+    (
+        "client_found_rows",
+        "affected rows are always the rows changed (CLIENT_FOUND_ROWS is not set)",
+    ),
+];
+
+/// The option a URL key sets; `Ok(None)` if the key is unknown, an error if it
+/// is another driver's option that has no equivalent here.
+fn url_option(key: &str) -> Result<Option<&'static str>> {
+    if let Some((_, name)) = URL_OPTIONS.iter().find(|(k, _)| *k == key) {
+        return Ok(Some(name));
+    }
+    if let Some((k, why)) = URL_UNSUPPORTED.iter().find(|(k, _)| *k == key) {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("URL option `{k}` is not supported: {why}"),
+        )
+        .with_fatal(false));
+    }
+    Ok(None)
+}
+
+/// The error text for an unknown URL option, naming the closest known one (as
+/// our name) when it is a few edits away.
+fn unknown_option(key: &str) -> String {
+    let lower = key.to_ascii_lowercase();
+    let best = URL_OPTIONS
+        .iter()
+        .map(|&(k, name)| (edit_distance(&lower, &k.to_ascii_lowercase()), name))
+        .chain(
+            URL_UNSUPPORTED
+                .iter()
+                .map(|&(k, _)| (edit_distance(&lower, k), k)),
+        )
+        .min_by_key(|&(d, _)| d);
+    match best {
+        Some((d, name)) if d <= (key.chars().count() / 3).clamp(1, 3) => {
+            format!("unknown option `{key}`; did you mean `{name}`?")
+        }
+        _ => {
+            let ours: Vec<&str> = URL_OPTIONS
+                .iter()
+                .filter(|(k, name)| k == name)
+                .map(|(k, _)| *k)
+                .collect();
+            format!(
+                "unknown option `{key}`; the options are {}",
+                ours.join(", ")
+            )
+        }
+    }
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions) between `a` and
+/// `b`, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diag + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 fn percent_encoding_decode(s: &str) -> Option<String> {
@@ -542,6 +856,21 @@ impl OptsBuilder {
         self.0.client_side_params = on;
         self
     }
+    /// Record each query's text in its `tracing` span, as the OpenTelemetry field
+    /// `db.query.text` (default `false`; URL `trace_statement_text=true`).
+    ///
+    /// Off by default because statement text can hold personal data. The text is
+    /// the statement as written, with its `?` placeholders: the values of
+    /// parameters are never recorded, also where they are written into the text
+    /// on the client (see [`client_side_params`](Self::client_side_params)). A
+    /// query written with its values inline is recorded with them.
+    ///
+    /// Every query has a span (target `mysqlclient_async::query`, level DEBUG)
+    /// whether or not this is set; see the README's "Tracing".
+    pub fn trace_statement_text(mut self, on: bool) -> Self {
+        self.0.trace_statement_text = on;
+        self
+    }
     /// The largest packet the client library sends or accepts, in bytes (default:
     /// the library's, 1 GiB). A larger result row breaks the connection with error
     /// 2020; a larger command is refused before it is sent.
@@ -640,6 +969,141 @@ mod tests {
             let e = Opts::from_url(bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Config, "{bad}");
         }
+    }
+
+    /// The options a URL gives, compared through `Debug` (every field).
+    fn parsed(query: &str) -> String {
+        format!(
+            "{:?}",
+            Opts::from_url(&format!("mysql://u@h:3306/db?{query}")).unwrap()
+        )
+    }
+
+    fn error(query: &str) -> String {
+        let e = Opts::from_url(&format!("mysql://u@h:3306/db?{query}")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{query}");
+        e.to_string()
+    }
+
+    #[test]
+    fn url_aliases_mean_the_same_as_ours() {
+        for (alias, ours) in [
+            ("ssl-mode=required", "ssl_mode=required"),
+            ("sslmode=VERIFY_CA", "ssl_mode=verify_ca"),
+            ("sslMode=Verify_Identity", "ssl_mode=verify_identity"),
+            ("ssl-mode=DISABLED", "ssl_mode=disabled"),
+            ("ssl-mode=PREFERRED", "ssl_mode=preferred"),
+            ("ssl-mode=REQUIRED", "ssl_mode=required"),
+            ("ssl-mode=VERIFY_IDENTITY", "ssl_mode=verify_identity"),
+            ("ssl-ca=/ca.pem", "ssl_ca=/ca.pem"),
+            ("sslca=/ca.pem", "ssl_ca=/ca.pem"),
+            ("sslrootcert=/ca.pem", "ssl_ca=/ca.pem"),
+            ("ssl-cert=/c.pem", "ssl_cert=/c.pem"),
+            ("sslcert=/c.pem", "ssl_cert=/c.pem"),
+            ("ssl-key=/k.pem", "ssl_key=/k.pem"),
+            ("sslkey=/k.pem", "ssl_key=/k.pem"),
+            ("statement-cache-capacity=7", "stmt_cache_size=7"),
+            ("statement-cache-capacity=0", "stmt_cache_size=0"),
+            ("socket=/s.sock", "socket=/s.sock"),
+            ("charset=latin1", "charset=latin1"),
+            ("max_allowed_packet=65536", "max_allowed_packet=65536"),
+            ("require_ssl=true", "ssl_mode=verify_identity"),
+            (
+                "require_ssl=true&verify_identity=false",
+                "ssl_mode=verify_ca",
+            ),
+            ("require_ssl=true&verify_ca=false", "ssl_mode=required"),
+            (
+                "verify_ca=false&verify_identity=false&require_ssl=true",
+                "ssl_mode=required",
+            ),
+            ("require_ssl=false", "ssl_mode=disabled"),
+            ("verify_ca=false", ""),
+            ("prefer_socket=false", ""),
+            ("tcp_nodelay=true", ""),
+            ("multi_statements=TRUE", "multi_statements=true"),
+        ] {
+            assert_eq!(parsed(alias), parsed(ours), "{alias} vs {ours}");
+        }
+        // And they change something: the defaults differ.
+        assert_ne!(parsed("ssl-mode=required"), parsed(""));
+        assert_ne!(parsed("statement-cache-capacity=7"), parsed(""));
+        assert_ne!(parsed("trace_statement_text=true"), parsed(""));
+    }
+
+    #[test]
+    fn unknown_options_name_the_closest() {
+        assert!(
+            error("sslmod=required").contains("unknown option `sslmod`; did you mean `ssl_mode`?"),
+            "{}",
+            error("sslmod=required")
+        );
+        assert!(error("stmt_cache_sise=1").contains("did you mean `stmt_cache_size`?"));
+        assert!(error("SSL_CA=/x").contains("did you mean `ssl_ca`?"));
+        assert!(error("statement-cache-capacty=1").contains("did you mean `stmt_cache_size`?"));
+        assert!(error("conect_timeout=1").contains("did you mean `connect_timeout`?"));
+        // Nothing close: the list of options instead.
+        let e = error("frobnicate=1");
+        assert!(
+            e.contains("unknown option `frobnicate`; the options are socket,"),
+            "{e}"
+        );
+        assert!(!e.contains("did you mean"));
+    }
+
+    #[test]
+    fn other_drivers_options_without_equivalent_say_so() {
+        for (q, says) in [
+            ("compression=fast", "`compression` is not supported"),
+            ("pool_max=10", "max_size"),
+            ("pool_min=1", "min_idle"),
+            ("conn_ttl=60", "idle_timeout"),
+            ("collation=utf8mb4_bin", "SET NAMES"),
+            ("wait_timeout=60", "wait_timeout"),
+            ("prefer_socket=true", "not supported"),
+            ("tcp_nodelay=false", "not supported"),
+        ] {
+            let e = error(q);
+            assert!(e.contains(says), "{q}: {e}");
+        }
+    }
+
+    #[test]
+    fn conflicting_duplicates_are_errors() {
+        for q in [
+            "ssl_mode=disabled&ssl-mode=required",
+            "ssl_mode=required&ssl_mode=preferred",
+            "ssl-ca=/a.pem&sslrootcert=/b.pem",
+            "stmt_cache_size=1&statement-cache-capacity=2",
+            "ssl_mode=disabled&require_ssl=true",
+            "connect_timeout=1&connect_timeout=2",
+        ] {
+            let e = error(q);
+            assert!(e.contains("conflicting URL options"), "{q}: {e}");
+        }
+        let e = error("ssl_mode=disabled&ssl-mode=required");
+        assert!(
+            e.contains("`ssl_mode=disabled` and `ssl-mode=required`"),
+            "{e}"
+        );
+        // The same value twice, in any spelling, is fine; `init` repeats.
+        assert_eq!(
+            parsed("ssl_mode=required&ssl-mode=REQUIRED&require_ssl=true&verify_ca=false"),
+            parsed("ssl_mode=required")
+        );
+        assert_eq!(
+            parsed("connect_timeout=2&connect_timeout=2.0"),
+            parsed("connect_timeout=2")
+        );
+        assert!(parsed("init=SET%20a%3D1&init=SET%20b%3D2").contains("SET b=2"));
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("sslmod", "sslmode"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
     }
 
     #[test]

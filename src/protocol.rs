@@ -62,6 +62,9 @@ pub(crate) fn finish_step(phase: Phase) -> Step {
 /// some rows (a killed query, say): the protocol stays in sync unless the error
 /// is fatal.
 pub(crate) fn end_rows(raw: &mut RawConn, error: Option<Error>) -> Result<()> {
+    if let Some(e) = &error {
+        raw.trace_error(e);
+    }
     match error {
         Some(e) if e.is_fatal() => {
             raw.set_phase(Phase::Broken);

@@ -925,7 +925,7 @@ impl AsyncConn {
             // Right after a reset the session's sql_mode is unknown: learn it.
             self.execute_inner("DO 0").await?;
         }
-        crate::params::interpolate::interpolate_for(&self.raw, sql, params)
+        crate::params::interpolate::interpolate_for(&mut self.raw, sql, params)
     }
 
     /// Run with parameters and collect the first result set; later results are

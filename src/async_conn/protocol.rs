@@ -71,7 +71,8 @@ impl AsyncConn {
             let io = io.as_ref().expect("registered above");
             poll_fn(move |cx| poll_drive(io, raw, res.get(), timer, cx)).await
         };
-        if r.is_err() {
+        if let Err(e) = &r {
+            self.raw.trace_error(e);
             self.raw.set_phase(Phase::Broken);
         }
         r
@@ -150,6 +151,9 @@ impl AsyncConn {
     pub(super) async fn ensure_idle(&mut self) -> Result<()> {
         // Whatever the caller's `send_query` sent is discarded by this command.
         self.split = Split::Idle;
+        // A query still open here was abandoned: its span ends now, not after
+        // its rest is discarded.
+        self.raw.trace_abandon();
         if let Some((_, Err(e))) = self.resume_suspended().await? {
             // The connection died under the abandoned command: say how.
             if e.is_fatal() {
@@ -322,6 +326,7 @@ impl AsyncConn {
             // that closes or writes unasked-for later produces a new event.
             self.clear_read_readiness();
             self.raw.note_sql(sql);
+            self.raw.trace_begin(sql, false);
             let (p, n) = (self.query_buf.as_ptr(), self.query_buf.len());
             let out = self.run(Start::SendQuery(p, n)).await?;
             match out {
@@ -335,6 +340,7 @@ impl AsyncConn {
             self.raw.send_query(sql)
         };
         if let Err(e) = sent {
+            self.raw.trace_error(&e);
             self.raw.set_phase(Phase::Broken);
             // The library writes the whole command before reading anything: a failed
             // send means the server never received a complete command, so it cannot
@@ -452,6 +458,7 @@ impl AsyncConn {
             // Portable path caveat: rows are read with blocking calls.
             let row = self.result.as_mut().expect("checked").fetch_row().is_some();
             if row {
+                self.raw.trace_row();
                 return Poll::Ready(Ok(Some(())));
             }
             Out::Row(std::ptr::null_mut())
@@ -459,10 +466,14 @@ impl AsyncConn {
             std::task::ready!(self.poll_step(OpKind::FetchRow, res.get(), cx))?
         };
         match out {
-            Out::Row(p) if !p.is_null() => Poll::Ready(Ok(Some(()))),
+            Out::Row(p) if !p.is_null() => {
+                self.raw.trace_row();
+                Poll::Ready(Ok(Some(())))
+            }
             _ => {
                 let err = self.raw.fetch_error();
                 if let Some(e) = &err {
+                    self.raw.trace_error(e);
                     if e.is_fatal() {
                         self.raw.set_phase(Phase::Broken);
                     }
@@ -514,7 +525,8 @@ impl AsyncConn {
         let AsyncConn { io, raw, timer, .. } = self;
         let io = io.as_ref().expect("registered above");
         let r = poll_drive(io, raw, res, timer, cx);
-        if let Poll::Ready(Err(_)) = r {
+        if let Poll::Ready(Err(e)) = &r {
+            self.raw.trace_error(e);
             self.raw.set_phase(Phase::Broken);
         }
         r

@@ -44,6 +44,10 @@ impl AsyncConn {
             )
             .with_fatal(false);
         }
+        if self.call_sent {
+            // The span of the interrupted query ends as timed out.
+            self.raw.trace_timeout();
+        }
         let budget = self.opts.cancel_timeout();
         let token = self.cancel_token();
         let stage = std::sync::Mutex::new(KillStage::Connecting);

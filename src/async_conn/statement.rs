@@ -123,6 +123,15 @@ impl AsyncConn {
     pub(super) async fn stmt_run(&mut self, sql: &str, values: Vec<Value>) -> Result<()> {
         self.ensure_idle().await?;
         self.call_sent = true;
+        // One span from the prepare (if the statement is not cached) to the end
+        // of the result.
+        self.raw.trace_begin(sql.as_bytes(), true);
+        let r = self.stmt_run_inner(sql, values).await;
+        self.raw.trace_release(r.as_ref().err());
+        r
+    }
+
+    async fn stmt_run_inner(&mut self, sql: &str, values: Vec<Value>) -> Result<()> {
         self.statement(sql).await?;
         self.stmts.active_raw()?.bind_params(values)?;
         match self.execute_active().await {
@@ -201,7 +210,10 @@ impl AsyncConn {
                 self.raw.set_phase(Phase::Idle);
                 Ok(())
             }
-            (OpKind::StmtFetch, Out::Int(FETCH_ROW | FETCH_TRUNCATED)) => Ok(()),
+            (OpKind::StmtFetch, Out::Int(FETCH_ROW | FETCH_TRUNCATED)) => {
+                self.raw.trace_row();
+                Ok(())
+            }
             (OpKind::StmtFetch, Out::Int(FETCH_END)) => {
                 self.raw.after_stmt_rows();
                 Ok(())
@@ -430,13 +442,35 @@ impl AsyncConn {
 
     /// One execute of the active statement, its results read.
     async fn execute_row(&mut self, values: Vec<Value>) -> Result<ExecResult> {
+        self.trace_active();
+        let r = self.execute_row_inner(values).await;
+        self.raw.trace_release(r.as_ref().err());
+        r
+    }
+
+    async fn execute_row_inner(&mut self, values: Vec<Value>) -> Result<ExecResult> {
         self.stmts.active_raw()?.bind_params(values)?;
         self.execute_active().await?;
         self.stmt_finish().await
     }
 
+    /// Open the span of one execute of the active statement (`exec_batch`).
+    fn trace_active(&mut self) {
+        let sql = self.stmts.active_entry().map(|e| e.handle.sql());
+        self.raw
+            .trace_begin(sql.unwrap_or_default().as_bytes(), true);
+    }
+
     #[cfg(mca_mariadb)]
     async fn bulk_chunk(&mut self, rows: &[Vec<Value>]) -> Result<ExecResult> {
+        self.trace_active();
+        let r = self.bulk_chunk_inner(rows).await;
+        self.raw.trace_release(r.as_ref().err());
+        r
+    }
+
+    #[cfg(mca_mariadb)]
+    async fn bulk_chunk_inner(&mut self, rows: &[Vec<Value>]) -> Result<ExecResult> {
         let stmt = self.stmts.active_raw()?;
         stmt.bind_bulk(rows)?;
         let op = Start::StmtExecute(stmt.as_ptr());

@@ -89,6 +89,7 @@ impl<T: FromRow> RowStream<'_, T> {
             return Poll::Pending;
         }
         self.timer = None;
+        self.conn.raw.trace_timeout();
         self.conn.raw.set_phase(Phase::Broken);
         Poll::Ready(Err(Error::new(
             ErrorKind::Timeout,

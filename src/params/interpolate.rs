@@ -27,14 +27,17 @@ pub(crate) struct Session<'a> {
 
 /// Fill the placeholders of `sql` for the connection `raw`: its current
 /// `NO_BACKSLASH_ESCAPES` mode (from the last status packet) and character set.
-/// Call it on an idle connection, so that the status is current.
-pub(crate) fn interpolate_for(raw: &RawConn, sql: &str, params: impl Params) -> Result<String> {
+/// Call it on an idle connection, so that the status is current. The query's
+/// span will show `sql`, with its placeholders, not the text with the values.
+pub(crate) fn interpolate_for(raw: &mut RawConn, sql: &str, params: impl Params) -> Result<String> {
     let charset = raw.charset_name();
     let session = Session {
         no_backslash_escapes: raw.server_status() & SERVER_STATUS_NO_BACKSLASH_ESCAPES != 0,
         charset: &charset,
     };
-    interpolate(sql, params.into_values(), session)
+    let text = interpolate(sql, params.into_values(), session)?;
+    raw.trace_template(sql, text.len());
+    Ok(text)
 }
 
 /// Before a server-side prepare: refuse what client-side parameters refuse

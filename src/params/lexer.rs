@@ -95,6 +95,46 @@ fn is_exec_comment(b: &[u8], i: usize) -> bool {
     b[i..].starts_with(b"/*!") || b[i..].starts_with(b"/*M!")
 }
 
+/// The first keyword of a statement: the byte range of the first word after
+/// white space, comments (`-- `, `#`, `/* */`) and opening parentheses. The
+/// content of an executable comment (`/*!50001 …*/`, `/*M!100000 …*/`) is code:
+/// its version number is skipped and its first word counts. `None` when the text
+/// holds no word (empty, only comments, or it starts with something else).
+pub(crate) fn first_keyword(sql: &[u8]) -> Option<(usize, usize)> {
+    let b = sql;
+    let n = b.len();
+    let mut i = 0;
+    while i < n {
+        match b[i] {
+            c if c.is_ascii_whitespace() || c == b'(' => i += 1,
+            b'#' => i = skip_line(b, i),
+            b'-' if is_dash_comment(b, i) => i = skip_line(b, i),
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                if is_exec_comment(b, i) {
+                    i += if b[i + 2] == b'!' { 3 } else { 4 };
+                    while i < n && b[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                } else {
+                    i = match find(&b[i + 2..], b"*/") {
+                        Some(p) => i + 2 + p + 2,
+                        None => n,
+                    };
+                }
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let end = b[i..]
+                    .iter()
+                    .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                    .map_or(n, |p| i + p);
+                return Some((i, end));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// Byte offsets of the `?` placeholders in `sql` (see [`scan`]).
 #[cfg(test)]
 pub(crate) fn placeholders(sql: &str, backslash_escapes: bool) -> Vec<usize> {
@@ -278,6 +318,24 @@ mod tests {
         // ANSI_QUOTES makes "…" a name, where a backslash is no escape.
         assert_eq!(scan(r#""a\"?""#, true, false).marks, Vec::<usize>::new());
         assert_eq!(scan(r#""a\"?""#, true, true).marks, vec![4]);
+    }
+
+    #[test]
+    fn first_keyword_skips_comments() {
+        fn kw(sql: &str) -> Option<&str> {
+            first_keyword(sql.as_bytes()).map(|(a, b)| &sql[a..b])
+        }
+        assert_eq!(kw("SELECT 1"), Some("SELECT"));
+        assert_eq!(kw("  select\n1"), Some("select"));
+        assert_eq!(kw("-- note\n/* a */ # b\n INSERT INTO t"), Some("INSERT"));
+        assert_eq!(kw("((SELECT 1) UNION (SELECT 2))"), Some("SELECT"));
+        assert_eq!(kw("/*!40101 SET NAMES utf8 */"), Some("SET"));
+        assert_eq!(kw("/*M!100000 SET x = 1 */"), Some("SET"));
+        assert_eq!(kw("/* unterminated SELECT"), None);
+        assert_eq!(kw("--not a comment"), None);
+        assert_eq!(kw(""), None);
+        assert_eq!(kw("?"), None);
+        assert_eq!(kw("WITH_x"), Some("WITH_x"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use super::result::RawResult;
 
 use crate::error::{cstr_lossy, Error, ErrorKind, Result};
 use crate::opts::{Opts, SslMode};
+use crate::trace::{QueryTrace, Site};
 
 /// Where a connection stands in the protocol. Kept by `RawConn` so that every
 /// caller (blocking, async, pool) can tell whether the next command is safe.
@@ -101,6 +102,8 @@ pub(crate) struct RawConn {
     role_changed: bool,
     /// Query texts are scanned for changes the server does not report.
     watch_untracked: bool,
+    /// The span of the current query (see `crate::trace`).
+    trace: QueryTrace,
 }
 
 // SAFETY: a MYSQL handle may be used from any thread as long as only one thread uses
@@ -128,6 +131,7 @@ impl RawConn {
             session_changed: false,
             role_changed: false,
             watch_untracked: false,
+            trace: QueryTrace::default(),
         })
     }
 
@@ -142,6 +146,67 @@ impl RawConn {
 
     pub(crate) fn set_phase(&mut self, phase: Phase) {
         self.phase = phase;
+        self.settle_trace();
+    }
+
+    /// The query's span ends once the connection is idle or broken.
+    #[inline]
+    fn settle_trace(&mut self) {
+        if self.trace.is_live() {
+            match self.phase {
+                Phase::Idle => self.trace.settle(false),
+                Phase::Broken => self.trace.settle(true),
+                _ => {}
+            }
+        }
+    }
+
+    /// Open the span of a query about to run: `sql` is the text sent, or the
+    /// statement whose execution begins (`held`: ended by
+    /// [`trace_release`](Self::trace_release), see `crate::trace`).
+    pub(crate) fn trace_begin(&mut self, sql: &[u8], held: bool) {
+        let ptr = self.ptr;
+        // SAFETY: called synchronously by `begin` before it returns, while no
+        // library call runs on our handle: the strings it points to stay as they
+        // are for that time (the `'static` is not kept beyond it).
+        self.trace
+            .begin(sql, held, move || unsafe { site_of(ptr.as_ptr()) });
+    }
+
+    /// The values of `template` were written into the text about to be sent,
+    /// `sent_len` bytes long: a span shows `template` (see `crate::trace`).
+    pub(crate) fn trace_template(&mut self, template: &str, sent_len: usize) {
+        self.trace.set_template(template, sent_len);
+    }
+
+    /// A row of the current query's result was read.
+    #[inline]
+    pub(crate) fn trace_row(&mut self) {
+        self.trace.row();
+    }
+
+    /// The current query failed with `e` (the span keeps the first error).
+    #[inline]
+    pub(crate) fn trace_error(&mut self, e: &Error) {
+        self.trace.error(e);
+    }
+
+    /// The current query timed out.
+    pub(crate) fn trace_timeout(&mut self) {
+        self.trace.error_kind(ErrorKind::Timeout, None);
+    }
+
+    /// A prepared statement's execution is set up with `outcome`: its span ends
+    /// with its result from now on.
+    pub(crate) fn trace_release(&mut self, outcome: Option<&Error>) {
+        self.trace.release(outcome);
+        self.settle_trace();
+    }
+
+    /// The current query's result is left unread: close its span.
+    #[inline]
+    pub(crate) fn trace_abandon(&mut self) {
+        self.trace.abandon();
     }
 
     /// The phase after a result header was read (or its read failed): rows to
@@ -162,17 +227,20 @@ impl RawConn {
                 } else {
                     Phase::Idle
                 };
+                self.settle_trace();
                 Ok(())
             }
             Err(e) => {
                 // An error reply carries no status: what the command changed
                 // before it failed is unknown.
                 self.session_changed = true;
+                self.trace.error(&e);
                 self.phase = if e.is_fatal() {
                     Phase::Broken
                 } else {
                     Phase::Idle
                 };
+                self.settle_trace();
                 Err(e)
             }
         }
@@ -189,6 +257,7 @@ impl RawConn {
                 Phase::Idle
             };
         }
+        self.settle_trace();
     }
 
     /// A prepared statement's execute (or next result) succeeded: its rows follow
@@ -203,6 +272,7 @@ impl RawConn {
         } else {
             self.stmt_idle_or_more()
         };
+        self.settle_trace();
     }
 
     /// A prepared statement's rows ended (or failed without breaking the
@@ -212,6 +282,7 @@ impl RawConn {
         if self.phase != Phase::Broken {
             self.phase = self.stmt_idle_or_more();
         }
+        self.settle_trace();
     }
 
     fn stmt_idle_or_more(&self) -> Phase {
@@ -260,9 +331,11 @@ impl RawConn {
     /// Mark the connection broken if `e` is fatal; pass `e` through.
     pub(crate) fn fail(&mut self, e: Error) -> Error {
         self.session_changed = true;
+        self.trace.error(&e);
         if e.is_fatal() {
             self.phase = Phase::Broken;
         }
+        self.settle_trace();
         e
     }
 
@@ -361,6 +434,7 @@ impl RawConn {
             set_option!(self, MYSQL_OPT_PROTOCOL, uint PROTOCOL_TCP)?;
         }
         self.apply_tls(opts)?;
+        self.trace.set_opts(opts);
         // SAFETY: our fresh handle, before connecting.
         if nonblocking && !unsafe { backend::prepare_handle(self.as_ptr()) } {
             return Err(Error::new(
@@ -527,6 +601,7 @@ impl RawConn {
     /// Blocking `mysql_send_query`.
     pub(crate) fn send_query(&mut self, q: &[u8]) -> Result<()> {
         self.note_sql(q);
+        self.trace_begin(q, false);
         // SAFETY: our handle; `q` is valid for `len` bytes during the call.
         let rc = unsafe {
             ffi::mysql_send_query(
@@ -536,7 +611,9 @@ impl RawConn {
             )
         };
         if rc != 0 {
-            return Err(self.last_error());
+            let e = self.last_error();
+            self.trace.error(&e);
+            return Err(e);
         }
         Ok(())
     }
@@ -874,6 +951,34 @@ impl RawConn {
     /// Whether the server reports an open transaction.
     pub(crate) fn is_in_transaction(&self) -> bool {
         !self.status_stale && self.server_status() & consts::SERVER_STATUS_IN_TRANS != 0
+    }
+}
+
+/// What a query span reads from the handle: the current database and whether the
+/// server is MariaDB, both borrowed from the handle's strings without copying.
+///
+/// # Safety
+/// `mysql` is a live handle, and no library call runs on it while the returned
+/// strings are used.
+unsafe fn site_of<'a>(mysql: *mut ffi::MYSQL) -> Site<'a> {
+    // SAFETY: the caller's guarantee; `db` is a plain field of the installed
+    // layout, null or a NUL-terminated string owned by the handle, and the server
+    // version is a NUL-terminated string owned by the handle (or null before
+    // connecting).
+    unsafe {
+        let db = (*mysql).db;
+        let db = if db.is_null() {
+            None
+        } else {
+            std::ffi::CStr::from_ptr(db).to_str().ok()
+        };
+        let version = ffi::mysql_get_server_info(mysql);
+        let mariadb = !version.is_null()
+            && std::ffi::CStr::from_ptr(version)
+                .to_bytes()
+                .windows(7)
+                .any(|w| w == b"MariaDB");
+        Site { db, mariadb }
     }
 }
 
