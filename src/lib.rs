@@ -102,8 +102,8 @@ mod query;
 mod raw;
 mod row;
 mod statement;
-mod tx_options;
 mod trace;
+mod tx_options;
 mod types;
 
 pub use async_conn::{AsyncConn, RowStream, Transaction};
@@ -118,9 +118,9 @@ pub use pool::{Pool, PoolBuilder, PoolMetrics, PooledConn};
 pub use query::Queryable;
 pub use row::{ExecResult, FromRow, ResultSet, Row, RowRef};
 pub use statement::{Statement, StatementLike};
-pub use tx_options::{IsolationLevel, TxOptions};
 #[doc(hidden)]
 pub use trace::probe as __trace_probe;
+pub use tx_options::{IsolationLevel, TxOptions};
 pub use types::{
     Date, DateTime, Decimal, FromValue, FromValueError, FromValueRef, Time, ToValue, Value,
     ValueRef,

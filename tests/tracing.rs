@@ -272,7 +272,7 @@ fn stream_span_closes_when_the_stream_ends() {
             c.clear();
             let sql = "SELECT seq FROM (SELECT 1 seq UNION ALL SELECT 2 UNION ALL SELECT 3 \
                        UNION ALL SELECT 4 UNION ALL SELECT 5) x";
-            let mut s = conn.query_stream(sql).await.unwrap();
+            let mut s = conn.query_stream::<Row>(sql).await.unwrap();
             let mut n = 0;
             while let Some(r) = s.next().await {
                 r.unwrap();
@@ -289,7 +289,7 @@ fn stream_span_closes_when_the_stream_ends() {
 
             // exec_stream, owned rows through the Stream impl.
             c.clear();
-            let mut s = conn.exec_stream(sql, ()).await.unwrap();
+            let mut s = conn.exec_stream::<Row, _>(sql, ()).await.unwrap();
             let mut n = 0;
             while let Some(r) = StreamExt::next(&mut s).await {
                 let _: Row = r.unwrap();
@@ -303,7 +303,7 @@ fn stream_span_closes_when_the_stream_ends() {
             // A stream dropped early: the span ends as abandoned at the next
             // command, with the rows read so far.
             c.clear();
-            let mut s = conn.query_stream(sql).await.unwrap();
+            let mut s = conn.query_stream::<Row>(sql).await.unwrap();
             s.next().await.unwrap().unwrap();
             s.next().await.unwrap().unwrap();
             drop(s);
@@ -463,7 +463,7 @@ fn no_span_when_the_filter_disables_the_target() {
             let mut conn = AsyncConn::connect(text_opts()).await.unwrap();
             let _: Vec<i64> = conn.query("SELECT 1").await.unwrap();
             conn.exec_drop("DO ?", (1,)).await.unwrap();
-            let mut s = conn.query_stream("SELECT 1").await.unwrap();
+            let mut s = conn.query_stream::<Row>("SELECT 1").await.unwrap();
             while s.next().await.is_some() {}
         });
         let mut conn = Conn::connect(opts()).unwrap();

@@ -309,5 +309,6 @@ async fn fill_without_sequence(conn: &mut AsyncConn) -> mysqlclient_async::Resul
         "INSERT INTO bench_trace_rows VALUES {}",
         rows.join(",")
     ))
-    .await
+    .await?;
+    Ok(())
 }
