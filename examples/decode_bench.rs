@@ -174,26 +174,27 @@ async fn decode_stream(conn: &mut AsyncConn) -> mysqlclient_async::Result<Vec<Tu
 /// every string from the library's buffer and allocates nothing.
 struct InPlace(u64);
 
+/// The checksum of one row, `Row` or `RowRef` alike.
+macro_rules! in_place {
+    ($row:expr) => {{
+        let row = $row;
+        let id: i64 = row.try_get(0)?;
+        let name: &str = row.try_get(1)?;
+        let score: f64 = row.try_get(2)?;
+        let at: DateTime = row.try_get(3)?;
+        let note: &str = row.try_get(4)?;
+        Ok(InPlace(
+            id as u64 + name.len() as u64 + score as u64 + at.micros() as u64 + note.len() as u64,
+        ))
+    }};
+}
+
 impl FromRow for InPlace {
     fn from_row(row: Row) -> mysqlclient_async::Result<InPlace> {
-        let id: i64 = row.try_get(0)?;
-        let name: &str = row.try_get(1)?;
-        let score: f64 = row.try_get(2)?;
-        let at: DateTime = row.try_get(3)?;
-        let note: &str = row.try_get(4)?;
-        Ok(InPlace(
-            id as u64 + name.len() as u64 + score as u64 + at.micros() as u64 + note.len() as u64,
-        ))
+        in_place!(&row)
     }
     fn from_row_ref(row: &RowRef<'_>) -> mysqlclient_async::Result<InPlace> {
-        let id: i64 = row.try_get(0)?;
-        let name: &str = row.try_get(1)?;
-        let score: f64 = row.try_get(2)?;
-        let at: DateTime = row.try_get(3)?;
-        let note: &str = row.try_get(4)?;
-        Ok(InPlace(
-            id as u64 + name.len() as u64 + score as u64 + at.micros() as u64 + note.len() as u64,
-        ))
+        in_place!(row)
     }
 }
 

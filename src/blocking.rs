@@ -147,85 +147,94 @@ pub trait BlockingQueryable {
     fn begin_with(&mut self, opts: TxOptions) -> Result<BlockingTransaction<'_>>;
 }
 
-impl BlockingQueryable for Conn {
-    fn query<T: FromRow>(&mut self, sql: &str) -> Result<Vec<T>> {
-        Conn::query(self, sql)
-    }
-    fn query_one<T: FromRow>(&mut self, sql: &str) -> Result<T> {
-        Conn::query_one(self, sql)
-    }
-    fn query_opt<T: FromRow>(&mut self, sql: &str) -> Result<Option<T>> {
-        Conn::query_opt(self, sql)
-    }
-    fn query_drop(&mut self, sql: &str) -> Result<ExecResult> {
-        Conn::query_drop(self, sql)
-    }
-    fn query_result(&mut self, sql: &str) -> Result<ResultSet> {
-        Conn::query_result(self, sql)
-    }
-    fn query_stream<T: FromRow>(&mut self, sql: &str) -> Result<RowIter<'_, T>> {
-        Conn::query_stream(self, sql)
-    }
-    fn exec<T: FromRow, P: Params>(
-        &mut self,
-        stmt: &(impl StatementLike + ?Sized),
-        params: P,
-    ) -> Result<Vec<T>> {
-        Conn::exec(self, stmt, params)
-    }
-    fn exec_one<T: FromRow, P: Params>(
-        &mut self,
-        stmt: &(impl StatementLike + ?Sized),
-        params: P,
-    ) -> Result<T> {
-        Conn::exec_one(self, stmt, params)
-    }
-    fn exec_opt<T: FromRow, P: Params>(
-        &mut self,
-        stmt: &(impl StatementLike + ?Sized),
-        params: P,
-    ) -> Result<Option<T>> {
-        Conn::exec_opt(self, stmt, params)
-    }
-    fn exec_drop<P: Params>(
-        &mut self,
-        stmt: &(impl StatementLike + ?Sized),
-        params: P,
-    ) -> Result<ExecResult> {
-        Conn::exec_drop(self, stmt, params)
-    }
-    fn exec_result<P: Params>(
-        &mut self,
-        stmt: &(impl StatementLike + ?Sized),
-        params: P,
-    ) -> Result<ResultSet> {
-        Conn::exec_result(self, stmt, params)
-    }
-    fn exec_batch<I>(
-        &mut self,
-        stmt: &(impl StatementLike + ?Sized),
-        params: I,
-    ) -> Result<ExecResult>
-    where
-        I: IntoIterator,
-        I::Item: Params,
-    {
-        Conn::exec_batch(self, stmt, params)
-    }
-    fn exec_stream<T: FromRow, P: Params>(
-        &mut self,
-        stmt: &(impl StatementLike + ?Sized),
-        params: P,
-    ) -> Result<RowIter<'_, T>> {
-        Conn::exec_stream(self, stmt, params)
-    }
-    fn begin(&mut self) -> Result<BlockingTransaction<'_>> {
-        Conn::begin(self)
-    }
-    fn begin_with(&mut self, opts: TxOptions) -> Result<BlockingTransaction<'_>> {
-        Conn::begin_with(self, opts)
-    }
+/// Implement [`BlockingQueryable`] by calling the type's own methods of the same
+/// names (`$path::method`, so that the inherent method is called, not the trait's).
+macro_rules! blocking_by_inherent {
+    ([$($lt:lifetime)?] $ty:ty => $path:ident) => {
+        impl$(<$lt>)? BlockingQueryable for $ty {
+            fn query<T: FromRow>(&mut self, sql: &str) -> Result<Vec<T>> {
+                $path::query(self, sql)
+            }
+            fn query_one<T: FromRow>(&mut self, sql: &str) -> Result<T> {
+                $path::query_one(self, sql)
+            }
+            fn query_opt<T: FromRow>(&mut self, sql: &str) -> Result<Option<T>> {
+                $path::query_opt(self, sql)
+            }
+            fn query_drop(&mut self, sql: &str) -> Result<ExecResult> {
+                $path::query_drop(self, sql)
+            }
+            fn query_result(&mut self, sql: &str) -> Result<ResultSet> {
+                $path::query_result(self, sql)
+            }
+            fn query_stream<T: FromRow>(&mut self, sql: &str) -> Result<RowIter<'_, T>> {
+                $path::query_stream(self, sql)
+            }
+            fn exec<T: FromRow, P: Params>(
+                &mut self,
+                stmt: &(impl StatementLike + ?Sized),
+                params: P,
+            ) -> Result<Vec<T>> {
+                $path::exec(self, stmt, params)
+            }
+            fn exec_one<T: FromRow, P: Params>(
+                &mut self,
+                stmt: &(impl StatementLike + ?Sized),
+                params: P,
+            ) -> Result<T> {
+                $path::exec_one(self, stmt, params)
+            }
+            fn exec_opt<T: FromRow, P: Params>(
+                &mut self,
+                stmt: &(impl StatementLike + ?Sized),
+                params: P,
+            ) -> Result<Option<T>> {
+                $path::exec_opt(self, stmt, params)
+            }
+            fn exec_drop<P: Params>(
+                &mut self,
+                stmt: &(impl StatementLike + ?Sized),
+                params: P,
+            ) -> Result<ExecResult> {
+                $path::exec_drop(self, stmt, params)
+            }
+            fn exec_result<P: Params>(
+                &mut self,
+                stmt: &(impl StatementLike + ?Sized),
+                params: P,
+            ) -> Result<ResultSet> {
+                $path::exec_result(self, stmt, params)
+            }
+            fn exec_batch<I>(
+                &mut self,
+                stmt: &(impl StatementLike + ?Sized),
+                params: I,
+            ) -> Result<ExecResult>
+            where
+                I: IntoIterator,
+                I::Item: Params,
+            {
+                $path::exec_batch(self, stmt, params)
+            }
+            fn exec_stream<T: FromRow, P: Params>(
+                &mut self,
+                stmt: &(impl StatementLike + ?Sized),
+                params: P,
+            ) -> Result<RowIter<'_, T>> {
+                $path::exec_stream(self, stmt, params)
+            }
+            fn begin(&mut self) -> Result<BlockingTransaction<'_>> {
+                $path::begin(self)
+            }
+            fn begin_with(&mut self, opts: TxOptions) -> Result<BlockingTransaction<'_>> {
+                $path::begin_with(self, opts)
+            }
+        }
+    };
 }
+
+blocking_by_inherent!([] Conn => Conn);
+blocking_by_inherent!(['c] BlockingTransaction<'c> => BlockingTransaction);
 
 impl Conn {
     /// Begin a transaction (`START TRANSACTION`). The returned guard rolls back
@@ -393,6 +402,19 @@ impl BlockingTransaction<'_> {
         })
     }
 
+    /// Refused: a savepoint cannot change the isolation level, access mode or
+    /// snapshot (an [`ErrorKind::Client`] error; nothing is sent). Present so that
+    /// a `BlockingTransaction` has every method of [`BlockingQueryable`].
+    pub fn begin_with(&mut self, opts: TxOptions) -> Result<BlockingTransaction<'_>> {
+        let _ = opts;
+        Err(Error::new(
+            ErrorKind::Client,
+            "begin_with inside a transaction: a savepoint cannot change the isolation level, \
+             access mode or snapshot (they are set when the outer transaction begins); use begin",
+        )
+        .with_fatal(false))
+    }
+
     /// Nesting level: 0 for the transaction, 1 for a savepoint inside it, and so on.
     pub fn depth(&self) -> u32 {
         self.depth
@@ -499,91 +521,6 @@ impl BlockingTransaction<'_> {
         params: P,
     ) -> Result<RowIter<'_, T>> {
         self.conn.exec_stream(stmt, params)
-    }
-}
-
-impl BlockingQueryable for BlockingTransaction<'_> {
-    fn query<T: FromRow>(&mut self, sql: &str) -> Result<Vec<T>> {
-        self.conn.query(sql)
-    }
-    fn query_one<T: FromRow>(&mut self, sql: &str) -> Result<T> {
-        self.conn.query_one(sql)
-    }
-    fn query_opt<T: FromRow>(&mut self, sql: &str) -> Result<Option<T>> {
-        self.conn.query_opt(sql)
-    }
-    fn query_drop(&mut self, sql: &str) -> Result<ExecResult> {
-        self.conn.query_drop(sql)
-    }
-    fn query_result(&mut self, sql: &str) -> Result<ResultSet> {
-        self.conn.query_result(sql)
-    }
-    fn query_stream<T: FromRow>(&mut self, sql: &str) -> Result<RowIter<'_, T>> {
-        self.conn.query_stream(sql)
-    }
-    fn exec<T: FromRow, P: Params>(
-        &mut self,
-        stmt: &(impl StatementLike + ?Sized),
-        params: P,
-    ) -> Result<Vec<T>> {
-        self.conn.exec(stmt, params)
-    }
-    fn exec_one<T: FromRow, P: Params>(
-        &mut self,
-        stmt: &(impl StatementLike + ?Sized),
-        params: P,
-    ) -> Result<T> {
-        self.conn.exec_one(stmt, params)
-    }
-    fn exec_opt<T: FromRow, P: Params>(
-        &mut self,
-        stmt: &(impl StatementLike + ?Sized),
-        params: P,
-    ) -> Result<Option<T>> {
-        self.conn.exec_opt(stmt, params)
-    }
-    fn exec_drop<P: Params>(
-        &mut self,
-        stmt: &(impl StatementLike + ?Sized),
-        params: P,
-    ) -> Result<ExecResult> {
-        self.conn.exec_drop(stmt, params)
-    }
-    fn exec_result<P: Params>(
-        &mut self,
-        stmt: &(impl StatementLike + ?Sized),
-        params: P,
-    ) -> Result<ResultSet> {
-        self.conn.exec_result(stmt, params)
-    }
-    fn exec_batch<I>(
-        &mut self,
-        stmt: &(impl StatementLike + ?Sized),
-        params: I,
-    ) -> Result<ExecResult>
-    where
-        I: IntoIterator,
-        I::Item: Params,
-    {
-        self.conn.exec_batch(stmt, params)
-    }
-    fn exec_stream<T: FromRow, P: Params>(
-        &mut self,
-        stmt: &(impl StatementLike + ?Sized),
-        params: P,
-    ) -> Result<RowIter<'_, T>> {
-        self.conn.exec_stream(stmt, params)
-    }
-    fn begin(&mut self) -> Result<BlockingTransaction<'_>> {
-        BlockingTransaction::begin(self)
-    }
-    fn begin_with(&mut self, _opts: TxOptions) -> Result<BlockingTransaction<'_>> {
-        Err(Error::new(
-            ErrorKind::Client,
-            "begin_with inside a transaction: a savepoint cannot change the isolation level, \
-             access mode or snapshot (they are set when the outer transaction begins); use begin",
-        )
-        .with_fatal(false))
     }
 }
 
