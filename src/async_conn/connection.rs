@@ -763,6 +763,11 @@ impl AsyncConn {
         self.raw.server_version()
     }
 
+    /// The server's version as a number, e.g. `101119`.
+    pub fn server_version_number(&self) -> u64 {
+        self.raw.server_version_number()
+    }
+
     /// The server-side connection id (what `KILL` and the processlist show).
     pub fn thread_id(&self) -> u64 {
         self.raw.thread_id()
