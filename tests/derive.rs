@@ -229,6 +229,9 @@ struct Renamed {
     #[mysql(rename = "NAME")]
     name: String,
     r#type: String,
+    // A column may be read by more than one field.
+    #[mysql(rename = "user id", try_from = "u32")]
+    id_again: u64,
 }
 
 #[test]
@@ -241,6 +244,7 @@ fn rename() {
             id: 5,
             name: "x".into(),
             r#type: "t".into(),
+            id_again: 5,
         }]
     );
     // Names match exactly: `name` is not `NAME`.

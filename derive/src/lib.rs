@@ -421,7 +421,6 @@ fn expand(input: &DeriveInput) -> Result<TokenStream2, Error> {
     }
 
     let mut plans = Vec::new();
-    let mut seen: Vec<(String, Span)> = Vec::new();
     for (i, field) in data.fields.iter().enumerate() {
         let attrs = field_attrs(field)?;
         let label = match &field.ident {
@@ -452,20 +451,11 @@ fn expand(input: &DeriveInput) -> Result<TokenStream2, Error> {
         } else if tuple {
             Source::Column(ColumnRef::Index(i))
         } else {
-            let (name, span) = match (&attrs.rename, sattrs.rename_all) {
-                (Some(r), _) => (r.value(), r.span()),
-                (None, Some(rule)) => (rule.apply(&label), field.span()),
-                (None, None) => (label.clone(), field.span()),
+            let name = match (&attrs.rename, sattrs.rename_all) {
+                (Some(r), _) => r.value(),
+                (None, Some(rule)) => rule.apply(&label),
+                (None, None) => label.clone(),
             };
-            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
-                let mut e = Error::new(span, format!("a second field reads column `{name}`"));
-                e.combine(Error::new(
-                    *first,
-                    format!("column `{name}` is read here first"),
-                ));
-                return Err(e);
-            }
-            seen.push((name.clone(), span));
             Source::Column(ColumnRef::Name(name))
         };
         plans.push(Plan {
