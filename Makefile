@@ -13,17 +13,21 @@ export CARGO_BUILD_JOBS = $(JOBS)
 setup:
 	@bash scripts/setup.sh
 
+# Every feature that changes the API (not `bundled`, which changes the library linked):
+# the tests of each run (tests/derive.rs refuses to build without `derive`).
+TEST_FEATURES = --features mysqlclient-async/derive,mysqlclient-async/chrono,mysqlclient-async/time,mysqlclient-async/rust_decimal,mysqlclient-async/serde_json
+
 # The whole suite on MariaDB Connector/C, then the async core again on the portable
 # readable-then-read (Chartio) path.
 test: setup
-	MYSQLCLIENT_ASYNC_EXPECT_BACKEND=mariadb $(CARGO) test --workspace --all-targets
-	MYSQLCLIENT_ASYNC_TEST_IO_MODE=readable_then_read $(CARGO) test --test async_core
-	$(CARGO) test --workspace --doc
+	MYSQLCLIENT_ASYNC_EXPECT_BACKEND=mariadb $(CARGO) test --workspace --all-targets $(TEST_FEATURES)
+	MYSQLCLIENT_ASYNC_TEST_IO_MODE=readable_then_read $(CARGO) test --test async_core $(TEST_FEATURES)
+	$(CARGO) test --workspace --doc $(TEST_FEATURES)
 
 # Oracle's libmysqlclient, built from source by mysqlclient-sys (`bundled`; cmake),
 # against the same throwaway MariaDB server: the whole suite.
 test-oracle: setup
-	MYSQLCLIENT_ASYNC_EXPECT_BACKEND=oracle $(CARGO) test --features bundled --all-targets
+	MYSQLCLIENT_ASYNC_EXPECT_BACKEND=oracle $(CARGO) test --features bundled,derive --all-targets
 
 # The portable backend, with every non-blocking function hidden from the bindings:
 # proves it builds and works against a library without them (the whole suite; the
@@ -31,9 +35,9 @@ test-oracle: setup
 # dir, so that switching backends does not rebuild the others.
 test-portable: setup
 	MYSQLCLIENT_ASYNC_BACKEND=portable MYSQLCLIENT_ASYNC_EXPECT_BACKEND=portable \
-		CARGO_TARGET_DIR=target/portable $(CARGO) test --all-targets
+		CARGO_TARGET_DIR=target/portable $(CARGO) test --features derive --all-targets
 	MYSQLCLIENT_ASYNC_BACKEND=portable CARGO_TARGET_DIR=target/portable \
-		$(CARGO) clippy --all-targets -- -D warnings
+		$(CARGO) clippy --features derive --all-targets -- -D warnings
 
 lint: fmt clippy
 
@@ -49,7 +53,7 @@ doc: setup
 # The docs.rs build: no bindgen, no libclang (the -sys crate's bindings).
 docs-rs: setup
 	DOCS_RS=1 CARGO_TARGET_DIR=target/portable \
-		RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --features chrono,time,rust_decimal,serde_json
+		RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --features derive,chrono,time,rust_decimal,serde_json
 
 # Cargo.toml's rust-version against the highest one in the library's dependency graph
 # (scripts/check-rust-version.sh, which reads the downloaded crates offline; `cargo

@@ -87,6 +87,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+pub mod __derive;
 mod async_conn;
 mod blocking;
 mod cancel;
@@ -112,6 +114,9 @@ pub use cancel::CancelToken;
 pub use column::{Column, ColumnFlags, ColumnIndex, ColumnType};
 pub use conn::Conn;
 pub use error::{Error, ErrorKind, Result, ServerError};
+#[cfg(feature = "derive")]
+#[doc(inline)]
+pub use mysqlclient_async_derive::FromRow;
 pub use opts::{IntoOpts, IoMode, Opts, OptsBuilder, Secret, SslMode, DEFAULT_STMT_CACHE_SIZE};
 pub use params::Params;
 pub use pool::{Pool, PoolBuilder, PoolMetrics, PooledConn};

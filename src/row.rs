@@ -233,6 +233,9 @@ impl<'a> RowRef<'a> {
 }
 
 /// Build a value from a whole row (tuples of [`FromValue`] types, or [`Row`] itself).
+///
+/// With the `derive` feature, `#[derive(FromRow)]` implements it for a struct whose
+/// fields are read from the columns of their names.
 pub trait FromRow: Sized {
     /// Convert an owned row.
     fn from_row(row: Row) -> Result<Self>;

@@ -1,0 +1,8 @@
+use mysqlclient_async::FromRow;
+
+#[derive(FromRow)]
+struct Borrowed<'a> {
+    name: &'a str,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use mysqlclient_async::FromRow;
+
+#[derive(FromRow)]
+struct Nothing;
+
+fn main() {}
