@@ -23,6 +23,8 @@ test: setup
 	MYSQLCLIENT_ASYNC_EXPECT_BACKEND=mariadb $(CARGO) test --workspace --all-targets $(TEST_FEATURES)
 	MYSQLCLIENT_ASYNC_TEST_IO_MODE=readable_then_read $(CARGO) test --test async_core $(TEST_FEATURES)
 	$(CARGO) test --workspace --doc $(TEST_FEATURES)
+	MYSQL_URL="$${MYSQL_TEST_URL:-}" bash scripts/with-mysql.sh \
+		$(CARGO) run --example first_steps $(TEST_FEATURES)
 
 # Oracle's libmysqlclient, built from source by mysqlclient-sys (`bundled`; cmake),
 # against the same throwaway MariaDB server: the whole suite.

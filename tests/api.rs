@@ -161,7 +161,11 @@ async fn exercise(db: &mut impl Queryable, table: &str) {
 fn generic_code_runs_with_every_implementor() {
     run(async {
         let mut c = conn().await;
-        assert!(c.server_version_number() >= 100_000, "{}", c.server_version());
+        assert!(
+            c.server_version_number() >= 100_000,
+            "{}",
+            c.server_version()
+        );
         fresh_table(&mut c, "api_generic_conn").await;
         exercise(&mut c, "api_generic_conn").await;
 

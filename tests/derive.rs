@@ -9,6 +9,7 @@ mod support;
 
 use support::block_on as run;
 
+use futures_util::TryStreamExt;
 use mysqlclient_async::{AsyncConn, Conn, Error, ErrorKind, FromRow, Row};
 
 fn conn() -> Conn {
@@ -131,23 +132,24 @@ fn query_exec_and_query_one() {
             .await
             .unwrap();
         assert_eq!(v, all[1..]);
-        // Streamed rows, borrowed from the library's buffer one at a time.
+        // Streamed rows, each converted from the library's buffer as it arrives.
         let mut s = a
-            .query_stream(
+            .query_stream::<User>(
                 "SELECT 1 AS id, 'ann' AS name, NULL AS email UNION ALL SELECT 2, 'bob', 'b@x'",
             )
             .await
             .unwrap();
         let mut streamed = Vec::new();
-        while let Some(row) = s.next().await {
-            streamed.push(User::from_row_ref(&row.unwrap()).unwrap());
+        while let Some(user) = s.try_next().await.unwrap() {
+            streamed.push(user);
         }
+        drop(s);
         assert_eq!(streamed, all);
         let collected: Vec<User> = a
-            .query_stream("SELECT 1 AS id, 'ann' AS name, NULL AS email")
+            .query_stream::<User>("SELECT 1 AS id, 'ann' AS name, NULL AS email")
             .await
             .unwrap()
-            .collect_as()
+            .try_collect()
             .await
             .unwrap();
         assert_eq!(collected, all[..1]);
