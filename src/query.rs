@@ -38,8 +38,10 @@ use crate::tx_options::TxOptions;
 /// ```
 ///
 /// Statements without parameters (`query*`) run as text; `exec*` takes
-/// parameters for `?` placeholders and runs as a prepared statement (see the
-/// crate docs for when it interpolates on the client instead). Calls that return
+/// parameters for `?` placeholders and runs as a prepared statement, or fills
+/// them in on the client where statements are not available or not wanted (see
+/// [`OptsBuilder::client_side_params`](crate::OptsBuilder::client_side_params)
+/// and [`Params`]). Calls that return
 /// no rows give an [`ExecResult`]: affected rows, last insert id, warnings and the
 /// server's info string.
 pub trait Queryable: Send {
