@@ -161,8 +161,9 @@ async fn exercise(db: &mut impl Queryable, table: &str) {
 fn generic_code_runs_with_every_implementor() {
     run(async {
         let mut c = conn().await;
+        // Oracle's client reads MariaDB's "5.5.5-10.11…" as 5.5.5.
         assert!(
-            c.server_version_number() >= 100_000,
+            c.server_version_number() >= 50_505,
             "{}",
             c.server_version()
         );
