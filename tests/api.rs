@@ -560,3 +560,56 @@ fn handles_and_their_futures_are_send() {
     let mut p = pool.clone();
     send(&generic(&mut p));
 }
+
+/// Poll `fut` each time it is woken, at most `k` times, then drop it.
+async fn poll_then_drop<F: std::future::Future>(fut: F, k: usize) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut polls = 0;
+    std::future::poll_fn(|cx| {
+        polls += 1;
+        match fut.as_mut().poll(cx) {
+            std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
+            std::task::Poll::Pending if polls >= k => std::task::Poll::Ready(None),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    })
+    .await
+}
+
+#[test]
+fn a_pool_transaction_dropped_at_any_point_comes_back_clean() {
+    run(async {
+        let pool = Pool::builder(opts()).max_size(1).build().unwrap();
+        let t = "api_pool_tx_dropped";
+        fresh_table(&mut pool.clone(), t).await;
+        let mut completed = false;
+        for k in 1..=40 {
+            let opts = TxOptions::new()
+                .isolation(IsolationLevel::Serializable)
+                .read_only(true);
+            let done = poll_then_drop(pool.begin_with(opts), k).await;
+            completed = done.is_some();
+            drop(done); // a completed transaction's guard, dropped: rolled back
+                        // With one connection, the next checkout waits for the cleanup.
+            let mut c = pool.get().await.unwrap();
+            assert!(
+                !c.in_transaction(),
+                "k={k}: handed out inside a transaction"
+            );
+            let mut tx = c.begin().await.unwrap();
+            tx.exec_drop(&format!("INSERT INTO {t} (v) VALUES (?)"), (k.to_string(),))
+                .await
+                .unwrap_or_else(|e| panic!("k={k}: the next transaction is not writable: {e}"));
+            tx.rollback().await.unwrap();
+            drop(c);
+            if completed {
+                println!("Pool::begin_with completed within {k} polls; dropped after 1..{k}");
+                assert!(k > 2, "too few await points exercised");
+                break;
+            }
+        }
+        assert!(completed, "begin_with never completed within 40 polls");
+        assert_eq!(count(&mut pool.clone(), t).await, 0);
+        pool.close().await;
+    });
+}

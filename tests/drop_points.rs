@@ -48,7 +48,7 @@ use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use mysqlclient_async::{AsyncConn, ErrorKind, Pool, ResultSet, Row};
+use mysqlclient_async::{AsyncConn, ErrorKind, IsolationLevel, Pool, ResultSet, Row, TxOptions};
 use tokio::time::timeout;
 
 // ---------------------------------------------------------------------------------
@@ -504,6 +504,7 @@ enum Method {
     SelectDb,
     ResetConnection,
     Begin,
+    BeginWith,
     Commit,
     CommitAfterUnreadSend,
     Rollback,
@@ -540,6 +541,7 @@ impl Method {
             Method::SelectDb => "select_db",
             Method::ResetConnection => "reset_connection",
             Method::Begin => "begin",
+            Method::BeginWith => "begin_with (serializable, read-only)",
             Method::Commit => "commit",
             Method::CommitAfterUnreadSend => "commit (after an abandoned query)",
             Method::Rollback => "rollback",
@@ -550,7 +552,7 @@ impl Method {
         }
     }
 
-    const ALL: [Method; 31] = [
+    const ALL: [Method; 32] = [
         Method::Connect,
         Method::QueryBig,
         Method::QuerySleep,
@@ -575,6 +577,7 @@ impl Method {
         Method::SelectDb,
         Method::ResetConnection,
         Method::Begin,
+        Method::BeginWith,
         Method::Commit,
         Method::CommitAfterUnreadSend,
         Method::Rollback,
@@ -860,6 +863,30 @@ async fn round(ctx: &mut Ctx, m: Method, k: usize, drive: Drive) -> Result<Round
             // A completed begin's guard is dropped here: it rolls back before the
             // next command.
             finished(poll_at_most(c.begin(), k, drive).await?, |_tx| Ok(()))?
+        }
+        Method::BeginWith => {
+            // Two statements (SET TRANSACTION, START TRANSACTION READ ONLY): a drop
+            // between them must not leave their effects on the next transaction.
+            // (Boxed: the harness's future is large enough already.)
+            let table = ctx.table.clone();
+            Box::pin(async move {
+                let opts = TxOptions::new()
+                    .isolation(IsolationLevel::Serializable)
+                    .read_only(true);
+                let done = finished(poll_at_most(c.begin_with(opts), k, drive).await?, |_tx| {
+                    Ok(())
+                })?;
+                let id = next_id();
+                let mut tx = within("a plain begin after it", c.begin()).await?;
+                within(
+                    "a write in that transaction (not read-only)",
+                    tx.query_drop(&format!("INSERT INTO {table} VALUES ({id})")),
+                )
+                .await?;
+                within("its rollback", tx.rollback()).await?;
+                Ok::<_, String>(done)
+            })
+            .await?
         }
         Method::Commit
         | Method::CommitAfterUnreadSend
@@ -1258,6 +1285,7 @@ fn full_plan() -> Vec<(Method, Drive)> {
             Method::SelectDb,
             Method::ResetConnection,
             Method::Begin,
+            Method::BeginWith,
             Method::Commit,
             Method::Rollback,
             Method::Close,
