@@ -610,6 +610,16 @@ fn a_pool_transaction_dropped_at_any_point_comes_back_clean() {
         }
         assert!(completed, "begin_with never completed within 40 polls");
         assert_eq!(count(&mut pool.clone(), t).await, 0);
+        // A pool stream dropped with 99,999 rows unread: its one connection is
+        // drained on return, and the next call gets it back in sync.
+        let mut s = pool
+            .query_stream::<i64>("SELECT seq FROM seq_1_to_100000")
+            .await
+            .unwrap();
+        assert_eq!(s.try_next().await.unwrap(), Some(1));
+        drop(s);
+        assert_eq!(pool.query_one::<i64>("SELECT 7").await.unwrap(), 7);
+        assert_eq!(pool.metrics().size, 1);
         pool.close().await;
     });
 }
