@@ -565,6 +565,8 @@ pub struct RowIter<'c, T = Row> {
     /// Read through a server-side statement.
     prepared: bool,
     state: State,
+    /// Rows read so far.
+    count: u64,
     _rows: PhantomData<fn() -> T>,
 }
 
@@ -586,6 +588,7 @@ impl<'c, T: FromRow> RowIter<'c, T> {
             columns,
             prepared,
             state: State::Rows,
+            count: 0,
             _rows: PhantomData,
         };
         if !it.conn.stream_has_rows() {
@@ -601,8 +604,9 @@ impl<T> RowIter<'_, T> {
         &self.columns
     }
 
-    /// What the statement reported (warnings, info; for a statement without a
-    /// result set, the affected rows and last insert id), once the rows were read
+    /// What the statement reported (the rows returned, warnings, info; for a
+    /// statement without a result set, the affected rows and last insert id),
+    /// once the rows were read
     /// to their end; `None` before that, or when the result ended with an error.
     pub fn status(&self) -> Option<&ExecResult> {
         match &self.state {
@@ -620,9 +624,17 @@ impl<T: FromRow> Iterator for RowIter<'_, T> {
             return None;
         }
         match self.conn.stream_fetch::<T>(&self.columns, self.prepared) {
-            Fetched::Row(r) => Some(r),
+            Fetched::Row(r) => {
+                self.count += 1;
+                Some(r)
+            }
             Fetched::End(Ok(status)) => {
-                self.state = State::Done(status);
+                // Rows read one at a time have no count of their own: the number
+                // read.
+                self.state = State::Done(ExecResult {
+                    affected_rows: self.count,
+                    ..status
+                });
                 None
             }
             Fetched::End(Err(e)) => {

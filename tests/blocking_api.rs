@@ -393,6 +393,7 @@ fn query_stream_reads_rows_one_at_a_time() {
     assert_eq!(sum, (0..10_000).sum::<i64>());
     let status = it.status().expect("the status once the rows ended").clone();
     assert_eq!(status.warnings, 0, "{status:?}");
+    assert_eq!(status.affected_rows, 10_000, "a SELECT's count is its rows");
     assert!(it.next().is_none(), "fused");
     drop(it);
     assert!(!c.has_pending_work());
