@@ -395,7 +395,12 @@ impl Opts {
                     }
                     (b, "true".into())
                 }
-                other => unreachable!("URL option `{other}` has no parser"),
+                other => {
+                    return Err(bad(format!(
+                        "{k}={v}: option `{other}` is recognised but not handled (a bug in \
+                         this crate: please report it)"
+                    )))
+                }
             };
             match seen.iter().find(|(n, _, _)| *n == name) {
                 Some((_, first, was)) if *was != value => {

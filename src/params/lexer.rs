@@ -338,6 +338,34 @@ mod tests {
         assert_eq!(kw("WITH_x"), Some("WITH_x"));
     }
 
+    proptest::proptest! {
+        /// Any bytes, hostile comment openers included: no panic, and the word
+        /// found is inside the text and made of word characters.
+        #[test]
+        fn first_keyword_never_panics(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b"/*!".to_vec()),
+                    proptest::strategy::Just(b"/*M!".to_vec()),
+                    proptest::strategy::Just(b"/*".to_vec()),
+                    proptest::strategy::Just(b"*/".to_vec()),
+                    proptest::strategy::Just(b"-- ".to_vec()),
+                    proptest::strategy::Just(b"#".to_vec()),
+                    proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..4),
+                ],
+                0..12,
+            )
+        ) {
+            let sql = parts.concat();
+            if let Some((a, b)) = first_keyword(&sql) {
+                proptest::prop_assert!(a < b && b <= sql.len());
+                proptest::prop_assert!(sql[a..b]
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || *c == b'_'));
+            }
+        }
+    }
+
     #[test]
     fn untracked_changes_are_found_in_any_case() {
         let u = |sql: &str| untracked_changes(sql.as_bytes());
