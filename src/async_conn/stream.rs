@@ -23,13 +23,14 @@ use std::marker::PhantomData;
 /// …), fetched one network read at a time without blocking: a
 /// [`futures_core::Stream`] of `Result<T>`, so `futures`' `StreamExt` and
 /// `TryStreamExt` work on it. Each row is converted straight from the library's
-/// buffer (no copy into a [`Row`] unless `T` is `Row`).
+/// buffer (no copy into a [`Row`] unless `T` is `Row`). A row that does not
+/// convert to `T` is an [`ErrorKind::Conversion`] error for that row alone: the
+/// next item is the next row. Any other error ends the stream.
 ///
 /// It is `Send` (when `T` is), so a loop over it may `.await` inside
 /// `tokio::spawn`:
 ///
 /// ```no_run
-/// use futures_util::TryStreamExt;
 /// # async fn demo(mut conn: mysqlclient_async::AsyncConn) {
 /// tokio::spawn(async move {
 ///     let mut rows = conn.query_stream::<(i64, String)>("SELECT id, name FROM users").await?;
