@@ -9,11 +9,13 @@ use std::sync::Arc;
 use crate::cancel::CancelToken;
 use crate::column::Column;
 use crate::conn::{Conn, Fetched};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::params::Params;
 use crate::row::{ExecResult, FromRow, ResultSet, Row};
 use crate::statement::{Statement, StatementLike};
-use crate::tx_options::{commit_sql, rollback_sql, savepoint_sql, TxOptions};
+use crate::tx_options::{
+    commit_sql, nested_begin_with_error, rollback_sql, savepoint_sql, TxOptions,
+};
 
 /// The query methods that [`Conn`] and [`BlockingTransaction`] share, for code
 /// that runs on either: the blocking counterpart of the async side's methods,
@@ -61,7 +63,7 @@ pub trait BlockingQueryable {
     fn query<T: FromRow>(&mut self, sql: &str) -> Result<Vec<T>>;
 
     /// Run `sql` and return the first row, or an
-    /// [`ErrorKind::NoRows`] error if there is none.
+    /// [`ErrorKind::NoRows`](crate::ErrorKind::NoRows) error if there is none.
     fn query_one<T: FromRow>(&mut self, sql: &str) -> Result<T>;
 
     /// Run `sql` and return the first row, if any.
@@ -142,7 +144,7 @@ pub trait BlockingQueryable {
     fn begin(&mut self) -> Result<BlockingTransaction<'_>>;
 
     /// Begin a transaction with an isolation level, access mode or snapshot. On a
-    /// transaction this is an [`ErrorKind::Client`] error (nothing is sent): a
+    /// transaction this is an [`ErrorKind::Client`](crate::ErrorKind::Client) error (nothing is sent): a
     /// savepoint cannot change them.
     fn begin_with(&mut self, opts: TxOptions) -> Result<BlockingTransaction<'_>>;
 }
@@ -302,7 +304,7 @@ impl Conn {
 
     /// A token that can cancel this connection's running query from another
     /// thread: [`CancelToken::cancel_query_blocking`] there makes the query fail
-    /// with [`ErrorKind::Cancelled`], and the connection stays usable.
+    /// with [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled), and the connection stays usable.
     ///
     /// ```no_run
     /// use mysqlclient_async::{Conn, ErrorKind};
@@ -403,16 +405,11 @@ impl BlockingTransaction<'_> {
     }
 
     /// Refused: a savepoint cannot change the isolation level, access mode or
-    /// snapshot (an [`ErrorKind::Client`] error; nothing is sent). Present so that
+    /// snapshot (an [`ErrorKind::Client`](crate::ErrorKind::Client) error; nothing is sent). Present so that
     /// a `BlockingTransaction` has every method of [`BlockingQueryable`].
     pub fn begin_with(&mut self, opts: TxOptions) -> Result<BlockingTransaction<'_>> {
         let _ = opts;
-        Err(Error::new(
-            ErrorKind::Client,
-            "begin_with inside a transaction: a savepoint cannot change the isolation level, \
-             access mode or snapshot (they are set when the outer transaction begins); use begin",
-        )
-        .with_fatal(false))
+        Err(nested_begin_with_error())
     }
 
     /// Nesting level: 0 for the transaction, 1 for a savepoint inside it, and so on.

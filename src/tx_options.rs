@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::error::{Error, ErrorKind};
+
 /// A transaction isolation level (`SET TRANSACTION ISOLATION LEVEL …`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IsolationLevel {
@@ -159,6 +161,17 @@ pub(crate) fn rollback_sql(n: u64) -> String {
     } else {
         format!("ROLLBACK TO SAVEPOINT {}", savepoint_name(n))
     }
+}
+
+/// `begin_with` on a transaction: refused, nothing sent (async and blocking).
+pub(crate) fn nested_begin_with_error() -> Error {
+    Error::new(
+        ErrorKind::Client,
+        "begin_with inside a transaction: a savepoint cannot change the isolation level, \
+         access mode or snapshot (they are set when the outer transaction begins); use \
+         begin() for a savepoint, or begin_with on the connection before the transaction",
+    )
+    .with_fatal(false)
 }
 
 #[cfg(test)]

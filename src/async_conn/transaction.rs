@@ -3,10 +3,12 @@
 use super::connection::AsyncConn;
 use super::holder::Holder;
 use super::stream::RowStream;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::row::{ExecResult, FromRow, ResultSet};
 use crate::statement::{Statement, StatementLike};
-use crate::tx_options::{commit_sql, rollback_sql, savepoint_sql, TxOptions};
+use crate::tx_options::{
+    commit_sql, nested_begin_with_error, rollback_sql, savepoint_sql, TxOptions,
+};
 
 /// An open transaction, or a savepoint inside one (see [`begin`](Self::begin)).
 /// [`AsyncConn::begin`] and [`begin_with`](AsyncConn::begin_with) borrow the
@@ -90,11 +92,11 @@ impl Transaction<'_> {
     }
 
     /// Refused: a savepoint cannot change the isolation level, access mode or
-    /// snapshot (an [`ErrorKind::Client`] error; nothing is sent). Present so that
+    /// snapshot (an [`ErrorKind::Client`](crate::ErrorKind::Client) error; nothing is sent). Present so that
     /// a `Transaction` has every method of [`Queryable`](crate::Queryable).
     pub async fn begin_with(&mut self, opts: TxOptions) -> Result<Transaction<'_>> {
         let _ = opts;
-        Err(Transaction::nested_options_error())
+        Err(nested_begin_with_error())
     }
 
     /// Nesting level: 0 for the transaction, 1 for a savepoint inside it, and so on.
@@ -241,17 +243,6 @@ impl<'c> Transaction<'c> {
         }
         tx.conn.query_drop(&opts.start_sql()).await?;
         Ok(tx)
-    }
-
-    /// `begin_with` on a transaction: refused, nothing sent.
-    pub(crate) fn nested_options_error() -> Error {
-        Error::new(
-            ErrorKind::Client,
-            "begin_with inside a transaction: a savepoint cannot change the isolation \
-             level, access mode or snapshot; use begin() for a savepoint, or begin_with \
-             on the connection before the transaction",
-        )
-        .with_fatal(false)
     }
 }
 
