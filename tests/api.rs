@@ -604,7 +604,11 @@ fn a_pool_transaction_dropped_at_any_point_comes_back_clean() {
             drop(c);
             if completed {
                 println!("Pool::begin_with completed within {k} polls; dropped after 1..{k}");
-                assert!(k > 2, "too few await points exercised");
+                // How many wake-ups the three steps take depends on how fast the
+                // server answers (two when the START reply is already there at the
+                // second poll); every drop before completion was checked above, and
+                // tests/drop_points.rs drops it between the two statements.
+                assert!(k > 1, "the future was never dropped before completing");
                 break;
             }
         }
