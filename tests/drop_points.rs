@@ -876,6 +876,17 @@ async fn round(ctx: &mut Ctx, m: Method, k: usize, drive: Drive) -> Result<Round
                 let done = finished(poll_at_most(c.begin_with(opts), k, drive).await?, |_tx| {
                     Ok(())
                 })?;
+                within("a statement after it", c.query_drop("DO 0")).await?;
+                if c.in_transaction() {
+                    return Err(format!(
+                        "a transaction is still open after the {} begin_with future",
+                        if done {
+                            "completed (guard dropped)"
+                        } else {
+                            "dropped"
+                        }
+                    ));
+                }
                 let id = next_id();
                 let mut tx = within("a plain begin after it", c.begin()).await?;
                 within(
