@@ -104,6 +104,7 @@ struct Inner {
     write_timeout: Option<Duration>,
     max_allowed_packet: Option<u32>,
     cancel_timeout: Duration,
+    max_concurrent_connects: Option<usize>,
     charset: String,
     init_sql: Vec<String>,
     io_mode: IoMode,
@@ -121,6 +122,10 @@ struct Inner {
 /// [`OptsBuilder::stmt_cache_size`]).
 pub const DEFAULT_STMT_CACHE_SIZE: usize = 256;
 
+/// Handshakes one process runs at once to one server (see
+/// [`OptsBuilder::max_concurrent_connects`]).
+pub const DEFAULT_MAX_CONCURRENT_CONNECTS: usize = 64;
+
 impl Default for Inner {
     fn default() -> Inner {
         Inner {
@@ -135,6 +140,7 @@ impl Default for Inner {
             write_timeout: None,
             max_allowed_packet: None,
             cancel_timeout: Duration::from_secs(1),
+            max_concurrent_connects: Some(DEFAULT_MAX_CONCURRENT_CONNECTS),
             charset: "utf8mb4".into(),
             init_sql: Vec::new(),
             io_mode: IoMode::default(),
@@ -206,6 +212,7 @@ impl Opts {
     /// | `socket` | unix socket path |
     /// | `connect_timeout`, `read_timeout`, `write_timeout`, `cancel_timeout` | seconds, fractions allowed |
     /// | `max_allowed_packet` | bytes |
+    /// | `max_concurrent_connects` | handshakes at once to one server (`0`: no limit) |
     /// | `charset` | character set name |
     /// | `init` | SQL run after connecting; repeat for several |
     /// | `multi_statements`, `client_side_params`, `trace_statement_text` | `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`) |
@@ -319,6 +326,14 @@ impl Opts {
                         .parse::<u32>()
                         .map_err(|_| bad(format!("{k}={v}: expected a number of bytes")))?;
                     (b.max_allowed_packet(n), n.to_string())
+                }
+                "max_concurrent_connects" => {
+                    let n = v.parse::<usize>().map_err(|_| {
+                        bad(format!(
+                            "{k}={v}: expected a number of handshakes (0: no limit)"
+                        ))
+                    })?;
+                    (b.max_concurrent_connects(n), n.to_string())
                 }
                 "charset" => (b.charset(v.as_ref()), v.to_string()),
                 "init" => {
@@ -495,6 +510,11 @@ impl Opts {
     pub fn max_allowed_packet(&self) -> Option<u32> {
         self.0.max_allowed_packet
     }
+    /// How many handshakes this process runs at once to this server (`None`: no
+    /// limit). See [`OptsBuilder::max_concurrent_connects`].
+    pub fn max_concurrent_connects(&self) -> Option<usize> {
+        self.0.max_concurrent_connects
+    }
     /// How many prepared statements each connection keeps beyond those a
     /// [`Statement`](crate::Statement) handle pins (default 256).
     pub fn stmt_cache_size(&self) -> usize {
@@ -556,6 +576,7 @@ const URL_OPTIONS: &[(&str, &str)] = &[
     ("write_timeout", "write_timeout"),
     ("cancel_timeout", "cancel_timeout"),
     ("max_allowed_packet", "max_allowed_packet"),
+    ("max_concurrent_connects", "max_concurrent_connects"),
     ("charset", "charset"),
     ("init", "init"),
     ("multi_statements", "multi_statements"),
@@ -840,6 +861,27 @@ impl OptsBuilder {
     /// the query timeout plus this. Keep it above a few round trips to the server.
     pub fn cancel_timeout(mut self, t: Duration) -> Self {
         self.0.cancel_timeout = t;
+        self
+    }
+    /// How many connects this process runs at once to one server (default 64;
+    /// URL `max_concurrent_connects=N`; `0`: no limit). The others wait their turn
+    /// in a first-come, first-served queue shared by every [`AsyncConn`](crate::AsyncConn)
+    /// and [`Pool`](crate::Pool) of the process with the same target (host and port,
+    /// or socket) and limit. A storm of thousands of connects (a cold pool under
+    /// load) then never overflows the server's listen queue (`back_log`, 80 on a
+    /// default MariaDB) nor its handshake timer, which would drop connections.
+    ///
+    /// The connect timeout starts when a connect's turn comes: the wait in the
+    /// queue does not eat into its handshake. A queue that moves is waited out
+    /// however long it is; a connect gives up waiting (an
+    /// [`ErrorKind::Connect`](crate::ErrorKind::Connect) error that names the
+    /// queue) once it has waited for the connect timeout and no connect to that
+    /// server has succeeded for as long, so a server that answers nobody fails
+    /// the queued connects too. Through a [`Pool`](crate::Pool), the pool's
+    /// acquire timeout bounds the wait and the handshake together. The blocking
+    /// [`Conn`](crate::Conn) does not queue.
+    pub fn max_concurrent_connects(mut self, n: usize) -> Self {
+        self.0.max_concurrent_connects = (n > 0).then_some(n);
         self
     }
     /// How many prepared statements each connection keeps (default 256; URL

@@ -342,7 +342,7 @@ mod peers {
         }
         async fn select1(conn: &mut Self::Conn) -> R<i64> {
             let row = sqlx::raw_sql("SELECT 1").fetch_one(&mut *conn).await?;
-            Ok(row.try_get::<i64>(0)?)
+            Ok(row.try_get::<i64, _>(0)?)
         }
         async fn decode(conn: &mut Self::Conn, sql: &str) -> R<(usize, u64)> {
             use futures_util::TryStreamExt as _;

@@ -5,16 +5,16 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::time::Duration;
 
-use tokio::io::unix::AsyncFd;
 use tokio::time::Sleep;
 
-use super::drive::Fd;
+use super::mux::Watch;
+use super::slots;
 use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
 use crate::opts::{IntoOpts, IoMode, Opts, SslMode};
 use crate::protocol::{broken, busy, no_rows, nothing_pending};
 use crate::raw::drive;
-use crate::raw::op::{OpKind, Out, Start, Step};
+use crate::raw::op::{OpKind, Out, Start, Step, WAIT_WRITE};
 use crate::raw::{ConnectParams, Phase, RawConn, RawResult};
 use crate::row::{ExecResult, FromRow, ResultSet, Row};
 use crate::statement::StatementLike;
@@ -61,7 +61,7 @@ use std::sync::Arc;
 pub struct AsyncConn {
     // Field order is drop order: deregister from the reactor, then free the result,
     // then close the handle, then free the buffers a suspended operation may use.
-    pub(super) io: Option<AsyncFd<Fd>>,
+    pub(super) io: Option<Watch>,
     pub(super) result: Option<RawResult>,
     pub(super) raw: RawConn,
     /// The query text of an in-flight `send_query` (must outlive the operation).
@@ -168,12 +168,40 @@ impl AsyncConn {
     /// resolution, the TCP connect, TLS, authentication and the init SQL.
     pub async fn connect(opts: impl IntoOpts) -> Result<AsyncConn> {
         let opts = opts.into_opts()?;
+        // Wait for a turn first: the connect timeout starts with the handshake.
+        let queue = slots::Queue::of(&opts);
+        let _turn = match &queue {
+            None => None,
+            Some(q) => match q.turn(opts.connect_timeout()).await {
+                Some(turn) => Some(turn),
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::Connect,
+                        format!(
+                            "connecting to {}: no turn to connect within {:?} (connect_timeout), \
+                             and no connect to this server succeeded in that time: {} connects \
+                             were in flight, the most this process runs at once to one server \
+                             (max_concurrent_connects); the server answers none of them",
+                            slots::target(&opts),
+                            opts.connect_timeout().unwrap_or_default(),
+                            q.in_flight().max(q.limit()),
+                        ),
+                    ))
+                }
+            },
+        };
         let stage = std::sync::atomic::AtomicU8::new(STAGE_RESOLVING);
+        let succeeded = |r: Result<AsyncConn>| {
+            if let (Ok(_), Some(q)) = (&r, &queue) {
+                q.succeeded();
+            }
+            r
+        };
         let Some(limit) = opts.connect_timeout() else {
-            return Self::connect_staged(opts, &stage).await;
+            return succeeded(Self::connect_staged(opts, &stage).await);
         };
         match tokio::time::timeout(limit, Self::connect_staged(opts.clone(), &stage)).await {
-            Ok(r) => r,
+            Ok(r) => succeeded(r),
             Err(_) => {
                 let at = match stage.load(std::sync::atomic::Ordering::Relaxed) {
                     STAGE_RESOLVING => "while resolving the host name",
@@ -181,16 +209,24 @@ impl AsyncConn {
                         "before the TCP connection and the server's greeting and \
                          authentication completed"
                     }
+                    STAGE_TCP => {
+                        "before the server accepted the TCP connection (no answer to the \
+                         SYN: the host is unreachable, or the server's listen queue, \
+                         back_log, is full)"
+                    }
+                    STAGE_GREETING => {
+                        "after the TCP connection was made, waiting for the server's \
+                         greeting or authentication reply (the server is overloaded, or \
+                         has not accepted the connection yet: its accept queue, back_log, \
+                         may be full)"
+                    }
                     _ => "while running the init SQL",
-                };
-                let target = match opts.socket() {
-                    Some(p) => p.display().to_string(),
-                    None => format!("{}:{}", opts.host(), opts.port()),
                 };
                 Err(Error::new(
                     ErrorKind::Connect,
                     format!(
-                        "connecting to {target} timed out after {limit:?} (connect_timeout), {at}"
+                        "connecting to {} timed out after {limit:?} (connect_timeout), {at}",
+                        slots::target(&opts)
                     ),
                 ))
             }
@@ -207,10 +243,10 @@ impl AsyncConn {
         stage.store(STAGE_HANDSHAKE, Relaxed);
         let mut last_err = None;
         for addr in addrs {
-            let mut attempt = Self::connect_one(&opts, addr.as_deref(), nonblocking).await;
+            let mut attempt = Self::connect_one(&opts, addr.as_deref(), nonblocking, stage).await;
             if let Err(e) = &attempt {
                 if let Some(plain) = opts.plain_text_fallback(e) {
-                    attempt = Self::connect_one(&plain, addr.as_deref(), nonblocking).await;
+                    attempt = Self::connect_one(&plain, addr.as_deref(), nonblocking, stage).await;
                 }
             }
             match attempt {
@@ -238,6 +274,7 @@ impl AsyncConn {
         opts: &Opts,
         host: Option<&str>,
         nonblocking: bool,
+        stage: &std::sync::atomic::AtomicU8,
     ) -> Result<AsyncConn> {
         let mut raw = RawConn::new()?;
         if nonblocking {
@@ -292,7 +329,17 @@ impl AsyncConn {
             let may_move = tokio::runtime::Handle::current().runtime_flavor()
                 != tokio::runtime::RuntimeFlavor::CurrentThread;
             let step = drive::start_connect(&mut conn.raw, params, may_move)?;
-            match conn.drive(step).await? {
+            // Which wait the handshake is in, for the error if it times out: the
+            // library waits for writability only while the TCP connect is pending.
+            let on_wait = |bits: i32| {
+                let at = if bits & WAIT_WRITE != 0 {
+                    STAGE_TCP
+                } else {
+                    STAGE_GREETING
+                };
+                stage.store(at, std::sync::atomic::Ordering::Relaxed);
+            };
+            match conn.drive_observed(step, on_wait).await? {
                 Out::Conn(p) if !p.is_null() => {}
                 _ if conn.raw.connect_moved() => {
                     return Err(Error::new(
@@ -830,6 +877,11 @@ impl AsyncConn {
 pub(super) const STAGE_RESOLVING: u8 = 0;
 pub(super) const STAGE_HANDSHAKE: u8 = 1;
 pub(super) const STAGE_INIT_SQL: u8 = 2;
+/// Non-blocking handshakes only: the TCP connect is pending.
+pub(super) const STAGE_TCP: u8 = 3;
+/// Non-blocking handshakes only: connected, waiting for the greeting or the
+/// authentication reply.
+pub(super) const STAGE_GREETING: u8 = 4;
 
 /// Resolve the host on the runtime: `None` means "unix socket, no address".
 async fn resolve(opts: &Opts) -> Result<Vec<Option<String>>> {

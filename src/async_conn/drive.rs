@@ -2,11 +2,9 @@
 //! suspended operation asks for, then resume it (the C side is `raw/drive.rs`).
 
 use std::future::Future;
-use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::unix::AsyncFd;
 use tokio::time::Sleep;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -15,37 +13,7 @@ use crate::raw::ffi;
 use crate::raw::op::{Out, Step, WAIT_AGAIN, WAIT_EXCEPT, WAIT_READ, WAIT_TIMEOUT, WAIT_WRITE};
 use crate::raw::RawConn;
 
-/// What the reactor watches: our own duplicate of the library's socket.
-///
-/// The library owns its socket and may close it at any time (a failed connect, a
-/// lost connection). Registering a `dup` that we own keeps tokio's contract (the fd
-/// stays open for the `AsyncFd`'s whole life) and means a closed-and-reused fd
-/// number can never make us deregister someone else's registration. Both numbers
-/// name the same socket, so readiness is the same.
-pub(crate) struct Fd {
-    dup: std::os::fd::OwnedFd,
-    /// The library's fd number this duplicates.
-    pub(crate) of: RawFd,
-}
-
-impl Fd {
-    /// Duplicate the library's socket `fd`.
-    pub(crate) fn dup(fd: RawFd) -> std::io::Result<Fd> {
-        // SAFETY: `fd` is the library's open socket for the duration of this call;
-        // the borrow ends as soon as the duplicate exists.
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        Ok(Fd {
-            dup: borrowed.try_clone_to_owned()?,
-            of: fd,
-        })
-    }
-}
-
-impl std::os::fd::AsRawFd for Fd {
-    fn as_raw_fd(&self) -> RawFd {
-        std::os::fd::AsRawFd::as_raw_fd(&self.dup)
-    }
-}
+use super::mux::Watch;
 
 /// Drive the suspended operation on `conn` to completion on the tokio reactor.
 ///
@@ -62,7 +30,7 @@ impl std::os::fd::AsRawFd for Fd {
 /// `timer` holds the library's timeout between polls; it is allocated only when
 /// the library asks for a timeout (connect, or configured read/write timeouts).
 pub(crate) fn poll_drive(
-    io: &AsyncFd<Fd>,
+    io: &Watch,
     conn: &mut RawConn,
     res_for_fetch: *mut ffi::MYSQL_RES,
     timer: &mut Option<Pin<Box<Sleep>>>,

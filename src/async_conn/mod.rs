@@ -10,6 +10,8 @@
 // | `transaction.rs` | `Transaction`, the guard that rolls back |
 // | `recover.rs` | getting back in sync after a call overran its timeout |
 // | `drive.rs` | the tokio side of the drive loop (reactor and timers) |
+// | `mux.rs` | the runtime's epoll set of library sockets that the reactor watches |
+// | `slots.rs` | the fair queue that bounds concurrent connects to one server |
 
 /// Run one public call's body under the connection's query timeout (see
 /// `AsyncConn::recover_from_timeout` in `recover.rs`).
@@ -29,8 +31,10 @@ macro_rules! timed {
 mod connection;
 mod drive;
 mod holder;
+mod mux;
 mod protocol;
 mod recover;
+mod slots;
 mod statement;
 mod stream;
 mod transaction;

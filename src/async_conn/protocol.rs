@@ -8,11 +8,10 @@ use std::os::fd::AsRawFd;
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 
 use super::connection::{AsyncConn, Split};
-use super::drive::{poll_drive, Fd};
+use super::drive::poll_drive;
+use super::mux::Watch;
 use super::stream::current_row;
 use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
@@ -33,16 +32,9 @@ impl AsyncConn {
                 "the connection has no socket",
             ));
         }
-        if self.io.as_ref().map(|io| io.get_ref().of) != Some(fd) {
+        if self.io.as_ref().map(|io| io.of) != Some(fd) {
             self.io = None;
-            let dup = Fd::dup(fd)?;
-            // SAFETY: `Fd` owns its duplicate descriptor, which stays open until the
-            // AsyncFd (and with it the Fd) is dropped; as_raw_fd always returns it.
-            let io = unsafe {
-                AsyncFd::register_with_interest(dup, Interest::READABLE | Interest::WRITABLE)
-            }
-            .map_err(std::io::Error::from)?;
-            self.io = Some(io);
+            self.io = Some(Watch::new(fd)?);
         }
         Ok(())
     }
@@ -57,6 +49,23 @@ impl AsyncConn {
 
     /// Drive the suspended operation to completion.
     pub(super) async fn drive_suspended(&mut self) -> Result<Out> {
+        self.drive_suspended_observed(|_| {}).await
+    }
+
+    /// [`drive`](Self::drive), telling `on_wait` the events the library waits
+    /// for each time it has to wait.
+    pub(super) async fn drive_observed(
+        &mut self,
+        step: Step,
+        on_wait: impl FnMut(i32),
+    ) -> Result<Out> {
+        if let Step::Done(out) = step {
+            return Ok(out);
+        }
+        self.drive_suspended_observed(on_wait).await
+    }
+
+    async fn drive_suspended_observed(&mut self, mut on_wait: impl FnMut(i32)) -> Result<Out> {
         if let Err(e) = self.register() {
             self.raw.set_phase(Phase::Broken);
             return Err(e);
@@ -69,7 +78,16 @@ impl AsyncConn {
         let r = {
             let AsyncConn { io, raw, timer, .. } = &mut *self;
             let io = io.as_ref().expect("registered above");
-            poll_fn(move |cx| poll_drive(io, raw, res.get(), timer, cx)).await
+            poll_fn(move |cx| {
+                let p = poll_drive(io, raw, res.get(), timer, cx);
+                if p.is_pending() {
+                    if let Some((_, bits)) = raw.suspended() {
+                        on_wait(bits);
+                    }
+                }
+                p
+            })
+            .await
         };
         if let Err(e) = &r {
             self.raw.trace_error(e);
@@ -113,7 +131,7 @@ impl AsyncConn {
             // SAFETY: a one-byte peek into a local on our own socket; nothing is consumed.
             let n = unsafe {
                 libc::recv(
-                    io.get_ref().as_raw_fd(),
+                    io.as_raw_fd(),
                     &mut b as *mut u8 as *mut libc::c_void,
                     1,
                     libc::MSG_PEEK | libc::MSG_DONTWAIT,
