@@ -43,7 +43,10 @@ impl CancelToken {
             // The side connection never blocks the event loop, whatever the
             // connection it cancels uses (IoMode::NonBlocking falls back to the
             // portable path where the library lacks the non-blocking API).
-            .io_mode(IoMode::NonBlocking);
+            .io_mode(IoMode::NonBlocking)
+            // A KILL never waits in the queue of a connect storm (its own
+            // timeout is short, and it frees the server rather than loading it).
+            .max_concurrent_connects(0);
         // The async side connection is bounded by `cancel_query`'s own timer; the
         // library's connect timeout (whole seconds) is set past it so that the timer,
         // which reports how far the KILL got, always decides.
