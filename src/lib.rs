@@ -118,7 +118,10 @@ pub use error::{Error, ErrorKind, Result, ServerError};
 #[cfg(feature = "derive")]
 #[doc(inline)]
 pub use mysqlclient_async_derive::FromRow;
-pub use opts::{IntoOpts, IoMode, Opts, OptsBuilder, Secret, SslMode, DEFAULT_STMT_CACHE_SIZE};
+pub use opts::{
+    IntoOpts, IoMode, Opts, OptsBuilder, Secret, SslMode, DEFAULT_COROUTINE_STACK_SIZE,
+    DEFAULT_STMT_CACHE_SIZE, MIN_COROUTINE_STACK_SIZE,
+};
 pub use params::Params;
 pub use pool::{Pool, PoolBuilder, PoolMetrics, PooledConn};
 pub use query::Queryable;
