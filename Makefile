@@ -75,7 +75,8 @@ memcheck: setup
 # The co-routine stack of MariaDB Connector/C (README, "Co-routine stack"): how deep
 # each operation goes (tests/coroutine_stack.rs, which also runs in `make test`), then
 # the memory per connection with each stack size (examples/stack_rss.rs; 500
-# connections to a throwaway server unless MYSQL_URL is set).
+# connections to a throwaway server unless MYSQL_URL is set; STACK_RSS_CONNECTIONS=N
+# for another count).
 stack-depth: setup
 	$(CARGO) test --test coroutine_stack -- --nocapture
 	$(CARGO) build --example stack_rss
