@@ -72,7 +72,8 @@ enum ConnectSite {
 /// false if the library refused (e.g. the allocation failed).
 ///
 /// The option's argument is a pointer to a `size_t` stack size (NULL or 0 means
-/// the library's own default, `4096 * 15`); the library reads it during the call.
+/// the library's own default: `4096 * 64` in Connector/C 3.3.20, `4096 * 15` in
+/// older releases); the library reads it during the call.
 /// The stack is one `malloc` with no guard page, so the caller checks the size
 /// against the measured depth first (`opts::check_coroutine_stack_size`).
 ///
