@@ -8,7 +8,7 @@ CARGO ?= cargo
 JOBS ?= 2
 export CARGO_BUILD_JOBS = $(JOBS)
 
-.PHONY: setup test test-oracle test-portable lint fmt clippy doc docs-rs memcheck msrv
+.PHONY: setup test test-oracle test-portable lint fmt clippy doc docs-rs memcheck msrv stack-depth
 
 setup:
 	@bash scripts/setup.sh
@@ -71,6 +71,16 @@ VALGRIND = valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=defi
 memcheck: setup
 	CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$(VALGRIND)" \
 		$(CARGO) test --test memcheck -- --test-threads=1
+
+# The co-routine stack of MariaDB Connector/C (README, "Co-routine stack"): how deep
+# each operation goes (tests/coroutine_stack.rs, which also runs in `make test`), then
+# the memory per connection with each stack size (examples/stack_rss.rs; 500
+# connections to a throwaway server unless MYSQL_URL is set; STACK_RSS_CONNECTIONS=N
+# for another count).
+stack-depth: setup
+	$(CARGO) test --test coroutine_stack -- --nocapture
+	$(CARGO) build --example stack_rss
+	bash scripts/with-mysql.sh $(CARGO) run --quiet --example stack_rss -- $(STACK_RSS_CONNECTIONS)
 
 # ---- Benchmarks: see bench/RESULTS.md. Each uses MYSQL_URL, or starts a
 # throwaway mariadbd (scripts/with-mysql.sh). Shorter runs, e.g.:

@@ -119,8 +119,8 @@ pub use error::{Error, ErrorKind, Result, ServerError};
 #[doc(inline)]
 pub use mysqlclient_async_derive::FromRow;
 pub use opts::{
-    IntoOpts, IoMode, Opts, OptsBuilder, Secret, SslMode, DEFAULT_MAX_CONCURRENT_CONNECTS,
-    DEFAULT_STMT_CACHE_SIZE,
+    IntoOpts, IoMode, Opts, OptsBuilder, Secret, SslMode, DEFAULT_COROUTINE_STACK_SIZE,
+    DEFAULT_MAX_CONCURRENT_CONNECTS, DEFAULT_STMT_CACHE_SIZE, MIN_COROUTINE_STACK_SIZE,
 };
 pub use params::Params;
 pub use pool::{Pool, PoolBuilder, PoolMetrics, PooledConn};

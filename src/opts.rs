@@ -116,6 +116,7 @@ struct Inner {
     stmt_cache_size: usize,
     client_side_params: bool,
     trace_statement_text: bool,
+    coroutine_stack_size: usize,
 }
 
 /// Statements each connection keeps prepared (see
@@ -125,6 +126,22 @@ pub const DEFAULT_STMT_CACHE_SIZE: usize = 256;
 /// Handshakes one process runs at once to one server (see
 /// [`OptsBuilder::max_concurrent_connects`]).
 pub const DEFAULT_MAX_CONCURRENT_CONNECTS: usize = 64;
+
+/// The size in bytes of the stack MariaDB Connector/C gives each connection's
+/// co-routine unless [`OptsBuilder::coroutine_stack_size`] says otherwise: 28 KiB,
+/// four times the deepest use measured (6,952 bytes: a connect that loads the
+/// `client_ed25519` plugin; TLS traffic reaches 6.5 KB, everything else under
+/// 1 KB), rounded up to whole pages. The library's own default is 256 KiB
+/// (Connector/C 3.3). `tests/coroutine_stack.rs` measures every operation and
+/// fails if the margin shrinks below four; the README's "Co-routine stack" has
+/// the figures.
+pub const DEFAULT_COROUTINE_STACK_SIZE: usize = 4096 * 7;
+
+/// The smallest co-routine stack accepted (see
+/// [`OptsBuilder::coroutine_stack_size`]): 16 KiB, twice the deepest use measured,
+/// rounded up to whole pages. A smaller value is an [`ErrorKind::Config`] error:
+/// the stack has no guard page, so a stack too small would corrupt memory.
+pub const MIN_COROUTINE_STACK_SIZE: usize = 4096 * 4;
 
 impl Default for Inner {
     fn default() -> Inner {
@@ -152,6 +169,7 @@ impl Default for Inner {
             stmt_cache_size: DEFAULT_STMT_CACHE_SIZE,
             client_side_params: false,
             trace_statement_text: false,
+            coroutine_stack_size: DEFAULT_COROUTINE_STACK_SIZE,
         }
     }
 }
@@ -217,6 +235,7 @@ impl Opts {
     /// | `init` | SQL run after connecting; repeat for several |
     /// | `multi_statements`, `client_side_params`, `trace_statement_text` | `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`) |
     /// | `stmt_cache_size` | number of statements |
+    /// | `coroutine_stack_size` | bytes (MariaDB Connector/C only; ignored elsewhere) |
     /// | `io_mode` | `nonblocking` or `readable_then_read` |
     /// | `ssl_mode` (or `sslmode`) | `disabled`, `preferred`, `required`, `verify_ca`, `verify_identity` |
     /// | `ssl_ca`, `ssl_cert`, `ssl_key` | file paths |
@@ -349,6 +368,13 @@ impl Opts {
                         .parse::<usize>()
                         .map_err(|_| bad(format!("{k}={v}: expected a number of statements")))?;
                     (b.stmt_cache_size(n), n.to_string())
+                }
+                "coroutine_stack_size" => {
+                    let n = v
+                        .parse::<usize>()
+                        .map_err(|_| bad(format!("{k}={v}: expected a number of bytes")))?;
+                    check_coroutine_stack_size(n)?;
+                    (b.coroutine_stack_size(n), n.to_string())
                 }
                 "client_side_params" => {
                     let on = flag(&v)?;
@@ -520,6 +546,12 @@ impl Opts {
     pub fn stmt_cache_size(&self) -> usize {
         self.0.stmt_cache_size
     }
+    /// The size in bytes of the co-routine stack MariaDB Connector/C allocates for
+    /// this connection (default [`DEFAULT_COROUTINE_STACK_SIZE`]); see
+    /// [`OptsBuilder::coroutine_stack_size`].
+    pub fn coroutine_stack_size(&self) -> usize {
+        self.0.coroutine_stack_size
+    }
     /// Whether `exec*` fills in parameters on the client instead of using
     /// server-side prepared statements (default `false`).
     pub fn client_side_params(&self) -> bool {
@@ -581,6 +613,7 @@ const URL_OPTIONS: &[(&str, &str)] = &[
     ("init", "init"),
     ("multi_statements", "multi_statements"),
     ("stmt_cache_size", "stmt_cache_size"),
+    ("coroutine_stack_size", "coroutine_stack_size"),
     ("client_side_params", "client_side_params"),
     ("trace_statement_text", "trace_statement_text"),
     ("io_mode", "io_mode"),
@@ -608,6 +641,23 @@ const URL_OPTIONS: &[(&str, &str)] = &[
     ("prefer_socket", "prefer_socket"),
     ("tcp_nodelay", "tcp_nodelay"),
 ];
+
+/// A co-routine stack size below [`MIN_COROUTINE_STACK_SIZE`] is a configuration
+/// error (on every backend, so that options valid on one are valid on all).
+pub(crate) fn check_coroutine_stack_size(n: usize) -> Result<()> {
+    if n < MIN_COROUTINE_STACK_SIZE {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "coroutine_stack_size {n} is below the smallest accepted, \
+                 {MIN_COROUTINE_STACK_SIZE} bytes (the client library's co-routine \
+                 stack has no guard page: a stack too small corrupts memory)"
+            ),
+        )
+        .with_fatal(false));
+    }
+    Ok(())
+}
 
 /// Options of mysql_async and sqlx with no equivalent here, and why.
 const URL_UNSUPPORTED: &[(&str, &str)] = &[
@@ -894,6 +944,23 @@ impl OptsBuilder {
         self.0.stmt_cache_size = n;
         self
     }
+    /// The size in bytes of the stack MariaDB Connector/C allocates for each
+    /// connection's co-routine, on which every non-blocking step runs (default
+    /// [`DEFAULT_COROUTINE_STACK_SIZE`]; URL `coroutine_stack_size=N`).
+    ///
+    /// The library allocates it with `malloc` when the connection is made, with no
+    /// guard page below it: a stack too small for the deepest step corrupts the
+    /// heap instead of failing cleanly. A size below [`MIN_COROUTINE_STACK_SIZE`] is
+    /// therefore refused with an [`ErrorKind::Config`] error when connecting. See
+    /// the README's "Co-routine stack" design note for the measured depths.
+    ///
+    /// Only the `mariadb` backend has a co-routine (see [`crate::backend`]); the
+    /// `oracle` and `portable` backends, and [`IoMode::ReadableThenRead`]
+    /// connections, check the value and otherwise ignore it.
+    pub fn coroutine_stack_size(mut self, bytes: usize) -> Self {
+        self.0.coroutine_stack_size = bytes;
+        self
+    }
     /// Fill in `exec*` parameters on the client and send text, instead of using
     /// server-side prepared statements (default `false`; URL
     /// `client_side_params=true`). For proxies that do not support prepared
@@ -1143,6 +1210,34 @@ mod tests {
             parsed("connect_timeout=2")
         );
         assert!(parsed("init=SET%20a%3D1&init=SET%20b%3D2").contains("SET b=2"));
+    }
+
+    #[test]
+    fn coroutine_stack_size_from_the_url() {
+        assert_eq!(
+            Opts::default().coroutine_stack_size(),
+            DEFAULT_COROUTINE_STACK_SIZE
+        );
+        let ok = format!("coroutine_stack_size={MIN_COROUTINE_STACK_SIZE}");
+        assert_eq!(
+            Opts::from_url(&format!("mysql://h/?{ok}"))
+                .unwrap()
+                .coroutine_stack_size(),
+            MIN_COROUTINE_STACK_SIZE
+        );
+        assert_ne!(parsed(&ok), parsed(""));
+        let small = MIN_COROUTINE_STACK_SIZE - 1;
+        let e = error(&format!("coroutine_stack_size={small}"));
+        assert!(e.contains("below the smallest accepted"), "{e}");
+        assert!(error("coroutine_stack_size=big").contains("expected a number of bytes"));
+        assert!(error("coroutine_stack_size=-1").contains("expected a number of bytes"));
+        assert!(error("coroutine_stak_size=65536").contains("did you mean `coroutine_stack_size`?"));
+        let e = error("coroutine_stack_size=65536&coroutine_stack_size=32768");
+        assert!(e.contains("conflicting URL options"), "{e}");
+        assert_eq!(
+            parsed("coroutine_stack_size=65536&coroutine_stack_size=65536"),
+            parsed("coroutine_stack_size=65536")
+        );
     }
 
     #[test]

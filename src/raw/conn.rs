@@ -435,8 +435,11 @@ impl RawConn {
         }
         self.apply_tls(opts)?;
         self.trace.set_opts(opts);
+        crate::opts::check_coroutine_stack_size(opts.coroutine_stack_size())?;
         // SAFETY: our fresh handle, before connecting.
-        if nonblocking && !unsafe { backend::prepare_handle(self.as_ptr()) } {
+        if nonblocking
+            && !unsafe { backend::prepare_handle(self.as_ptr(), opts.coroutine_stack_size()) }
+        {
             return Err(Error::new(
                 ErrorKind::Client,
                 "the client library refused to enable its non-blocking API",

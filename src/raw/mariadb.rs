@@ -68,13 +68,28 @@ enum ConnectSite {
 }
 
 /// Turn the non-blocking API on for a fresh handle (`MYSQL_OPT_NONBLOCK`, which
-/// allocates the co-routine's context). Returns false if the library refused.
+/// allocates the co-routine's context and a stack of `stack_size` bytes). Returns
+/// false if the library refused (e.g. the allocation failed).
+///
+/// The option's argument is a pointer to a `size_t` stack size (NULL or 0 means
+/// the library's own default: `4096 * 64` in Connector/C 3.3.20, `4096 * 15` in
+/// older releases); the library reads it during the call.
+/// The stack is one `malloc` with no guard page, so the caller checks the size
+/// against the measured depth first (`opts::check_coroutine_stack_size`).
 ///
 /// # Safety
 /// `m` is a live handle used by this thread only.
-pub(crate) unsafe fn prepare_handle(m: *mut ffi::MYSQL) -> bool {
-    // SAFETY: per the contract; the option takes no argument.
-    unsafe { ffi::mysql_options(m, ffi::mysql_option::MYSQL_OPT_NONBLOCK, ptr::null()) == 0 }
+pub(crate) unsafe fn prepare_handle(m: *mut ffi::MYSQL, stack_size: usize) -> bool {
+    let size: libc::size_t = stack_size;
+    // SAFETY: per the contract; the option reads one `size_t` through the pointer,
+    // which is alive for the call.
+    unsafe {
+        ffi::mysql_options(
+            m,
+            ffi::mysql_option::MYSQL_OPT_NONBLOCK,
+            (&size as *const libc::size_t).cast(),
+        ) == 0
+    }
 }
 
 /// Start an operation with its `_start` call.

@@ -102,11 +102,12 @@ impl State {
     }
 }
 
-/// Nothing to switch on: the `_nonblocking` calls are non-blocking by themselves.
+/// Nothing to switch on: the `_nonblocking` calls are non-blocking by themselves
+/// and run on the caller's stack (no co-routine, so the stack size is ignored).
 ///
 /// # Safety
 /// `m` is a live handle.
-pub(crate) unsafe fn prepare_handle(_m: *mut ffi::MYSQL) -> bool {
+pub(crate) unsafe fn prepare_handle(_m: *mut ffi::MYSQL, _stack_size: usize) -> bool {
     true
 }
 

@@ -39,11 +39,11 @@ impl State {
     }
 }
 
-/// There is no non-blocking mode to switch on.
+/// There is no non-blocking mode to switch on (and no co-routine stack to size).
 ///
 /// # Safety
 /// `m` is a live handle.
-pub(crate) unsafe fn prepare_handle(_m: *mut ffi::MYSQL) -> bool {
+pub(crate) unsafe fn prepare_handle(_m: *mut ffi::MYSQL, _stack_size: usize) -> bool {
     false
 }
 
