@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # A database for the benchmarks: MYSQL_URL if it is set, otherwise a private,
-# throwaway mariadbd (temp datadir, own unix socket, a free port on 127.0.0.1,
-# --max-connections=3000 for the c=1000 runs), stopped and deleted on exit.
+# throwaway mariadbd (temp datadir, own unix socket, a free port on 127.0.0.1),
+# stopped and deleted on exit. Its --max-connections is MYSQL_MAX_CONNECTIONS
+# (default 3000, for the c=1000 runs); for more, the open-files limit is raised
+# first (the hard limit too when root, up to /proc/sys/fs/nr_open) and passed on as
+# --open-files-limit, since every connection is a socket.
 #
 #   scripts/with-mysql.sh COMMAND [ARGS...]   run COMMAND with MYSQL_URL exported
 #   source scripts/with-mysql.sh; ensure_mysql   (from another bash script)
@@ -60,15 +63,44 @@ start_throwaway_mysql() {
   return 1
 }
 
+# Raise this shell's open-files limit to at least $1 (the hard limit too when
+# allowed: root), capped by /proc/sys/fs/nr_open; never lowers it. Sets
+# open_files to the soft limit in force. (Not for $(...): a subshell's limit
+# does not outlive it.)
+raise_open_files() {
+  local want=$1 hard nr_open
+  nr_open=$(cat /proc/sys/fs/nr_open 2>/dev/null || echo 1048576)
+  [ "$want" -gt "$nr_open" ] && want=$nr_open
+  hard=$(ulimit -Hn)
+  if [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ]; then
+    ulimit -Hn "$want" 2>/dev/null || true
+    hard=$(ulimit -Hn)
+  fi
+  [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ] && want=$hard
+  if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$want" ]; then
+    ulimit -Sn "$want" 2>/dev/null || true
+  fi
+  open_files=$(ulimit -Sn)
+}
+
 _start_mariadbd() {
-  local mariadbd=$1 port
+  local mariadbd=$1 port max_conn files
+  max_conn=${MYSQL_MAX_CONNECTIONS:-3000}
+  # A socket per connection, plus tables, logs and spare.
+  raise_open_files $((2 * max_conn + 4096))
+  files=$open_files
+  [ "$files" = unlimited ] && files=$((2 * max_conn + 4096))
+  if [ "$files" -lt $((max_conn + 1024)) ]; then
+    echo "with-mysql: only $files open files for $max_conn connections (not root?); expect refused connections" >&2
+  fi
   port=$(_free_port)
   : >"$_mysql_tmp/error.log"
-  echo "with-mysql: starting a throwaway mariadbd on 127.0.0.1:$port (datadir $_mysql_tmp)" >&2
+  echo "with-mysql: starting a throwaway mariadbd on 127.0.0.1:$port (datadir $_mysql_tmp, max_connections $max_conn, open files $files)" >&2
   "$mariadbd" --no-defaults --datadir="$_mysql_tmp/data" --user="$(id -un)" \
     --socket="$_mysql_tmp/mysqld.sock" --port="$port" --bind-address=127.0.0.1 \
     --pid-file="$_mysql_tmp/mysqld.pid" --log-error="$_mysql_tmp/error.log" \
-    --max-connections=3000 --back-log=4096 --max-connect-errors=1000000 \
+    --max-connections="$max_conn" --back-log=4096 --max-connect-errors=1000000 \
+    --open-files-limit="$files" \
     --thread-cache-size=3000 --skip-name-resolve --skip-log-bin \
     --innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=0 \
     --performance-schema=OFF --skip-ssl >/dev/null 2>&1 &

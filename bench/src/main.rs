@@ -15,10 +15,22 @@
 //!   the server is a local mariadbd, its CPU time per query too (`/proc/PID/stat`);
 //! - rows/s reading a 200,000-row x 5-column table (BIGINT, VARCHAR, DOUBLE,
 //!   DATETIME(6), TEXT) into `Vec<(i64, String, f64, String, String)>`;
-//! - Chartio at c = 1000 without HTTP: 1000 tasks (threads for `mysql`) each run
-//!   `rounds` x (check out a pooled connection, `SELECT SLEEP(1)`, return it), on a
-//!   cold pool (empty: the 1000 connects are inside the timing) and on a warm one
-//!   (1000 connections already open), against `null` (the same tasks sleeping 1 s);
+//! - Chartio without HTTP at each `--chartio-c` level (1,000, 5,000 and 10,000):
+//!   c tasks (threads for `mysql`) each run `--rounds` x (check out a pooled
+//!   connection, `SELECT SLEEP(1)`, return it), n = rounds x c requests, on a cold
+//!   pool (empty: the c connects are inside the timing) and on a warm one (c
+//!   connections already open), against `null` (the same tasks sleeping 1 s) at the
+//!   same level, each driver as a percentage of it. A failed checkout or query is
+//!   counted (with the first error text of each kind) and the task goes on; q/s
+//!   counts the requests that succeeded;
+//! - `storm`: N connections opened at once (`--storm`, 1,000, 5,000 and 10,000):
+//!   from N tasks on one current-thread runtime for the async drivers, from
+//!   `--storm-threads` (64) threads for `mysql`; the time until all are open, the
+//!   failures (first error text of each kind), the peak RSS (`VmHWM`) and the RSS
+//!   with all open, each (driver, N) in a child process of its own (`src/scale.rs`);
+//! - `footprint`: per-connection memory (RSS) and descriptors with
+//!   `--footprint-conns` (1,000) connections open, idle and after each has read a
+//!   1,000-row result, each driver in a child process of its own;
 //! - the pool's checkout cycle (check out, `DO 1`, return) at c = 1 and 16 for the
 //!   async pools, ours with and without its session reset on return: what the reset
 //!   costs per checkout;
@@ -34,28 +46,35 @@
 //! (COM_QUERY: `query` for ours, mysql and mysql_async, `raw_sql` for sqlx), so the
 //! server does the same work for all;
 //! DATETIME(6) is read as its text. The async drivers share one current-thread tokio
-//! runtime (one core, the Tornado setting); the sync `mysql` crate gets one OS thread
-//! per connection. Pools use each driver's defaults apart from their size
-//! (mysql and mysql_async reset each returned connection, mysql and sqlx ping on checkout:
-//! that is what their users get). `make bench` (scripts/bench.sh) pins a throwaway
+//! runtime (one core, the Tornado setting); with `--workers N` (N >= 1) they run
+//! SELECT 1 and Chartio on a multi-thread runtime of N workers instead (tasks from
+//! `tokio::spawn`; every other section stays on the current-thread one). The sync
+//! `mysql` crate gets one OS thread per connection. Pools use each driver's defaults
+//! apart from their size (mysql and mysql_async reset each returned connection, mysql
+//! and sqlx ping on checkout: that is what their users get). `make bench` (scripts/bench.sh) pins a throwaway
 //! server to one core and this program to the other, so that every driver has one
 //! client core and the scheduler cannot put client and server on one core for some
-//! runs and not others.
+//! runs and not others. The thousands of connections need a server that accepts
+//! them and open-files limits to match: scripts/bench.sh starts the throwaway server
+//! with `MYSQL_MAX_CONNECTIONS=12000` and raises the open-files limit (this program
+//! raises its soft limit to the hard one, and the hard one to 65,536 when allowed);
+//! `footprint` shows how many descriptors each driver holds per connection.
 //!
 //! Chartio here has no HTTP layer, on purpose: it compares the drivers and their pools
 //! alone. The HTTP version (examples/chartio.rs driven by ab, `make chartio-sweep`)
 //! measures our modes with axum in front.
 
-use std::cell::Cell;
-use std::rc::Rc;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mysqlclient_async_bench::{fmt_num, Mark, Measurement, Rounds, Table};
 
+mod scale;
 mod stmt;
 
-type R<T> = Result<T, Box<dyn std::error::Error>>;
+type R<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const DECODE_TABLE: &str = "bench_decode";
 
@@ -81,18 +100,35 @@ struct Config {
     batch_rows: u64,
     decode_iters: usize,
     repeat: usize,
-    chartio_c: usize,
+    /// Chartio's concurrency levels.
+    chartio_c: Vec<usize>,
     chartio_rounds: usize,
     sleep: f64,
+    /// `storm`: connections opened at once, one child process per driver and level.
+    storm: Vec<usize>,
+    /// `storm`: the threads opening the sync `mysql` crate's connections.
+    storm_threads: usize,
+    /// `footprint`: connections held by each driver's child process.
+    footprint_conns: usize,
+    /// Workers of the multi-thread runtime for select1 and chartio (0: the
+    /// current-thread runtime).
+    workers: usize,
+    /// The longest a child process may take before it is killed.
+    child_timeout: Duration,
     drivers: Vec<String>,
     sections: Vec<String>,
     out: String,
+    /// Set in a child process (re-executed with `--child`): what it measures.
+    child: Option<scale::Child>,
 }
 
 const USAGE: &str = "usage: mysqlclient-async-bench [--url URL] [--levels 1,16,64] [--secs 3] \
 [--warmup 0.5] [--repeat 3] [--rows 200000] [--stmt-rows 200000] [--batch-rows 100000] [--decode-iters 3] \
-[--chartio-c 1000] [--rounds 10] [--sleep 1] [--drivers ours,mysql_async,sqlx,mysql] \
-[--only select1,decode,chartio,checkout,stmt_read,point_select,insert_batch,pool_exec] [--out target/bench/report.md]";
+[--chartio-c 1000,5000,10000] [--rounds 5] [--sleep 1] [--workers 0] \
+[--storm 1000,5000,10000] [--storm-threads 64] [--footprint-conns 1000] [--child-timeout 600] \
+[--drivers ours,mysql_async,sqlx,mysql] \
+[--only select1,decode,chartio,checkout,stmt_read,point_select,insert_batch,pool_exec,storm,footprint] \
+[--out target/bench/report.md]";
 
 fn all_drivers() -> Vec<String> {
     let mut d = vec!["ours".to_string()];
@@ -116,9 +152,14 @@ fn parse_args() -> R<Config> {
         batch_rows: 100_000,
         decode_iters: 3,
         repeat: 3,
-        chartio_c: 1000,
-        chartio_rounds: 10,
+        chartio_c: vec![1000, 5000, 10_000],
+        chartio_rounds: 5,
         sleep: 1.0,
+        storm: vec![1000, 5000, 10_000],
+        storm_threads: 64,
+        footprint_conns: 1000,
+        workers: 0,
+        child_timeout: Duration::from_secs(600),
         drivers: all_drivers(),
         sections: vec![
             "select1".into(),
@@ -129,9 +170,14 @@ fn parse_args() -> R<Config> {
             "point_select".into(),
             "insert_batch".into(),
             "pool_exec".into(),
+            "storm".into(),
+            "footprint".into(),
         ],
         out: "target/bench/report.md".into(),
+        child: None,
     };
+    let mut child_kind = None;
+    let mut child_n = 0usize;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut val = || {
@@ -144,14 +190,19 @@ fn parse_args() -> R<Config> {
                 .filter(|x| !x.is_empty())
                 .collect()
         };
+        let sizes = |s: String| -> R<Vec<usize>> {
+            let v = list(s)
+                .iter()
+                .map(|x| x.parse::<usize>())
+                .collect::<Result<Vec<_>, _>>()?;
+            if v.contains(&0) {
+                return Err(format!("{a}: levels start at 1").into());
+            }
+            Ok(v)
+        };
         match a.as_str() {
             "--url" => url = val()?,
-            "--levels" => {
-                cfg.levels = list(val()?)
-                    .iter()
-                    .map(|x| x.parse())
-                    .collect::<Result<_, _>>()?
-            }
+            "--levels" => cfg.levels = sizes(val()?)?,
             "--secs" => cfg.window = Duration::from_secs_f64(val()?.parse()?),
             "--warmup" => cfg.warmup = Duration::from_secs_f64(val()?.parse()?),
             "--rows" => cfg.rows = val()?.parse()?,
@@ -159,7 +210,15 @@ fn parse_args() -> R<Config> {
             "--batch-rows" => cfg.batch_rows = val()?.parse::<u64>()?.max(1),
             "--decode-iters" => cfg.decode_iters = val()?.parse::<usize>()?.max(1),
             "--repeat" => cfg.repeat = val()?.parse::<usize>()?.max(1),
-            "--chartio-c" => cfg.chartio_c = val()?.parse::<usize>()?.max(1),
+            "--chartio-c" => cfg.chartio_c = sizes(val()?)?,
+            "--storm" => cfg.storm = sizes(val()?)?,
+            "--storm-threads" => cfg.storm_threads = val()?.parse::<usize>()?.max(1),
+            "--footprint-conns" => cfg.footprint_conns = val()?.parse::<usize>()?.max(1),
+            "--workers" => cfg.workers = val()?.parse()?,
+            "--child-timeout" => cfg.child_timeout = Duration::from_secs_f64(val()?.parse()?),
+            // Hidden: the child processes of `storm` and `footprint`.
+            "--child" => child_kind = Some(val()?),
+            "--child-n" => child_n = val()?.parse()?,
             "--rounds" => cfg.chartio_rounds = val()?.parse::<usize>()?.max(1),
             "--sleep" => cfg.sleep = val()?.parse()?,
             "--drivers" => cfg.drivers = list(val()?),
@@ -179,6 +238,9 @@ fn parse_args() -> R<Config> {
             .into());
         }
     }
+    if let Some(kind) = child_kind {
+        cfg.child = Some(scale::Child::parse(&kind, child_n)?);
+    }
     let base = url.split('?').next().unwrap_or(&url).to_string();
     cfg.peer_url = base.clone();
     cfg.url = if url.contains("ssl_mode=") {
@@ -193,22 +255,126 @@ fn parse_args() -> R<Config> {
 
 // ---------------------------------------------------------------- async drivers
 
-/// One async driver, as its users would write it.
-#[allow(async_fn_in_trait)]
+/// One async driver, as its users would write it. Its futures are `Send`, so that
+/// the same code runs as tasks of the current-thread runtime (local tasks) and of a
+/// multi-thread one (`--workers`; see [`spawn`]).
 trait AsyncDriver: 'static {
-    type Conn: 'static;
-    type Pool: Clone + 'static;
-    type Pooled: 'static;
-    async fn connect(cfg: &Config) -> R<Self::Conn>;
-    async fn select1(conn: &mut Self::Conn) -> R<i64>;
+    type Conn: Send + 'static;
+    type Pool: Clone + Send + Sync + 'static;
+    type Pooled: Send + 'static;
+    fn connect(cfg: &Config) -> impl Future<Output = R<Self::Conn>> + Send;
+    fn select1(conn: &mut Self::Conn) -> impl Future<Output = R<i64>> + Send;
     /// Read every row into tuples; returns (rows, a checksum).
-    async fn decode(conn: &mut Self::Conn, sql: &str) -> R<(usize, u64)>;
-    async fn close(conn: Self::Conn);
+    fn decode(conn: &mut Self::Conn, sql: &str) -> impl Future<Output = R<(usize, u64)>> + Send;
+    fn close(conn: Self::Conn) -> impl Future<Output = ()> + Send;
     /// An empty pool of at most `max` connections.
     fn pool(cfg: &Config, max: usize) -> R<Self::Pool>;
-    async fn checkout(pool: &Self::Pool) -> R<Self::Pooled>;
-    async fn exec(conn: &mut Self::Pooled, sql: &str) -> R<()>;
-    async fn close_pool(pool: Self::Pool);
+    fn checkout(pool: &Self::Pool) -> impl Future<Output = R<Self::Pooled>> + Send;
+    fn exec(conn: &mut Self::Pooled, sql: &str) -> impl Future<Output = R<()>> + Send;
+    fn close_pool(pool: Self::Pool) -> impl Future<Output = ()> + Send;
+}
+
+/// Spawn a task: a local task on the current-thread runtime (inside its `LocalSet`,
+/// as the benchmark always ran), a task any worker may run on a multi-thread one.
+fn spawn<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => tokio::task::spawn_local(fut),
+        _ => tokio::spawn(fut),
+    }
+}
+
+/// The runtimes: the current-thread one with its `LocalSet` for every section, and
+/// with `--workers N` a multi-thread one of N workers for select1 and chartio.
+struct Exec {
+    rt: tokio::runtime::Runtime,
+    local: tokio::task::LocalSet,
+    multi: Option<tokio::runtime::Runtime>,
+}
+
+impl Exec {
+    fn new(workers: usize) -> R<Exec> {
+        let multi = if workers > 0 {
+            Some(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(workers)
+                    .enable_all()
+                    .build()?,
+            )
+        } else {
+            None
+        };
+        Ok(Exec {
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+            local: tokio::task::LocalSet::new(),
+            multi,
+        })
+    }
+
+    /// Run `fut` on the current-thread runtime.
+    fn local<F: Future>(&self, fut: F) -> F::Output {
+        self.local.block_on(&self.rt, fut)
+    }
+
+    /// Run `fut` on the multi-thread runtime if there is one (its tasks spread over
+    /// the workers), else on the current-thread one.
+    fn scaled<F: Future>(&self, fut: F) -> F::Output {
+        match &self.multi {
+            Some(rt) => rt.block_on(fut),
+            None => self.local(fut),
+        }
+    }
+
+    /// How the async drivers run select1 and chartio, for the report.
+    fn describe(&self, cfg: &Config) -> String {
+        match self.multi {
+            Some(_) => format!(
+                "on a multi-thread tokio runtime of {} workers for SELECT 1 and Chartio \
+                 (one current-thread runtime elsewhere)",
+                cfg.workers
+            ),
+            None => "on one current-thread tokio runtime".into(),
+        }
+    }
+}
+
+/// Failed operations: how many, and the first error text of each kind (the message
+/// with its numbers blanked out).
+#[derive(Default)]
+struct Failures {
+    count: AtomicU64,
+    kinds: Mutex<Vec<(String, u64, String)>>,
+}
+
+impl Failures {
+    fn add(&self, err: &str) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let kind: String = err
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .take(80)
+            .collect();
+        let mut kinds = self.kinds.lock().unwrap_or_else(|e| e.into_inner());
+        match kinds.iter_mut().find(|(k, _, _)| *k == kind) {
+            Some((_, n, _)) => *n += 1,
+            None => kinds.push((kind, 1, err.to_string())),
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// (count, first text) of each kind, in order of first appearance.
+    fn kinds(&self) -> Vec<(u64, String)> {
+        let kinds = self.kinds.lock().unwrap_or_else(|e| e.into_inner());
+        kinds.iter().map(|(_, n, t)| (*n, t.clone())).collect()
+    }
 }
 
 type Decoded = (i64, String, f64, String, String);
@@ -267,7 +433,6 @@ mod peers {
     use super::*;
     use mysql_async::prelude::Queryable as _;
     use sqlx::{Connection as _, Row as _};
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Barrier;
 
     pub struct MysqlAsync;
@@ -386,7 +551,7 @@ mod peers {
 
     use mysql::prelude::Queryable as _;
 
-    fn my_opts(cfg: &Config, pool_max: Option<usize>) -> R<mysql::Opts> {
+    pub fn my_opts(cfg: &Config, pool_max: Option<usize>) -> R<mysql::Opts> {
         let mut b = mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&cfg.peer_url)?)
             .prefer_socket(false);
         if let Some(max) = pool_max {
@@ -457,54 +622,67 @@ mod peers {
         Ok(m)
     }
 
-    pub fn chartio_threads(cfg: &Config, warm: bool) -> R<Measurement> {
-        let c = cfg.chartio_c;
+    /// Chartio on threads: `c` threads, each `rounds` x (check out, slow query,
+    /// return), failed requests counted.
+    pub fn chartio_threads(cfg: &Config, c: usize, warm: bool) -> R<ChartioRun> {
         let pool = mysql::Pool::new(my_opts(cfg, Some(c))?)?;
         let sql = sleep_sql(cfg);
-        let spawn = |f: Box<dyn FnOnce() -> Result<(), String> + Send>| {
+        let spawn = |f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .stack_size(256 * 1024)
                 .spawn(f)
                 .map_err(|e| e.to_string())
         };
+        let warmup = Arc::new(Failures::default());
         if warm {
             let all = Arc::new(Barrier::new(c));
             let mut threads = Vec::new();
             for _ in 0..c {
-                let (pool, all) = (pool.clone(), all.clone());
+                let (pool, all, warmup) = (pool.clone(), all.clone(), warmup.clone());
                 threads.push(spawn(Box::new(move || {
-                    let conn = pool.get_conn().map_err(|e| e.to_string())?;
+                    // Every thread reaches the barrier, whether it got a connection or not.
+                    let conn = pool.get_conn().map_err(|e| warmup.add(&e.to_string()));
                     all.wait();
                     drop(conn);
-                    Ok(())
                 }))?);
             }
             for t in threads {
-                t.join().map_err(|_| "thread panicked")??;
+                t.join().map_err(|_| "thread panicked")?;
             }
         }
+        let failures = Arc::new(Failures::default());
+        let done = Arc::new(AtomicU64::new(0));
         let start = Arc::new(Barrier::new(c + 1));
         let mut threads = Vec::new();
         for _ in 0..c {
             let (pool, start, sql) = (pool.clone(), start.clone(), sql.clone());
+            let (failures, done) = (failures.clone(), done.clone());
             let rounds = cfg.chartio_rounds;
             threads.push(spawn(Box::new(move || {
                 start.wait();
                 for _ in 0..rounds {
-                    let mut conn = pool.get_conn().map_err(|e| e.to_string())?;
-                    conn.query_drop(&sql).map_err(|e| e.to_string())?;
+                    let r = pool.get_conn().and_then(|mut conn| conn.query_drop(&sql));
+                    match r {
+                        Ok(()) => {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => failures.add(&e.to_string()),
+                    }
                 }
-                Ok(())
             }))?);
         }
         start.wait();
         let m0 = Mark::now(0);
         for t in threads {
-            t.join().map_err(|_| "thread panicked")??;
+            t.join().map_err(|_| "thread panicked")?;
         }
-        let m = m0.until(&Mark::now((c * cfg.chartio_rounds) as u64));
+        let m = m0.until(&Mark::now(done.load(Ordering::Relaxed)));
         drop(pool);
-        Ok(m)
+        Ok(ChartioRun {
+            m,
+            failures,
+            warmup,
+        })
     }
 }
 
@@ -526,18 +704,18 @@ async fn select1_async<D: AsyncDriver>(cfg: &Config, c: usize) -> R<Measurement>
     for _ in 0..c {
         conns.push(D::connect(cfg).await?);
     }
-    let count = Rc::new(Cell::new(0u64));
-    let stop = Rc::new(Cell::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for mut conn in conns {
         let (count, stop) = (count.clone(), stop.clone());
-        tasks.push(tokio::task::spawn_local(async move {
-            while !stop.get() {
+        tasks.push(spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
                 let v = D::select1(&mut conn).await.map_err(|e| e.to_string())?;
                 if v != 1 {
                     return Err(format!("SELECT 1 returned {v}"));
                 }
-                count.set(count.get() + 1);
+                count.fetch_add(1, Ordering::Relaxed);
             }
             D::close(conn).await;
             Ok::<(), String>(())
@@ -549,15 +727,15 @@ async fn select1_async<D: AsyncDriver>(cfg: &Config, c: usize) -> R<Measurement>
 /// Let `tasks` count for the warm-up, then measure the window, then stop them.
 async fn measure_window(
     cfg: &Config,
-    count: &Cell<u64>,
-    stop: &Cell<bool>,
+    count: &AtomicU64,
+    stop: &AtomicBool,
     tasks: Vec<tokio::task::JoinHandle<Result<(), String>>>,
 ) -> R<Measurement> {
     tokio::time::sleep(cfg.warmup).await;
-    let m0 = Mark::now(count.get());
+    let m0 = Mark::now(count.load(Ordering::Relaxed));
     tokio::time::sleep(cfg.window).await;
-    let m1 = Mark::now(count.get());
-    stop.set(true);
+    let m1 = Mark::now(count.load(Ordering::Relaxed));
+    stop.store(true, Ordering::Relaxed);
     for t in tasks {
         t.await??;
     }
@@ -573,19 +751,19 @@ async fn checkout_async<D: AsyncDriver>(cfg: &Config, c: usize) -> R<Measurement
         held.push(D::checkout(&pool).await?);
     }
     drop(held);
-    let count = Rc::new(Cell::new(0u64));
-    let stop = Rc::new(Cell::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for _ in 0..c {
         let (pool, count, stop) = (pool.clone(), count.clone(), stop.clone());
-        tasks.push(tokio::task::spawn_local(async move {
-            while !stop.get() {
+        tasks.push(spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
                 let mut conn = D::checkout(&pool).await.map_err(|e| e.to_string())?;
                 D::exec(&mut conn, "DO 1")
                     .await
                     .map_err(|e| e.to_string())?;
                 drop(conn);
-                count.set(count.get() + 1);
+                count.fetch_add(1, Ordering::Relaxed);
             }
             Ok::<(), String>(())
         }));
@@ -608,65 +786,96 @@ async fn decode_async<D: AsyncDriver>(cfg: &Config) -> R<Measurement> {
     Ok(m)
 }
 
-/// Chartio without HTTP: `chartio_c` tasks, each `rounds` x (check out, slow query,
-/// return). Cold: the pool starts empty. Warm: `chartio_c` connections are opened
-/// (and held at once) before the clock starts.
-async fn chartio_async<D: AsyncDriver>(cfg: &Config, warm: bool) -> R<Measurement> {
-    let c = cfg.chartio_c;
+/// One Chartio run of a driver at one level: the requests that succeeded (the
+/// measurement's operations), the failed ones, and the warm-up's failed checkouts.
+pub struct ChartioRun {
+    m: Measurement,
+    failures: Arc<Failures>,
+    warmup: Arc<Failures>,
+}
+
+/// Chartio without HTTP: `c` tasks, each `rounds` x (check out, slow query,
+/// return). Cold: the pool starts empty. Warm: `c` connections are opened (and held
+/// at once) before the clock starts. A failed checkout or query is counted, and the
+/// task goes on with its next request.
+async fn chartio_async<D: AsyncDriver>(cfg: &Config, c: usize, warm: bool) -> R<ChartioRun> {
     let pool = D::pool(cfg, c)?;
+    let warmup = Arc::new(Failures::default());
     if warm {
         let all = Arc::new(tokio::sync::Barrier::new(c));
         let mut tasks = Vec::new();
         for _ in 0..c {
-            let (pool, all) = (pool.clone(), all.clone());
-            tasks.push(tokio::task::spawn_local(async move {
-                let mut conn = D::checkout(&pool).await.map_err(|e| e.to_string())?;
-                D::exec(&mut conn, "DO 1")
-                    .await
-                    .map_err(|e| e.to_string())?;
+            let (pool, all, warmup) = (pool.clone(), all.clone(), warmup.clone());
+            tasks.push(spawn(async move {
+                let conn = match D::checkout(&pool).await {
+                    Ok(mut conn) => match D::exec(&mut conn, "DO 1").await {
+                        Ok(()) => Some(conn),
+                        Err(e) => {
+                            warmup.add(&e.to_string());
+                            None
+                        }
+                    },
+                    Err(e) => {
+                        warmup.add(&e.to_string());
+                        None
+                    }
+                };
+                // Every task reaches the barrier, whether it got a connection or not.
                 all.wait().await;
                 drop(conn);
-                Ok::<(), String>(())
             }));
         }
         for t in tasks {
-            t.await??;
+            t.await?;
         }
     }
-    let sql: Rc<str> = sleep_sql(cfg).into();
-    let start = Rc::new(tokio::sync::Barrier::new(c + 1));
+    let sql: Arc<str> = sleep_sql(cfg).into();
+    let start = Arc::new(tokio::sync::Barrier::new(c + 1));
+    let failures = Arc::new(Failures::default());
+    let done = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..c {
         let (pool, sql, start, rounds) =
             (pool.clone(), sql.clone(), start.clone(), cfg.chartio_rounds);
-        tasks.push(tokio::task::spawn_local(async move {
+        let (failures, done) = (failures.clone(), done.clone());
+        tasks.push(spawn(async move {
             start.wait().await;
             for _ in 0..rounds {
-                let mut conn = D::checkout(&pool).await.map_err(|e| e.to_string())?;
-                D::exec(&mut conn, &sql).await.map_err(|e| e.to_string())?;
+                let r = match D::checkout(&pool).await {
+                    Ok(mut conn) => D::exec(&mut conn, &sql).await,
+                    Err(e) => Err(e),
+                };
+                match r {
+                    Ok(()) => {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => failures.add(&e.to_string()),
+                }
             }
-            Ok::<(), String>(())
         }));
     }
     start.wait().await;
     let m0 = Mark::now(0);
     for t in tasks {
-        t.await??;
+        t.await?;
     }
-    let m = m0.until(&Mark::now((c * cfg.chartio_rounds) as u64));
+    let m = m0.until(&Mark::now(done.load(Ordering::Relaxed)));
     D::close_pool(pool).await;
-    Ok(m)
+    Ok(ChartioRun {
+        m,
+        failures,
+        warmup,
+    })
 }
 
 /// The ceiling: the same tasks, sleeping instead of querying.
-async fn chartio_null(cfg: &Config) -> R<Measurement> {
-    let c = cfg.chartio_c;
+async fn chartio_null(cfg: &Config, c: usize) -> R<Measurement> {
     let d = Duration::from_secs_f64(cfg.sleep);
-    let start = Rc::new(tokio::sync::Barrier::new(c + 1));
+    let start = Arc::new(tokio::sync::Barrier::new(c + 1));
     let mut tasks = Vec::new();
     for _ in 0..c {
         let (start, rounds) = (start.clone(), cfg.chartio_rounds);
-        tasks.push(tokio::task::spawn_local(async move {
+        tasks.push(spawn(async move {
             start.wait().await;
             for _ in 0..rounds {
                 tokio::time::sleep(d).await;
@@ -687,7 +896,22 @@ async fn chartio_null(cfg: &Config) -> R<Measurement> {
 #[derive(Default)]
 struct Results {
     rows: Vec<(String, Vec<(String, Measurement)>)>,
-    null_chartio: Option<Measurement>,
+    /// Chartio's `null` at each level.
+    null_chartio: Vec<(usize, Measurement)>,
+    /// Chartio's failures: (level, pool, driver, failed requests and their kinds,
+    /// failed warm-up checkouts and their kinds), for the runs with any.
+    chartio_failures: Vec<ChartioFailures>,
+}
+
+/// The failures of one Chartio run.
+struct ChartioFailures {
+    c: usize,
+    pool: &'static str,
+    driver: String,
+    failed: u64,
+    kinds: Vec<(u64, String)>,
+    warmup_failed: u64,
+    warmup_kinds: Vec<(u64, String)>,
 }
 
 impl Results {
@@ -703,6 +927,12 @@ impl Results {
             .find(|(f, _)| f == figure)
             .and_then(|(_, v)| v.iter().find(|(d, _)| d == driver).map(|(_, m)| *m))
     }
+    fn failed(&self, c: usize, pool: &str, driver: &str) -> u64 {
+        self.chartio_failures
+            .iter()
+            .find(|f| f.c == c && f.pool == pool && f.driver == driver)
+            .map_or(0, |f| f.failed)
+    }
 }
 
 fn note(msg: impl AsRef<str>) {
@@ -713,29 +943,21 @@ fn note(msg: impl AsRef<str>) {
 enum Task {
     Select1(usize),
     Decode,
-    Chartio { warm: bool },
     Checkout(usize),
 }
 
 /// One measurement of one driver.
-fn measure(
-    cfg: &Config,
-    rt: &tokio::runtime::Runtime,
-    local: &tokio::task::LocalSet,
-    driver: &str,
-    task: Task,
-) -> R<Measurement> {
+fn measure(cfg: &Config, exec: &Exec, driver: &str, task: Task) -> R<Measurement> {
     macro_rules! on_async {
         ($d:ty) => {
             match task {
-                Task::Select1(c) => local.block_on(rt, select1_async::<$d>(cfg, c)),
-                Task::Decode => local.block_on(rt, decode_async::<$d>(cfg)),
-                Task::Chartio { warm } => local.block_on(rt, chartio_async::<$d>(cfg, warm)),
-                Task::Checkout(c) => local.block_on(rt, checkout_async::<$d>(cfg, c)),
+                Task::Select1(c) => exec.scaled(select1_async::<$d>(cfg, c)),
+                Task::Decode => exec.local(decode_async::<$d>(cfg)),
+                Task::Checkout(c) => exec.local(checkout_async::<$d>(cfg, c)),
             }
         };
     }
-    let m = match driver {
+    match driver {
         "ours" => on_async!(Ours),
         "ours-noreset" => on_async!(Ours<false>),
         #[cfg(feature = "peers")]
@@ -746,19 +968,29 @@ fn measure(
         "mysql" => match task {
             Task::Select1(c) => peers::select1_threads(cfg, c),
             Task::Decode => peers::decode_sync(cfg),
-            Task::Chartio { warm } => peers::chartio_threads(cfg, warm),
             Task::Checkout(_) => Err("the checkout figure is for the async pools".into()),
         },
         other => Err(format!("unknown driver {other}").into()),
-    }?;
-    if let Task::Chartio { .. } = task {
-        // Let the server finish closing the pool's connections.
-        std::thread::sleep(Duration::from_millis(500));
     }
-    Ok(m)
 }
 
-/// The sample with the median rate.
+/// One Chartio run of one driver at level `c`.
+fn measure_chartio(cfg: &Config, exec: &Exec, driver: &str, c: usize, warm: bool) -> R<ChartioRun> {
+    let run = match driver {
+        "ours" => exec.scaled(chartio_async::<Ours>(cfg, c, warm)),
+        #[cfg(feature = "peers")]
+        "mysql_async" => exec.scaled(chartio_async::<peers::MysqlAsync>(cfg, c, warm)),
+        #[cfg(feature = "peers")]
+        "sqlx" => exec.scaled(chartio_async::<peers::Sqlx>(cfg, c, warm)),
+        #[cfg(feature = "peers")]
+        "mysql" => peers::chartio_threads(cfg, c, warm),
+        other => Err(format!("unknown driver {other}").into()),
+    }?;
+    // Let the server finish closing the pool's connections.
+    scale::wait_server_idle(cfg);
+    Ok(run)
+}
+
 /// Create (once) the 200k-row table the decode figure reads.
 fn prepare_decode_table(cfg: &Config) -> R<()> {
     prepare_rows_table(cfg, DECODE_TABLE, cfg.rows)
@@ -833,7 +1065,7 @@ fn report(cfg: &Config, res: &Results) -> String {
                     figure: &str,
                     value: &dyn Fn(&Measurement) -> f64,
                     decimals: usize,
-                    extra: &dyn Fn(&Measurement) -> String| {
+                    extra: &dyn Fn(&str, &Measurement) -> String| {
         if cfg
             .drivers
             .iter()
@@ -844,7 +1076,7 @@ fn report(cfg: &Config, res: &Results) -> String {
         let mut cells = vec![label];
         for d in &cfg.drivers {
             cells.push(match res.get(figure, d) {
-                Some(m) => format!("{}{}", fmt_num(value(&m), decimals), extra(&m)),
+                Some(m) => format!("{}{}", fmt_num(value(&m), decimals), extra(d, &m)),
                 None => "—".into(),
             });
         }
@@ -857,7 +1089,7 @@ fn report(cfg: &Config, res: &Results) -> String {
         }
         t.row(cells);
     };
-    let none = |_: &Measurement| String::new();
+    let none = |_: &str, _: &Measurement| String::new();
     for &c in &cfg.levels {
         line(
             format!("SELECT 1, q/s, c={c}"),
@@ -901,34 +1133,93 @@ fn report(cfg: &Config, res: &Results) -> String {
         0,
         &none,
     );
-    let null = res.null_chartio;
-    let of_null = |m: &Measurement| match null {
-        Some(n) => format!(" ({} of null)", pct(m.rate(), n.rate())),
-        None => String::new(),
-    };
-    for label in ["cold", "warm"] {
-        line(
-            format!("Chartio c={}, {label} pool, q/s", cfg.chartio_c),
-            &format!("chartio-{label}"),
-            &|m| m.rate(),
-            1,
-            &of_null,
-        );
+    for &c in &cfg.chartio_c {
+        let null = res
+            .null_chartio
+            .iter()
+            .find(|(cc, _)| *cc == c)
+            .map(|(_, m)| *m);
+        for label in ["cold", "warm"] {
+            let figure = format!("chartio-{label}-{c}");
+            let extra = |d: &str, m: &Measurement| {
+                let mut s = match null {
+                    Some(n) => format!(" ({} of null", pct(m.rate(), n.rate())),
+                    None => " (".into(),
+                };
+                let failed = res.failed(c, label, d);
+                if failed > 0 {
+                    if null.is_some() {
+                        s.push_str(", ");
+                    }
+                    s.push_str(&format!("{} failed", fmt_num(failed as f64, 0)));
+                }
+                if s == " (" {
+                    String::new()
+                } else {
+                    s + ")"
+                }
+            };
+            line(
+                format!("Chartio c={c}, {label} pool, q/s"),
+                &figure,
+                &|m| m.rate(),
+                1,
+                &extra,
+            );
+        }
     }
     let mut out = if t.is_empty() {
         String::new()
     } else {
         t.render()
     };
-    if let Some(n) = null {
+    for (c, n) in &res.null_chartio {
         out.push_str(&format!(
-            "\nChartio `null` (tasks sleeping {} s, no database): {} q/s; the limit is c / query time = {} q/s.\n",
+            "\nChartio `null` at c={c} (tasks sleeping {} s, no database): {} q/s; the limit is c / query time = {} q/s.",
             cfg.sleep,
             fmt_num(n.rate(), 1),
-            fmt_num(cfg.chartio_c as f64 / cfg.sleep, 1)
+            fmt_num(*c as f64 / cfg.sleep, 1)
         ));
     }
+    if !res.null_chartio.is_empty() {
+        out.push('\n');
+    }
+    for f in &res.chartio_failures {
+        out.push_str(&format!(
+            "\nChartio c={}, {} pool, {}: {} of {} requests failed{}{}",
+            f.c,
+            f.pool,
+            title(&f.driver),
+            fmt_num(f.failed as f64, 0),
+            fmt_num((f.c * cfg.chartio_rounds) as f64, 0),
+            kinds_text(&f.kinds),
+            if f.warmup_failed > 0 {
+                format!(
+                    "; {} warm-up checkouts failed{}",
+                    fmt_num(f.warmup_failed as f64, 0),
+                    kinds_text(&f.warmup_kinds)
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if !res.chartio_failures.is_empty() {
+        out.push('\n');
+    }
     out
+}
+
+/// `: 12 × `first text`, 3 × `…`` for error kinds (none: empty).
+fn kinds_text(kinds: &[(u64, String)]) -> String {
+    if kinds.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|(n, t)| format!("{} × `{}`", fmt_num(*n as f64, 0), t.replace('`', "'")))
+        .collect();
+    format!(": {}", parts.join(", "))
 }
 
 fn main() {
@@ -939,25 +1230,51 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(e) = run(&cfg) {
+    let result = match &cfg.child {
+        Some(child) => scale::run_child(&cfg, child),
+        None => run(&cfg),
+    };
+    if let Err(e) = result {
         eprintln!("bench: error: {e}");
         std::process::exit(1);
     }
 }
 
-fn raise_fd_limit() {
+/// Raise this process's open-files limit: to 65,536 (or the hard limit if higher,
+/// and at most `/proc/sys/fs/nr_open`) when allowed to raise the hard limit (root),
+/// else the soft limit up to the hard one. Returns the soft limit in force.
+fn raise_fd_limit() -> u64 {
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(1 << 20);
     // SAFETY: plain libc calls on a local struct.
     unsafe {
         let mut r: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return 0;
+        }
+        let want = r.rlim_max.max(65_536).min(nr_open);
+        if want > r.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: want,
+                rlim_max: want,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return want;
+            }
+        }
+        if r.rlim_cur < r.rlim_max {
             r.rlim_cur = r.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &r);
         }
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        r.rlim_cur
     }
 }
 
 fn run(cfg: &Config) -> R<()> {
-    raise_fd_limit();
+    let fd_limit = raise_fd_limit();
     let load_before = format!(
         "{} (1-minute load average), {} idle",
         loadavg(),
@@ -980,39 +1297,44 @@ fn run(cfg: &Config) -> R<()> {
     if cfg.sections.iter().any(|s| s == "decode") {
         prepare_decode_table(cfg)?;
     }
-    if cfg.sections.iter().any(|s| s == "chartio") {
+    let has = |section: &str| cfg.sections.iter().any(|s| s == section);
+    // The most connections any section opens at once, and the option that sets it.
+    let mut most: Vec<(usize, &str)> = Vec::new();
+    if has("chartio") {
+        most.extend(cfg.chartio_c.iter().max().map(|&c| (c, "--chartio-c")));
+    }
+    if has("storm") {
+        most.extend(cfg.storm.iter().max().map(|&c| (c, "--storm")));
+    }
+    if has("footprint") {
+        most.push((cfg.footprint_conns, "--footprint-conns"));
+    }
+    if let Some(&(need, option)) = most.iter().max() {
         let mut conn = mysqlclient_async::Conn::connect(cfg.url.as_str())?;
         let max: i64 = conn.query_one("SELECT @@max_connections")?;
-        if (max as usize) < cfg.chartio_c + 10 {
+        if (max as usize) < need + 10 {
             return Err(format!(
-                "the server's max_connections is {max}, below --chartio-c {}: unset MYSQL_URL to use a throwaway server (scripts/with-mysql.sh), or pass --chartio-c",
-                cfg.chartio_c
+                "the server's max_connections is {max}, below {option} {need} (+ 10 spare): unset MYSQL_URL to use a throwaway server (scripts/with-mysql.sh, MYSQL_MAX_CONNECTIONS), or lower {option}"
             )
             .into());
         }
+        // Each connection is a socket, plus the runtime's and the libraries' own.
+        if (fd_limit as usize) < need + 100 {
+            note(format!(
+                "open-files limit {fd_limit} is low for {need} connections: expect failures (run as root, or raise `ulimit -Hn`)"
+            ));
+        }
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let local = tokio::task::LocalSet::new();
+    let exec = Exec::new(cfg.workers)?;
+    let (rt, local) = (&exec.rt, &exec.local);
     let mut res = Results::default();
-    if cfg.sections.iter().any(|s| s == "chartio") {
-        let m = local.block_on(&rt, chartio_null(cfg))?;
-        note(format!(
-            "null         chartio c={} {:>8} q/s",
-            cfg.chartio_c,
-            fmt_num(m.rate(), 1)
-        ));
-        res.null_chartio = Some(m);
-    }
-    let has = |section: &str| cfg.sections.iter().any(|s| s == section);
     if has("select1") {
         // Rounds: every driver at every level in turn, `repeat` times (see `Rounds`).
         let mut samples = Rounds::default();
         for round in 1..=cfg.repeat {
             for &c in &cfg.levels {
                 for d in &cfg.drivers {
-                    let m = measure(cfg, &rt, &local, d, Task::Select1(c))?;
+                    let m = measure(cfg, &exec, d, Task::Select1(c))?;
                     note(format!(
                         "round {round}/{}: {d:12} SELECT 1 c={c:<3} {:>9} q/s  {:>6} µs CPU/query",
                         cfg.repeat,
@@ -1031,7 +1353,7 @@ fn run(cfg: &Config) -> R<()> {
         let mut best: Vec<(String, Measurement)> = Vec::new();
         for round in 1..=cfg.decode_iters {
             for d in &cfg.drivers {
-                let m = measure(cfg, &rt, &local, d, Task::Decode)?;
+                let m = measure(cfg, &exec, d, Task::Decode)?;
                 note(format!(
                     "round {round}/{}: {d:12} decode {:>11} rows/s",
                     cfg.decode_iters,
@@ -1049,35 +1371,65 @@ fn run(cfg: &Config) -> R<()> {
         }
     }
     if has("chartio") {
-        for d in &cfg.drivers {
-            for warm in [false, true] {
-                let m = measure(cfg, &rt, &local, d, Task::Chartio { warm })?;
-                let label = if warm { "warm" } else { "cold" };
-                note(format!(
-                    "{d:12} chartio c={} {label} {:>8} q/s",
-                    cfg.chartio_c,
-                    fmt_num(m.rate(), 1)
-                ));
-                res.put(&format!("chartio-{label}"), d, m);
+        for &c in &cfg.chartio_c {
+            let m = exec.scaled(chartio_null(cfg, c))?;
+            note(format!(
+                "null         chartio c={c} {:>8} q/s",
+                fmt_num(m.rate(), 1)
+            ));
+            res.null_chartio.push((c, m));
+            for d in &cfg.drivers {
+                for (warm, label) in [(false, "cold"), (true, "warm")] {
+                    let run = measure_chartio(cfg, &exec, d, c, warm)?;
+                    let failed = run.failures.count();
+                    let warmup_failed = run.warmup.count();
+                    note(format!(
+                        "{d:12} chartio c={c} {label} {:>8} q/s, {failed} failed{}",
+                        fmt_num(run.m.rate(), 1),
+                        run.failures
+                            .kinds()
+                            .first()
+                            .map_or(String::new(), |(_, t)| format!(" (first: {t})"))
+                    ));
+                    res.put(&format!("chartio-{label}-{c}"), d, run.m);
+                    if failed > 0 || warmup_failed > 0 {
+                        res.chartio_failures.push(ChartioFailures {
+                            c,
+                            pool: label,
+                            driver: d.clone(),
+                            failed,
+                            kinds: run.failures.kinds(),
+                            warmup_failed,
+                            warmup_kinds: run.warmup.kinds(),
+                        });
+                    }
+                }
             }
         }
     }
     let mut table = report(cfg, &res);
     if has("checkout") {
-        table.push_str(&checkout_section(cfg, &rt, &local)?);
+        table.push_str(&checkout_section(cfg, &exec)?);
     }
     for s in stmt::Section::ALL {
         if has(s.name()) {
-            table.push_str(&stmt::section(cfg, &rt, &local, s)?);
+            table.push_str(&stmt::section(cfg, rt, local, s)?);
         }
+    }
+    if has("storm") {
+        table.push_str(&scale::storm_section(cfg)?);
+    }
+    if has("footprint") {
+        table.push_str(&scale::footprint_section(cfg)?);
     }
     let machine = format!("{}; before the run: {load_before}", machine());
     let text = format!(
-        "Peer comparison, {machine}. Async drivers on one current-thread tokio runtime, \
+        "Peer comparison, {machine}. Async drivers {}, \
          `mysql` on one OS thread per connection; TCP to 127.0.0.1 without TLS; text protocol \
          outside the prepared-statement sections; \
          SELECT 1: windows of {} s after {} s warm-up, median of {} interleaved rounds; \
          decode: best of {}; Chartio: {} rounds of `SELECT SLEEP({})` per task.\n\n{}",
+        exec.describe(cfg),
         cfg.window.as_secs_f64(),
         cfg.warmup.as_secs_f64(),
         cfg.repeat,
@@ -1097,11 +1449,7 @@ fn run(cfg: &Config) -> R<()> {
 
 /// The pools' checkout cycle (check out, `DO 1`, return), with and without our
 /// session reset on return: what the reset costs per checkout.
-fn checkout_section(
-    cfg: &Config,
-    rt: &tokio::runtime::Runtime,
-    local: &tokio::task::LocalSet,
-) -> R<String> {
+fn checkout_section(cfg: &Config, exec: &Exec) -> R<String> {
     let mut drivers = vec!["ours".to_string(), "ours-noreset".to_string()];
     drivers.extend(
         cfg.drivers
@@ -1114,7 +1462,7 @@ fn checkout_section(
     for round in 1..=cfg.repeat {
         for &c in &levels {
             for d in &drivers {
-                let m = measure(cfg, rt, local, d, Task::Checkout(c))?;
+                let m = measure(cfg, exec, d, Task::Checkout(c))?;
                 note(format!(
                     "round {round}/{}: {d:12} checkout c={c:<3} {:>9} cycles/s",
                     cfg.repeat,

@@ -23,8 +23,8 @@
 //! here the way sqlx-mysql's chrono support does), and sqlx binds it as text, which
 //! the server converts.
 
-use std::cell::Cell;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mysqlclient_async_bench::{fmt_num, Measurement, Rounds, Table};
@@ -560,21 +560,21 @@ async fn point_async<D: StmtDriver>(cfg: &Config, c: usize) -> R<Measurement> {
         conns.push(D::connect(cfg).await?);
     }
     let rows = cfg.stmt_rows as i64;
-    let count = Rc::new(Cell::new(0u64));
-    let stop = Rc::new(Cell::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for (t, mut conn) in conns.into_iter().enumerate() {
         let (count, stop) = (count.clone(), stop.clone());
         tasks.push(tokio::task::spawn_local(async move {
             let mut k = 0u64;
-            while !stop.get() {
+            while !stop.load(Ordering::Relaxed) {
                 let id = point_id(rows, t, k);
                 let got = D::point(&mut conn, id).await.map_err(|e| e.to_string())?;
                 if got != id {
                     return Err(format!("asked for id {id}, got {got}"));
                 }
                 k += 1;
-                count.set(count.get() + 1);
+                count.fetch_add(1, Ordering::Relaxed);
             }
             D::close(conn).await;
             Ok::<(), String>(())
@@ -605,14 +605,14 @@ async fn pool_async<D: StmtDriver>(cfg: &Config, c: usize) -> R<Measurement> {
         held.push(D::checkout(&pool).await?);
     }
     drop(held);
-    let count = Rc::new(Cell::new(0u64));
-    let stop = Rc::new(Cell::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for t in 0..c {
         let (pool, count, stop) = (pool.clone(), count.clone(), stop.clone());
         tasks.push(tokio::task::spawn_local(async move {
             let mut x = t as i64;
-            while !stop.get() {
+            while !stop.load(Ordering::Relaxed) {
                 let mut conn = D::checkout(&pool).await.map_err(|e| e.to_string())?;
                 let v = D::plus_one(&mut conn, x).await.map_err(|e| e.to_string())?;
                 drop(conn);
@@ -620,7 +620,7 @@ async fn pool_async<D: StmtDriver>(cfg: &Config, c: usize) -> R<Measurement> {
                     return Err(format!("{x} + 1 returned {v}"));
                 }
                 x += 1;
-                count.set(count.get() + 1);
+                count.fetch_add(1, Ordering::Relaxed);
             }
             Ok::<(), String>(())
         }));
