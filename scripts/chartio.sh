@@ -360,6 +360,9 @@ footer() {
     echo "  \`null\` stays about one round under c / query time. \"failed\" is wrk's socket"
     echo "  errors (connect, read, write, timeout after ${WRK_TIMEOUT} s); non-2xx apart." ;;
   esac
+  echo "- req/s counts every answer, error answers (non-2xx) included: a row with errors"
+  echo "  is no figure for its mode. ab also counts a non-2xx answer of another length as"
+  echo "  failed (\"Length\"), so it can appear in both columns."
   echo "- \"listen drops\": connections dropped by a full listen queue (this network namespace,"
   echo "  the database's listener and other processes included; the kernel caps each accept"
   echo "  queue at net.core.somaxconn = $(cat /proc/sys/net/core/somaxconn 2>/dev/null || echo '?')). A dropped client retries a second later."
