@@ -66,21 +66,25 @@ _start_mariadbd() {
   port=$(_free_port)
   : >"$_mysql_tmp/error.log"
   echo "with-mysql: starting a throwaway mariadbd on 127.0.0.1:$port (datadir $_mysql_tmp)" >&2
-  # One file per connection plus tables and logs: raise the fd limit first (past
-  # the hard limit only as root), or mariadbd lowers max_connections to fit.
-  local max_conn=${MYSQL_MAX_CONNECTIONS:-3000}
-  local files=$((2 * max_conn + 4096))
-  (
-    ulimit -n "$files" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-    exec "$mariadbd" --no-defaults --datadir="$_mysql_tmp/data" --user="$(id -un)" \
-      --socket="$_mysql_tmp/mysqld.sock" --port="$port" --bind-address=127.0.0.1 \
-      --pid-file="$_mysql_tmp/mysqld.pid" --log-error="$_mysql_tmp/error.log" \
-      --max-connections="$max_conn" --open-files-limit="$files" \
-      --back-log=4096 --max-connect-errors=1000000 \
-      --thread-cache-size=3000 --skip-name-resolve --skip-log-bin \
-      --innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=0 \
-      --performance-schema=OFF --skip-ssl
-  ) >/dev/null 2>&1 &
+  # One file per connection plus tables and logs: mariadbd lowers max_connections to
+  # fit its open-files limit, so raise the limit first (only upwards; past the hard
+  # limit only as root with CAP_SYS_RESOURCE).
+  local max_conn=${MYSQL_MAX_CONNECTIONS:-3000} files
+  files=$((2 * max_conn + 4096))
+  if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$files" ]; then
+    ulimit -Hn "$files" 2>/dev/null || true
+  fi
+  if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$files" ]; then
+    ulimit -Sn "$files" 2>/dev/null || ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
+  fi
+  "$mariadbd" --no-defaults --datadir="$_mysql_tmp/data" --user="$(id -un)" \
+    --socket="$_mysql_tmp/mysqld.sock" --port="$port" --bind-address=127.0.0.1 \
+    --pid-file="$_mysql_tmp/mysqld.pid" --log-error="$_mysql_tmp/error.log" \
+    --max-connections="$max_conn" --back-log=4096 --max-connect-errors=1000000 \
+    --open-files-limit="$files" \
+    --thread-cache-size=3000 --skip-name-resolve --skip-log-bin \
+    --innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=0 \
+    --performance-schema=OFF --skip-ssl >/dev/null 2>&1 &
   _mysql_pid=$!
   local ok=""
   for _ in $(seq 300); do
