@@ -87,11 +87,12 @@ stack-depth: setup
 #   CONCURRENCY=20 REQUESTS=200 SLEEP=0.2 MODES="null async" make chartio
 .PHONY: chartio chartio-sweep bench
 
-# The Chartio replication: ab -c 100 -n 10000 against each mode of examples/chartio.rs.
+# The Chartio replication: ab -c 100 -n 10000 against each mode of examples/chartio.rs
+# and the same server on mysql_async and sqlx (LOADGEN=wrk: wrk instead of ab).
 chartio: setup
 	bash scripts/chartio.sh
 
-# c = 10, 100, 1000 over the modes, with an SVG plot (docs/chartio-sweep.svg).
+# c = 10, 100, 1000, 5000, 10000 over the modes, with an SVG plot (docs/chartio-sweep.svg).
 chartio-sweep: setup
 	bash scripts/chartio.sh sweep
 

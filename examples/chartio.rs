@@ -12,10 +12,11 @@
 //!
 //! ```text
 //! cargo run --release --example chartio -- --mode async [--port 8080] [--url URL]
-//!     [--sleep 1] [--sql 'SELECT SLEEP(1)'] [--concurrency 100] [--warm]
+//!     [--sleep 1] [--sql 'SELECT SLEEP(1)'] [--concurrency 100] [--warm] [--workers N]
 //! ```
 //!
-//! Every mode runs on a current-thread tokio runtime; `threads` adds a blocking pool of
+//! Every mode runs on a current-thread tokio runtime unless `--workers N` asks for a
+//! multi-thread runtime with N worker threads; `threads` adds a blocking pool of
 //! `--concurrency` threads. `--port 0` (the default) picks a free port; the server prints
 //! `chartio: listening on http://127.0.0.1:PORT/ mode=…` once it accepts connections.
 //! `GET /health` answers without touching the database.
@@ -72,11 +73,14 @@ struct Args {
     concurrency: usize,
     port: u16,
     warm: bool,
+    /// `Some(n)`: a multi-thread runtime with n workers; `None`: current-thread.
+    workers: Option<usize>,
     info: bool,
 }
 
 const USAGE: &str = "usage: chartio --mode async|per-request|blocking|threads|null \
-[--url URL] [--sql SQL] [--sleep SECONDS] [--concurrency N] [--port PORT] [--warm]
+[--url URL] [--sql SQL] [--sleep SECONDS] [--concurrency N] [--port PORT] [--warm] \
+[--workers N]
        chartio --info [--url URL]   (prints the server's version and max_connections)";
 
 fn parse_args() -> Result<Args, String> {
@@ -88,6 +92,7 @@ fn parse_args() -> Result<Args, String> {
     let mut concurrency = 100usize;
     let mut port = 0u16;
     let mut warm = false;
+    let mut workers = None;
     let mut info = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -114,6 +119,13 @@ fn parse_args() -> Result<Args, String> {
             }
             "--port" => port = val()?.parse().map_err(|e| format!("--port: {e}"))?,
             "--warm" => warm = true,
+            "--workers" => {
+                let n: usize = val()?.parse().map_err(|e| format!("--workers: {e}"))?;
+                if n == 0 {
+                    return Err("--workers must be at least 1".into());
+                }
+                workers = Some(n);
+            }
             "--info" => info = true,
             "-h" | "--help" => return Err(USAGE.into()),
             _ => return Err(format!("unknown argument `{a}`\n{USAGE}")),
@@ -130,6 +142,7 @@ fn parse_args() -> Result<Args, String> {
         concurrency,
         port,
         warm,
+        workers,
         info,
     })
 }
@@ -334,8 +347,12 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // nobody accepts while a query runs.
     let listener = socket.listen(4096)?;
     let local = listener.local_addr()?;
+    let runtime = match args.workers {
+        Some(n) => format!("multi-thread({n})"),
+        None => "current-thread".into(),
+    };
     println!(
-        "chartio: listening on http://{local}/ mode={:?} concurrency={} sql={:?} backend={}",
+        "chartio: listening on http://{local}/ mode={:?} concurrency={} sql={:?} backend={} runtime={runtime}",
         args.mode,
         args.concurrency,
         args.sql,
@@ -376,7 +393,14 @@ fn main() {
             args.concurrency
         );
     }
-    let mut rt = tokio::runtime::Builder::new_current_thread();
+    let mut rt = match args.workers {
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+        None => tokio::runtime::Builder::new_current_thread(),
+    };
     rt.enable_all();
     if args.mode == Mode::Threads {
         // The thread-pool approach: one blocking thread (and connection) per client,

@@ -9,6 +9,7 @@ pkgs=(
   clang libclang-dev  # bindgen in build.rs
   mariadb-server      # mariadbd + mariadb-install-db for the throwaway test server
   apache2-utils       # ab, for the Chartio benchmark
+  wrk                 # a multi-threaded HTTP load generator: the Chartio benchmark's second ceiling (LOADGEN=wrk)
   openssl             # test CA and server certificates for the TLS tests
   valgrind            # make memcheck
   cmake g++ libssl-dev  # the `bundled` feature: Oracle's client built from source

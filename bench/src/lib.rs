@@ -212,24 +212,33 @@ impl Table {
     }
 }
 
-/// One line of `target/chartio/sweep.tsv` (written by scripts/chartio.sh):
-/// mode, concurrency, completed requests, req/s, p50 ms, p99 ms, failed, seconds.
+/// One line of `target/chartio/sweep.tsv` (written by scripts/chartio.sh): mode,
+/// concurrency, completed requests, req/s, p50 ms, p99 ms, failed, seconds, and
+/// optionally the load generator, non-2xx responses and listen-queue drops.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepRow {
-    /// `async`, `per-request`, `blocking`, `threads` or `null`.
+    /// `async`, `per-request`, `blocking`, `threads`, `null`, or a peer (`mysql_async`,
+    /// `sqlx`).
     pub mode: String,
-    /// ab -c.
+    /// The load generator's concurrency (ab -c, wrk -c).
     pub concurrency: u32,
     /// Requests completed.
     pub requests: u64,
     /// Requests per second.
     pub rps: f64,
-    /// Median latency, ms (None if ab printed none).
+    /// Median latency, ms (None if the load generator printed none).
     pub p50_ms: Option<f64>,
     /// 99th percentile latency, ms.
     pub p99_ms: Option<f64>,
-    /// Failed requests (including non-2xx).
+    /// Failed requests: ab's "Failed requests" or wrk's socket errors (files from
+    /// before the non-2xx column counted non-2xx responses here too).
     pub failed: u64,
+    /// The load generator, `ab` (the default when the column is absent) or `wrk`.
+    pub loadgen: String,
+    /// Non-2xx responses, if the file says.
+    pub non2xx: Option<u64>,
+    /// Connections dropped by full listen queues during the run, if the file says.
+    pub listen_drops: Option<u64>,
 }
 
 /// Parse the sweep TSV; blank lines are skipped, a malformed line is an error.
@@ -261,6 +270,12 @@ pub fn parse_sweep(text: &str) -> Result<Vec<SweepRow>, String> {
             p50_ms: opt(f[4]),
             p99_ms: opt(f[5]),
             failed: num(f[6], "failed")? as u64,
+            loadgen: match f.get(8).map(|s| s.trim()) {
+                Some(s) if !s.is_empty() => s.to_string(),
+                _ => "ab".to_string(),
+            },
+            non2xx: f.get(9).and_then(|s| s.trim().parse().ok()),
+            listen_drops: f.get(10).and_then(|s| s.trim().parse().ok()),
         });
     }
     Ok(out)
@@ -376,6 +391,14 @@ mod tests {
         assert_eq!(rows[0].p50_ms, Some(1001.0));
         assert_eq!(rows[1].p99_ms, None);
         assert_eq!(rows[1].failed, 2);
+        assert_eq!(rows[0].loadgen, "ab");
+        assert_eq!(rows[0].non2xx, None);
+        let rows =
+            parse_sweep("sqlx\t5000\t9000\t450.5\t1001\t1900\t3\t20.00\twrk\t7\t12\n").unwrap();
+        assert_eq!(rows[0].loadgen, "wrk");
+        assert_eq!(rows[0].failed, 3);
+        assert_eq!(rows[0].non2xx, Some(7));
+        assert_eq!(rows[0].listen_drops, Some(12));
         assert!(parse_sweep("null\t10\n").is_err());
         assert!(parse_sweep("null\tx\t1\t1\t1\t1\t0\n").is_err());
     }

@@ -1,14 +1,18 @@
-//! The plot of `make chartio-sweep`: req/s against concurrency for each mode, with
-//! the ideal line (concurrency / query time), as SVG.
+//! The plot of `make chartio-sweep`: req/s against concurrency (log scales) for each
+//! mode — ours, the peers, the `null` ceiling — with the ideal line (concurrency /
+//! query time), as SVG. With two load generators in the file (`LOADGEN="ab wrk"`), the
+//! second one's lines are dashed; `--loadgen NAME` keeps only one. Runs that completed
+//! no request are left out.
 //!
 //! ```text
-//! chartio-plot [--sleep SECONDS] [--title TEXT] target/chartio/sweep.tsv docs/chartio-sweep.svg
+//! chartio-plot [--sleep SECONDS] [--title TEXT] [--loadgen ab|wrk] target/chartio/sweep.tsv docs/chartio-sweep.svg
 //! ```
 
 use mysqlclient_async_bench::{parse_sweep, SweepRow};
 use plotters::prelude::*;
 
-const USAGE: &str = "usage: chartio-plot [--sleep SECONDS] [--title TEXT] SWEEP.tsv OUT.svg";
+const USAGE: &str =
+    "usage: chartio-plot [--sleep SECONDS] [--title TEXT] [--loadgen NAME] SWEEP.tsv OUT.svg";
 
 fn color(mode: &str) -> RGBColor {
     match mode {
@@ -17,8 +21,32 @@ fn color(mode: &str) -> RGBColor {
         "per-request" => RGBColor(44, 160, 44),
         "threads" => RGBColor(255, 127, 14),
         "blocking" => RGBColor(214, 39, 40),
+        "mysql_async" => RGBColor(227, 119, 194),
+        "sqlx" => RGBColor(140, 86, 75),
         _ => RGBColor(148, 103, 189),
     }
+}
+
+/// An axis label: a whole number with thousands separators (10,000).
+fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x.round().max(0.0));
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// One line of the plot: a mode measured with one load generator.
+struct Series {
+    mode: String,
+    loadgen: String,
+    /// Drawn dashed: not the file's first load generator.
+    dashed: bool,
+    points: Vec<(f64, f64)>,
 }
 
 fn main() {
@@ -31,18 +59,24 @@ fn main() {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut sleep = 1.0f64;
     let mut title = String::new();
+    let mut loadgen = None;
     let mut files = Vec::new();
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--sleep" => sleep = it.next().ok_or(USAGE)?.parse()?,
             "--title" => title = it.next().ok_or(USAGE)?,
+            "--loadgen" => loadgen = Some(it.next().ok_or(USAGE)?),
             "-h" | "--help" => return Err(USAGE.into()),
             _ => files.push(a),
         }
     }
     let [input, output] = <[String; 2]>::try_from(files).map_err(|_| USAGE)?;
-    let rows = parse_sweep(&std::fs::read_to_string(&input)?)?;
+    let rows: Vec<SweepRow> = parse_sweep(&std::fs::read_to_string(&input)?)?
+        .into_iter()
+        .filter(|r| r.requests > 0 && r.rps > 0.0)
+        .filter(|r| loadgen.as_ref().is_none_or(|l| *l == r.loadgen))
+        .collect();
     if rows.is_empty() {
         return Err(format!("{input}: no data").into());
     }
@@ -57,21 +91,61 @@ fn plot(
     title: &str,
     output: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    // One series per mode, in a fixed order, each sorted by concurrency.
-    let order = ["null", "async", "per-request", "threads", "blocking"];
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    // One series per mode and load generator, in a fixed order (the first load
+    // generator in the file first), each sorted by concurrency.
+    let order = [
+        "null",
+        "async",
+        "mysql_async",
+        "sqlx",
+        "per-request",
+        "threads",
+        "blocking",
+    ];
+    let mut loadgens: Vec<&str> = Vec::new();
     for r in rows {
-        let point = (r.concurrency as f64, r.rps.max(0.1));
-        match series.iter_mut().find(|(m, _)| *m == r.mode) {
-            Some((_, pts)) => pts.push(point),
-            None => series.push((r.mode.clone(), vec![point])),
+        if !loadgens.contains(&r.loadgen.as_str()) {
+            loadgens.push(&r.loadgen);
+        }
+    }
+    let several = loadgens.len() > 1;
+    let mut series: Vec<Series> = Vec::new();
+    for r in rows {
+        let point = (r.concurrency as f64, r.rps);
+        match series
+            .iter_mut()
+            .find(|s| s.mode == r.mode && s.loadgen == r.loadgen)
+        {
+            Some(s) => s.points.push(point),
+            None => series.push(Series {
+                mode: r.mode.clone(),
+                loadgen: r.loadgen.clone(),
+                dashed: loadgens.first() != Some(&r.loadgen.as_str()),
+                points: vec![point],
+            }),
         }
     }
     let rank = |m: &str| order.iter().position(|o| *o == m).unwrap_or(order.len());
-    series.sort_by_key(|(m, _)| rank(m));
-    for (_, pts) in &mut series {
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let lg_rank = |l: &str| loadgens.iter().position(|o| *o == l).unwrap_or(0);
+    series.sort_by_key(|s| (lg_rank(&s.loadgen), rank(&s.mode)));
+    for s in &mut series {
+        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
+    let name = |s: &Series| {
+        if several {
+            format!("{} ({})", s.mode, s.loadgen)
+        } else {
+            s.mode.clone()
+        }
+    };
+    let x_desc = format!(
+        "concurrency ({})",
+        loadgens
+            .iter()
+            .map(|l| format!("{l} -c"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let cmin = rows.iter().map(|r| r.concurrency).min().unwrap_or(1).max(1) as f64;
     let cmax = rows.iter().map(|r| r.concurrency).max().unwrap_or(1).max(1) as f64;
     let ideal = |c: f64| if sleep > 0.0 { c / sleep } else { f64::NAN };
@@ -81,7 +155,7 @@ fn plot(
         .chain([ideal(cmax)])
         .filter(|y| y.is_finite())
         .fold(1.0, f64::max);
-    let ymin = rows.iter().map(|r| r.rps.max(0.1)).fold(ymax, f64::min);
+    let ymin = rows.iter().map(|r| r.rps).fold(ymax, f64::min);
     let (x0, x1) = (cmin / 1.5, cmax * 1.5);
     let (y0, y1) = (ymin / 2.0, ymax * 2.0);
 
@@ -101,9 +175,9 @@ fn plot(
         .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())?;
     chart
         .configure_mesh()
-        .x_desc("concurrency (ab -c)")
+        .x_desc(x_desc.as_str())
         .y_desc("requests per second")
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_label_formatter(&|x| thousands(*x))
         .y_label_formatter(&|y| {
             if *y >= 1.0 {
                 format!("{y:.0}")
@@ -127,20 +201,33 @@ fn plot(
             .label(format!("ideal: c / {sleep} s"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
     }
-    for (mode, pts) in &series {
-        let c = color(mode);
+    for s in &series {
+        let c = color(&s.mode);
         // `null` (the ceiling) is a wide pale band under the others.
-        let width = if mode == "null" { 7 } else { 2 };
-        let line = if mode == "null" {
+        let width = if s.mode == "null" { 7 } else { 2 };
+        let line = if s.mode == "null" {
             c.mix(0.45).stroke_width(width)
         } else {
             c.stroke_width(width)
         };
-        chart
-            .draw_series(LineSeries::new(pts.iter().copied(), line))?
-            .label(mode.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], line));
-        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+        let pts = s.points.iter().copied();
+        if s.dashed {
+            chart
+                .draw_series(DashedLineSeries::new(pts, 10, 5, line))?
+                .label(name(s))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y)], line));
+            chart.draw_series(
+                s.points
+                    .iter()
+                    .map(|&p| Circle::new(p, 4, c.stroke_width(2))),
+            )?;
+        } else {
+            chart
+                .draw_series(LineSeries::new(pts, line))?
+                .label(name(s))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], line));
+            chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+        }
     }
     chart
         .configure_series_labels()
@@ -149,42 +236,51 @@ fn plot(
         .border_style(RGBColor(200, 200, 200))
         .draw()?;
 
-    // Below: each database mode as a percentage of `null` at the same concurrency
-    // (blocking, at ~1/c of null, is off this scale).
-    let null_at = |c: f64| {
+    // Below: each database mode as a percentage of `null` at the same concurrency,
+    // with the same load generator (blocking, at ~1/c of null, is off this scale).
+    let null_at = |lg: &str, c: f64| {
         series
             .iter()
-            .find(|(m, _)| m == "null")
-            .and_then(|(_, pts)| pts.iter().find(|p| p.0 == c).map(|p| p.1))
+            .find(|s| s.mode == "null" && s.loadgen == lg)
+            .and_then(|s| s.points.iter().find(|p| p.0 == c).map(|p| p.1))
     };
-    let pct: Vec<(String, Vec<(f64, f64)>)> = series
+    let pct: Vec<Series> = series
         .iter()
-        .filter(|(m, _)| m != "null" && m != "blocking")
-        .map(|(m, pts)| {
-            let v = pts
+        .filter(|s| s.mode != "null" && s.mode != "blocking")
+        .map(|s| Series {
+            points: s
+                .points
                 .iter()
-                .filter_map(|&(c, y)| null_at(c).map(|n| (c, 100.0 * y / n)))
-                .collect();
-            (m.clone(), v)
+                .filter_map(|&(c, y)| null_at(&s.loadgen, c).map(|n| (c, 100.0 * y / n)))
+                .collect(),
+            mode: s.mode.clone(),
+            loadgen: s.loadgen.clone(),
+            dashed: s.dashed,
         })
-        .filter(|(_, v): &(String, Vec<(f64, f64)>)| !v.is_empty())
+        .filter(|s| !s.points.is_empty())
         .collect();
     let lowest = pct
         .iter()
-        .flat_map(|(_, v)| v.iter().map(|p| p.1))
+        .flat_map(|s| s.points.iter().map(|p| p.1))
         .fold(100.0f64, f64::min);
+    let highest = pct
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(100.0f64, f64::max);
     let p0 = (lowest - 2.0).floor().clamp(0.0, 98.0);
+    // Above 100% is noise (or a late timer in null): shown, up to 150%.
+    let p1 = (highest + 2.0).ceil().clamp(101.0, 150.0);
     let mut chart = ChartBuilder::on(&bottom)
         .caption("% of null (same concurrency)", ("sans-serif", 16))
         .margin(16)
         .x_label_area_size(40)
         .y_label_area_size(72)
-        .build_cartesian_2d((x0..x1).log_scale(), p0..101.0f64)?;
+        .build_cartesian_2d((x0..x1).log_scale(), p0..p1)?;
     chart
         .configure_mesh()
-        .x_desc("concurrency (ab -c)")
+        .x_desc(x_desc.as_str())
         .y_desc("% of null")
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_label_formatter(&|x| thousands(*x))
         .y_label_formatter(&|y| format!("{y:.0}%"))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
@@ -194,13 +290,27 @@ fn plot(
         4,
         RGBColor(120, 120, 120).stroke_width(1),
     ))?;
-    for (mode, pts) in &pct {
-        let c = color(mode);
-        chart
-            .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
-            .label(mode.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+    for s in &pct {
+        let c = color(&s.mode);
+        let style = c.stroke_width(2);
+        let pts = s.points.iter().copied();
+        if s.dashed {
+            chart
+                .draw_series(DashedLineSeries::new(pts, 10, 5, style))?
+                .label(name(s))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y)], style));
+            chart.draw_series(
+                s.points
+                    .iter()
+                    .map(|&p| Circle::new(p, 4, c.stroke_width(2))),
+            )?;
+        } else {
+            chart
+                .draw_series(LineSeries::new(pts, style))?
+                .label(name(s))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+        }
     }
     chart
         .configure_series_labels()
