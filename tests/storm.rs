@@ -72,6 +72,22 @@ fn storm(opts: Opts, n: usize) -> (Vec<String>, Duration, Duration) {
     })
 }
 
+/// Where a handshake timed out is known only where the connect runs through
+/// the library's non-blocking API; the portable backend connects with a blocking
+/// call on tokio's blocking pool, and its timeout says so in general terms.
+fn stage_known() -> bool {
+    mysqlclient_async::backend() != "portable"
+}
+
+/// The part of a handshake timeout's message that says where it stood.
+fn stood(specific: &'static str) -> &'static str {
+    if stage_known() {
+        specific
+    } else {
+        "before the TCP connection and the server's greeting and authentication completed"
+    }
+}
+
 /// Distinct failure messages, with counts, for an assertion's text.
 fn summary(failures: &[String]) -> String {
     let mut kinds: Vec<(String, usize)> = Vec::new();
@@ -198,7 +214,8 @@ fn the_wait_for_a_turn_and_the_handshake_have_their_own_bounds() {
         println!("first: {e1}\nsecond: {e2}");
         assert_eq!(e1.kind(), ErrorKind::Connect);
         assert!(
-            e1.to_string().contains("waiting for the server's greeting"),
+            e1.to_string()
+                .contains(stood("waiting for the server's greeting")),
             "{e1}"
         );
         assert_eq!(e2.kind(), ErrorKind::Connect);
@@ -211,7 +228,7 @@ fn the_wait_for_a_turn_and_the_handshake_have_their_own_bounds() {
         // Once the first is gone, the next gets its turn and its full timeout.
         let t = Instant::now();
         let e3 = AsyncConn::connect(&short).await.map(drop).unwrap_err();
-        assert!(e3.to_string().contains("greeting"), "{e3}");
+        assert!(e3.to_string().contains(stood("greeting")), "{e3}");
         assert!(t.elapsed() >= limit, "{:?}", t.elapsed());
         silent.abort();
     });
@@ -249,7 +266,7 @@ fn a_full_listen_queue_is_named_in_the_timeout() {
         assert_eq!(e.kind(), ErrorKind::Connect);
         assert!(
             e.to_string()
-                .contains("before the server accepted the TCP connection"),
+                .contains(stood("before the server accepted the TCP connection")),
             "{e}"
         );
         drop((listener, fillers));

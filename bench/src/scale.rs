@@ -483,10 +483,19 @@ fn run_child_process(cfg: &Config, driver: &str, child: Child) -> R<ChildOutput>
 /// Wait (up to 60 s) until the server has let go of every connection but ours, so
 /// that each run starts from an idle server.
 pub fn wait_server_idle(cfg: &Config) {
-    let Ok(mut conn) = mysqlclient_async::Conn::connect(cfg.url.as_str()) else {
-        return;
-    };
+    // After tens of thousands of connections the server may be too busy tearing
+    // them down to greet a new one within the connect timeout: try again.
     let t0 = Instant::now();
+    let mut conn = loop {
+        match mysqlclient_async::Conn::connect(cfg.url.as_str()) {
+            Ok(c) => break c,
+            Err(e) if t0.elapsed() > Duration::from_secs(60) => {
+                note(format!("cannot reach the server to wait for it: {e}"));
+                return;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    };
     while t0.elapsed() < Duration::from_secs(60) {
         match conn.query_one::<i64>(
             "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'THREADS_CONNECTED'",
@@ -592,6 +601,7 @@ pub fn storm_section(cfg: &Config) -> R<String> {
 
 /// Every driver's per-connection memory and descriptors, each in a child process.
 pub fn footprint_section(cfg: &Config) -> R<String> {
+    wait_server_idle(cfg);
     prepare_rows_table(cfg, FOOTPRINT_TABLE, FOOTPRINT_ROWS)?;
     let k = cfg.footprint_conns;
     let mut t = Table::new([

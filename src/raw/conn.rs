@@ -372,6 +372,19 @@ impl RawConn {
 
     pub(crate) fn set_connected(&mut self) {
         self.connected = true;
+        // The connect attributes (`_client_name`, `_pid`, …) went to the server in
+        // the handshake; the library would keep their table (an 8 KiB array) for
+        // the connection's life, and reads it again only for COM_CHANGE_USER or a
+        // reconnect, neither of which this crate ever asks for.
+        // SAFETY: our live, connected handle with no operation in progress; the
+        // option takes no argument.
+        unsafe {
+            ffi::mysql_options(
+                self.as_ptr(),
+                ffi::mysql_option::MYSQL_OPT_CONNECT_ATTR_RESET,
+                std::ptr::null(),
+            )
+        };
     }
 
     /// The error of the last failed call, read right after it.
