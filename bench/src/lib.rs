@@ -241,6 +241,21 @@ pub struct SweepRow {
     pub listen_drops: Option<u64>,
 }
 
+impl SweepRow {
+    /// Answers per second that were not errors: `rps` less the share of non-2xx
+    /// answers and, for ab (which counts them among its completed requests), of
+    /// failed requests. An error answer comes back at once, so a run full of
+    /// them would otherwise look faster than the ceiling.
+    pub fn ok_rps(&self) -> f64 {
+        if self.requests == 0 {
+            return 0.0;
+        }
+        let failed = if self.loadgen == "ab" { self.failed } else { 0 };
+        let errors = failed.max(self.non2xx.unwrap_or(0)).min(self.requests);
+        self.rps * (self.requests - errors) as f64 / self.requests as f64
+    }
+}
+
 /// Parse the sweep TSV; blank lines are skipped, a malformed line is an error.
 pub fn parse_sweep(text: &str) -> Result<Vec<SweepRow>, String> {
     let mut out = Vec::new();
@@ -401,5 +416,22 @@ mod tests {
         assert_eq!(rows[0].listen_drops, Some(12));
         assert!(parse_sweep("null\t10\n").is_err());
         assert!(parse_sweep("null\tx\t1\t1\t1\t1\t0\n").is_err());
+    }
+
+    #[test]
+    fn error_answers_are_left_out_of_the_rate() {
+        let rows = parse_sweep(
+            "a\t10\t100\t50\t-\t-\t0\t1\twrk\t25\t0\n\
+             b\t10\t100\t50\t-\t-\t10\t1\tab\t4\t0\n\
+             c\t10\t100\t50\t-\t-\t10\t1\twrk\t0\t0\n\
+             d\t10\t0\t0\t-\t-\t0\t1\n",
+        )
+        .unwrap();
+        // wrk: non-2xx answers out; its socket errors were never answers.
+        assert_eq!(rows[0].ok_rps(), 37.5);
+        // ab: its failed requests include the non-2xx ones.
+        assert_eq!(rows[1].ok_rps(), 45.0);
+        assert_eq!(rows[2].ok_rps(), 50.0);
+        assert_eq!(rows[3].ok_rps(), 0.0);
     }
 }

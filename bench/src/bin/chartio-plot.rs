@@ -74,7 +74,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let [input, output] = <[String; 2]>::try_from(files).map_err(|_| USAGE)?;
     let rows: Vec<SweepRow> = parse_sweep(&std::fs::read_to_string(&input)?)?
         .into_iter()
-        .filter(|r| r.requests > 0 && r.rps > 0.0)
+        .filter(|r| r.requests > 0 && r.ok_rps() > 0.0)
         .filter(|r| loadgen.as_ref().is_none_or(|l| *l == r.loadgen))
         .collect();
     if rows.is_empty() {
@@ -111,7 +111,7 @@ fn plot(
     let several = loadgens.len() > 1;
     let mut series: Vec<Series> = Vec::new();
     for r in rows {
-        let point = (r.concurrency as f64, r.rps);
+        let point = (r.concurrency as f64, r.ok_rps());
         match series
             .iter_mut()
             .find(|s| s.mode == r.mode && s.loadgen == r.loadgen)
@@ -151,11 +151,11 @@ fn plot(
     let ideal = |c: f64| if sleep > 0.0 { c / sleep } else { f64::NAN };
     let ymax = rows
         .iter()
-        .map(|r| r.rps)
+        .map(|r| r.ok_rps())
         .chain([ideal(cmax)])
         .filter(|y| y.is_finite())
         .fold(1.0, f64::max);
-    let ymin = rows.iter().map(|r| r.rps).fold(ymax, f64::min);
+    let ymin = rows.iter().map(|r| r.ok_rps()).fold(ymax, f64::min);
     let (x0, x1) = (cmin / 1.5, cmax * 1.5);
     let (y0, y1) = (ymin / 2.0, ymax * 2.0);
 
@@ -176,7 +176,7 @@ fn plot(
     chart
         .configure_mesh()
         .x_desc(x_desc.as_str())
-        .y_desc("requests per second")
+        .y_desc("answered requests per second (error answers left out)")
         .x_label_formatter(&|x| thousands(*x))
         .y_label_formatter(&|y| {
             if *y >= 1.0 {
