@@ -212,6 +212,39 @@ impl Table {
     }
 }
 
+/// Raise this process's open-files limit: to 65,536 (or the hard limit if higher,
+/// and at most `/proc/sys/fs/nr_open`) when allowed to raise the hard limit (root),
+/// else the soft limit up to the hard one. Returns the soft limit in force.
+pub fn raise_fd_limit() -> u64 {
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(1 << 20);
+    // SAFETY: plain libc calls on a local struct.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return 0;
+        }
+        let want = r.rlim_max.max(65_536).min(nr_open);
+        if want > r.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: want,
+                rlim_max: want,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return want;
+            }
+        }
+        if r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        r.rlim_cur
+    }
+}
+
 /// One line of `target/chartio/sweep.tsv` (written by scripts/chartio.sh): mode,
 /// concurrency, completed requests, req/s, p50 ms, p99 ms, failed, seconds, and
 /// optionally the load generator, non-2xx responses and listen-queue drops.

@@ -1240,41 +1240,8 @@ fn main() {
     }
 }
 
-/// Raise this process's open-files limit: to 65,536 (or the hard limit if higher,
-/// and at most `/proc/sys/fs/nr_open`) when allowed to raise the hard limit (root),
-/// else the soft limit up to the hard one. Returns the soft limit in force.
-fn raise_fd_limit() -> u64 {
-    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(1 << 20);
-    // SAFETY: plain libc calls on a local struct.
-    unsafe {
-        let mut r: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
-            return 0;
-        }
-        let want = r.rlim_max.max(65_536).min(nr_open);
-        if want > r.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: want,
-                rlim_max: want,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                return want;
-            }
-        }
-        if r.rlim_cur < r.rlim_max {
-            r.rlim_cur = r.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
-        }
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
-        r.rlim_cur
-    }
-}
-
 fn run(cfg: &Config) -> R<()> {
-    let fd_limit = raise_fd_limit();
+    let fd_limit = mysqlclient_async_bench::raise_fd_limit();
     let load_before = format!(
         "{} (1-minute load average), {} idle",
         loadavg(),

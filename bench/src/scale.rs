@@ -24,9 +24,7 @@ use std::time::{Duration, Instant};
 
 use mysqlclient_async_bench::{fmt_num, Table};
 
-use super::{
-    note, prepare_rows_table, raise_fd_limit, spawn, AsyncDriver, Config, Exec, Failures, Ours, R,
-};
+use super::{note, prepare_rows_table, spawn, AsyncDriver, Config, Exec, Failures, Ours, R};
 
 /// The table every connection reads in `footprint`.
 const FOOTPRINT_TABLE: &str = "bench_footprint";
@@ -169,7 +167,7 @@ enum Outcome {
 /// Run in a child process: measure one driver (`--drivers`, exactly one) and print
 /// the result lines on stdout.
 pub fn run_child(cfg: &Config, child: &Child) -> R<()> {
-    raise_fd_limit();
+    mysqlclient_async_bench::raise_fd_limit();
     let [driver] = cfg.drivers.as_slice() else {
         return Err("a child process measures exactly one driver (--drivers)".into());
     };

@@ -164,8 +164,15 @@ impl AsyncConn {
     /// The host name is resolved on the runtime (`tokio::net::lookup_host`); each
     /// address is tried in turn. The init SQL of the options runs afterwards.
     ///
-    /// The options' `connect_timeout` (default 10 s) bounds the whole call: name
-    /// resolution, the TCP connect, TLS, authentication and the init SQL.
+    /// At most `max_concurrent_connects` connects (default 64) to one server run
+    /// at once in this process; this one first waits its turn, first come, first
+    /// served. From its turn on, the options' `connect_timeout` (default 10 s)
+    /// bounds the rest: name resolution, the TCP connect, TLS, authentication and
+    /// the init SQL. The wait for the turn gives up (an [`ErrorKind::Connect`]
+    /// error naming the queue) once it has lasted a connect timeout and no connect
+    /// to that server has succeeded for as long. A timeout's message says where the
+    /// handshake stood: no answer to the SYN, or no greeting or authentication
+    /// reply.
     pub async fn connect(opts: impl IntoOpts) -> Result<AsyncConn> {
         let opts = opts.into_opts()?;
         // Wait for a turn first: the connect timeout starts with the handshake.

@@ -108,31 +108,6 @@ fn parse_args() -> Result<Args, String> {
     })
 }
 
-/// Lift the soft RLIMIT_NOFILE to the hard limit: each concurrent request holds a
-/// client socket and a database socket.
-fn raise_fd_limit() -> libc::rlim_t {
-    // SAFETY: plain libc calls on a local, fully initialised struct.
-    unsafe {
-        let mut r = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
-            return 0;
-        }
-        if r.rlim_cur < r.rlim_max {
-            let want = libc::rlimit {
-                rlim_cur: r.rlim_max,
-                rlim_max: r.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                r = want;
-            }
-        }
-        r.rlim_cur
-    }
-}
-
 enum Pool {
     MysqlAsync(mysql_async::Pool),
     Sqlx(sqlx::MySqlPool),
@@ -296,8 +271,8 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let nofile = raise_fd_limit();
-    if nofile < (2 * args.concurrency + 64) as libc::rlim_t {
+    let nofile = mysqlclient_async_bench::raise_fd_limit();
+    if nofile < (2 * args.concurrency + 64) as u64 {
         eprintln!(
             "chartio: warning: RLIMIT_NOFILE is {nofile}, too low for concurrency {}",
             args.concurrency
