@@ -173,6 +173,20 @@ impl Measured {
         m
     }
 
+    /// The server ends the session (`KILL CONNECTION` from another connection);
+    /// the next query finds out, a client-side error.
+    async fn closed_by_the_server(&mut self) {
+        let id = self.conn.thread_id();
+        let mut admin = AsyncConn::connect(private_opts()).await.unwrap();
+        admin
+            .query_drop(&format!("KILL CONNECTION {id}"))
+            .await
+            .unwrap();
+        drop(admin);
+        let e = self.conn.query_drop("DO 1").await.unwrap_err();
+        assert!(e.is_fatal(), "{e}");
+    }
+
     fn record(&self, what: &str, table: &mut Vec<(String, usize)>) {
         table.push((what.to_string(), self.probe.take()));
     }
@@ -354,15 +368,7 @@ async fn measure() -> Vec<(String, usize)> {
     m.record("statement close (+ ping)", &mut t);
     drop(stmt);
     // A client-side error: the server ends the session, the next query finds out.
-    let id = m.conn.thread_id();
-    let mut admin = AsyncConn::connect(private_opts()).await.unwrap();
-    admin
-        .query_drop(&format!("KILL CONNECTION {id}"))
-        .await
-        .unwrap();
-    drop(admin);
-    let e = m.conn.query_drop("DO 1").await.unwrap_err();
-    assert!(e.is_fatal(), "{e}");
+    m.closed_by_the_server().await;
     m.record(
         "query on a connection the server closed (client error)",
         &mut t,
@@ -414,15 +420,7 @@ async fn measure() -> Vec<(String, usize)> {
     m.record("TLS ping", &mut t);
     m.conn.reset_connection().await.unwrap();
     m.record("TLS reset_connection", &mut t);
-    let id = m.conn.thread_id();
-    let mut admin = AsyncConn::connect(private_opts()).await.unwrap();
-    admin
-        .query_drop(&format!("KILL CONNECTION {id}"))
-        .await
-        .unwrap();
-    drop(admin);
-    let e = m.conn.query_drop("DO 1").await.unwrap_err();
-    assert!(e.is_fatal(), "{e}");
+    m.closed_by_the_server().await;
     m.record("TLS query on a connection the server closed", &mut t);
     t
 }
