@@ -19,7 +19,9 @@
 //! events without blocking and wakes the connections they concern. Readiness
 //! follows tokio's model: edge-triggered, cached per direction, and cleared by
 //! the reader only when the library hit `EAGAIN` and no event came since (a tick
-//! tells).
+//! tells); a direction the peer closed stays ready for good (the end of the
+//! stream comes with a single event, and a library that stopped reading before
+//! it, as Oracle's client does mid-packet, must still find it).
 
 use std::future::poll_fn;
 use std::io;
@@ -42,6 +44,10 @@ struct Slot {
     gen: u32,
     live: bool,
     ready: u8,
+    /// The directions the peer closed (or the socket failed): sticky, as in
+    /// tokio, since a read (write) there returns at once from then on and no
+    /// new event will announce it.
+    closed: u8,
     /// Bumped with every event.
     tick: u32,
     read: Option<Waker>,
@@ -130,6 +136,10 @@ impl Mux {
         }
         if e(libc::EPOLLERR | libc::EPOLLHUP) {
             ready |= READ | WRITE;
+            slot.closed |= READ | WRITE;
+        }
+        if e(libc::EPOLLRDHUP) {
+            slot.closed |= READ;
         }
         slot.ready |= ready;
         slot.tick = slot.tick.wrapping_add(1);
@@ -207,7 +217,7 @@ impl Ready<'_> {
         let mut table = w.mux.lock();
         let slot = &mut table.slots[w.index as usize];
         if slot.gen == w.gen && slot.tick == self.tick {
-            slot.ready &= !self.dir;
+            slot.ready &= !(self.dir & !slot.closed);
         }
     }
 }
@@ -228,6 +238,7 @@ impl Watch {
             let slot = &mut table.slots[index as usize];
             slot.live = true;
             slot.ready = 0;
+            slot.closed = 0;
             (index, slot.gen)
         };
         let watch = Watch {
@@ -307,6 +318,7 @@ impl Drop for Watch {
         slot.gen = slot.gen.wrapping_add(1);
         slot.live = false;
         slot.ready = 0;
+        slot.closed = 0;
         slot.read = None;
         slot.write = None;
         table.free.push(self.index);
