@@ -86,8 +86,20 @@ pub struct Conn {
 impl Conn {
     /// Connect (blocking). Accepts a URL (`"mysql://…"`), an [`Opts`], or `&Opts`.
     /// Runs the options' init SQL afterwards.
+    ///
+    /// One host only: a host list or a [`Target`](crate::Target) other than `Any`
+    /// is an [`ErrorKind::Config`](crate::ErrorKind::Config) error (they are
+    /// for [`AsyncConn`](crate::AsyncConn) and [`Pool`](crate::Pool)).
     pub fn connect(opts: impl IntoOpts) -> Result<Conn> {
         let opts = opts.into_opts()?;
+        if opts.is_routed() {
+            return Err(crate::error::Error::new(
+                crate::error::ErrorKind::Config,
+                "the blocking Conn connects to one host: a host list or a target role \
+                 (target=primary, …) needs AsyncConn or Pool",
+            )
+            .with_fatal(false));
+        }
         let raw = match Self::connect_raw(&opts) {
             Err(e) => match opts.plain_text_fallback(&e) {
                 Some(plain) => Self::connect_raw(&plain)?,
@@ -108,7 +120,22 @@ impl Conn {
             conn.query_drop(&sql)
                 .map_err(|e| e.context(format_args!("init SQL `{sql}` failed")))?;
         }
+        if conn.opts.track_gtid() {
+            conn.query_drop(
+                "SET SESSION session_track_system_variables = \
+                 CONCAT_WS(',', NULLIF(@@session.session_track_system_variables, ''), 'last_gtid')",
+            )
+            .map_err(|e| e.context("turning on GTID tracking (track_gtid) failed"))?;
+            conn.raw.set_track_gtid(true);
+        }
         Ok(conn)
+    }
+
+    /// The GTID of the last write this session committed (with
+    /// [`OptsBuilder::track_gtid`](crate::OptsBuilder::track_gtid); otherwise
+    /// `None`). See [`AsyncConn::last_gtid`](crate::AsyncConn::last_gtid).
+    pub fn last_gtid(&self) -> Option<&str> {
+        self.raw.last_gtid()
     }
 
     fn connect_raw(opts: &Opts) -> Result<RawConn> {

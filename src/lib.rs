@@ -93,6 +93,7 @@ pub mod __derive;
 mod async_conn;
 mod blocking;
 mod cancel;
+mod cluster;
 mod column;
 mod conn;
 mod error;
@@ -112,6 +113,7 @@ mod types;
 pub use async_conn::{AsyncConn, RowStream, Transaction};
 pub use blocking::{BlockingQueryable, BlockingTransaction, RowIter};
 pub use cancel::CancelToken;
+pub use cluster::{GaleraState, HostOrder, NodeState, Role, Target};
 pub use column::{Column, ColumnFlags, ColumnIndex, ColumnType};
 pub use conn::Conn;
 pub use error::{Error, ErrorKind, Result, ServerError};
@@ -119,8 +121,9 @@ pub use error::{Error, ErrorKind, Result, ServerError};
 #[doc(inline)]
 pub use mysqlclient_async_derive::FromRow;
 pub use opts::{
-    IntoOpts, IoMode, Opts, OptsBuilder, Secret, SslMode, DEFAULT_COROUTINE_STACK_SIZE,
-    DEFAULT_MAX_CONCURRENT_CONNECTS, DEFAULT_STMT_CACHE_SIZE, MIN_COROUTINE_STACK_SIZE,
+    HostAddr, IntoOpts, IoMode, Opts, OptsBuilder, Secret, SslMode, DEFAULT_COROUTINE_STACK_SIZE,
+    DEFAULT_DENY_DURATION, DEFAULT_MAX_CONCURRENT_CONNECTS, DEFAULT_STMT_CACHE_SIZE,
+    MIN_COROUTINE_STACK_SIZE,
 };
 pub use params::Params;
 pub use pool::{Pool, PoolBuilder, PoolMetrics, PooledConn};

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cluster::{HostOrder, Target};
 use crate::error::{Error, ErrorKind, Result};
 
 /// How a connection's I/O is driven on an event loop.
@@ -117,7 +118,17 @@ struct Inner {
     client_side_params: bool,
     trace_statement_text: bool,
     coroutine_stack_size: usize,
+    /// Hosts after the first (`host`, `port`), tried in `host_order`.
+    extra_hosts: Vec<(String, u16)>,
+    target: Target,
+    host_order: HostOrder,
+    deny_duration: Duration,
+    track_gtid: Option<bool>,
 }
+
+/// How long a host that could not be reached stays at the end of the host
+/// list (see [`OptsBuilder::deny_duration`]).
+pub const DEFAULT_DENY_DURATION: Duration = Duration::from_secs(30);
 
 /// Statements each connection keeps prepared (see
 /// [`OptsBuilder::stmt_cache_size`]).
@@ -170,6 +181,11 @@ impl Default for Inner {
             client_side_params: false,
             trace_statement_text: false,
             coroutine_stack_size: DEFAULT_COROUTINE_STACK_SIZE,
+            extra_hosts: Vec::new(),
+            target: Target::Any,
+            host_order: HostOrder::Sequential,
+            deny_duration: DEFAULT_DENY_DURATION,
+            track_gtid: None,
         }
     }
 }
@@ -239,7 +255,13 @@ impl Opts {
     /// | `io_mode` | `nonblocking` or `readable_then_read` |
     /// | `ssl_mode` (or `sslmode`) | `disabled`, `preferred`, `required`, `verify_ca`, `verify_identity` |
     /// | `ssl_ca`, `ssl_cert`, `ssl_key` | file paths |
+    /// | `target` (or libpq's `target_session_attrs`) | `any`, `primary` (`read-write`), `replica` (`read-only`, `standby`), `prefer_replica` (`prefer-standby`) |
+    /// | `host_order` (or libpq's `load_balance_hosts`) | `sequential` (`disable`) or `random` |
+    /// | `deny_for` | seconds an unreachable host is tried last |
+    /// | `track_gtid` | `true`/`false`: the GTID of each write (see [`OptsBuilder::track_gtid`]) |
     ///
+    /// Several hosts are separated by commas: `mysql://u:p@db1:3306,db2:3306,[::1]:3307/app`
+    /// (a host without a port gets 3306). See [`OptsBuilder::add_host`].
     ///
     /// The names other drivers use for the same options are accepted too:
     /// sqlx's `ssl-mode`/`sslmode`, `ssl-ca`/`sslca`, `ssl-cert`/`sslcert`,
@@ -262,7 +284,8 @@ impl Opts {
     /// ```
     pub fn from_url(url: &str) -> Result<Opts> {
         let bad = |msg: String| Error::new(ErrorKind::Config, msg).with_fatal(false);
-        let u = url::Url::parse(url).map_err(|e| bad(format!("invalid URL: {e}")))?;
+        let (url, extra_hosts) = split_host_list(url)?;
+        let u = url::Url::parse(&url).map_err(|e| bad(format!("invalid URL: {e}")))?;
         if u.scheme() != "mysql" && u.scheme() != "mariadb" {
             return Err(bad(format!(
                 "URL scheme must be mysql:// or mariadb://, got {}://",
@@ -276,6 +299,9 @@ impl Opts {
         }
         if let Some(port) = u.port() {
             b = b.port(port);
+        }
+        for (host, port) in extra_hosts {
+            b = b.add_host(host, port);
         }
         let decode = |s: &str| -> Result<String> {
             percent_encoding_decode(s).ok_or_else(|| {
@@ -400,6 +426,30 @@ impl Opts {
                     let mode = ssl_mode(&v)?;
                     (b.ssl_mode(mode), format!("{mode:?}"))
                 }
+                "target" => {
+                    let t = Target::parse(&v).ok_or_else(|| {
+                        bad(format!(
+                            "{k}={v}: expected any, primary, replica or prefer_replica"
+                        ))
+                    })?;
+                    (b.target(t), format!("{t:?}"))
+                }
+                "host_order" => {
+                    let o = match v.to_ascii_lowercase().as_str() {
+                        "sequential" | "disable" | "in_order" => HostOrder::Sequential,
+                        "random" => HostOrder::Random,
+                        _ => return Err(bad(format!("{k}={v}: expected sequential or random"))),
+                    };
+                    (b.host_order(o), format!("{o:?}"))
+                }
+                "deny_for" => {
+                    let t = secs(&v)?;
+                    (b.deny_duration(t), format!("{t:?}"))
+                }
+                "track_gtid" => {
+                    let on = flag(&v)?;
+                    (b.track_gtid(on), on.to_string())
+                }
                 "ssl_ca" => (b.ssl_ca(v.as_ref()), v.to_string()),
                 "ssl_cert" => (b.ssl_cert(v.as_ref()), v.to_string()),
                 "ssl_key" => (b.ssl_key(v.as_ref()), v.to_string()),
@@ -492,6 +542,59 @@ impl Opts {
     /// Host name or IP address (ignored when [`socket`](Self::socket) is set).
     pub fn host(&self) -> &str {
         &self.0.host
+    }
+
+    /// Every host to connect to, in the order listed: the first is
+    /// [`host`](Self::host) and [`port`](Self::port), the others were added with
+    /// [`OptsBuilder::add_host`] or listed in the URL.
+    pub fn hosts(&self) -> Vec<HostAddr> {
+        std::iter::once((self.0.host.as_str(), self.0.port))
+            .chain(self.0.extra_hosts.iter().map(|(h, p)| (h.as_str(), *p)))
+            .map(|(h, p)| HostAddr {
+                host: h.to_string(),
+                port: p,
+            })
+            .collect()
+    }
+
+    /// The kind of server a connection must land on.
+    pub fn target(&self) -> Target {
+        self.0.target
+    }
+
+    /// The order in which the hosts are tried.
+    pub fn host_order(&self) -> HostOrder {
+        self.0.host_order
+    }
+
+    /// How long an unreachable host is tried last.
+    pub fn deny_duration(&self) -> Duration {
+        self.0.deny_duration
+    }
+
+    /// Whether the GTID of each write is tracked (see [`OptsBuilder::track_gtid`]).
+    pub fn track_gtid(&self) -> bool {
+        self.0
+            .track_gtid
+            .unwrap_or(self.0.target == Target::Primary)
+    }
+
+    /// Whether a connect must pick among hosts or check the server's role.
+    pub(crate) fn is_routed(&self) -> bool {
+        !self.0.extra_hosts.is_empty() || self.0.target != Target::Any
+    }
+
+    /// The same options for one host of the list.
+    pub(crate) fn for_host(&self, host: &str, port: u16) -> Opts {
+        let mut inner = (*self.0).clone();
+        inner.host = host.to_string();
+        inner.port = port;
+        inner.extra_hosts.clear();
+        // The role was chosen among the list: a connection made again with these
+        // options (a cancel token's) goes to this host whatever its role now.
+        inner.track_gtid = Some(self.track_gtid());
+        inner.target = Target::Any;
+        Opts(Arc::new(inner))
     }
     /// TCP port.
     pub fn port(&self) -> u16 {
@@ -621,6 +724,13 @@ const URL_OPTIONS: &[(&str, &str)] = &[
     ("ssl_ca", "ssl_ca"),
     ("ssl_cert", "ssl_cert"),
     ("ssl_key", "ssl_key"),
+    ("target", "target"),
+    ("host_order", "host_order"),
+    ("deny_for", "deny_for"),
+    ("track_gtid", "track_gtid"),
+    // libpq
+    ("target_session_attrs", "target"),
+    ("load_balance_hosts", "host_order"),
     // sqlx
     ("ssl-mode", "ssl_mode"),
     ("sslmode", "ssl_mode"),
@@ -1039,10 +1149,143 @@ impl OptsBuilder {
         self
     }
 
+    /// Add a host to try after the first (and any added before): for a primary
+    /// with replicas, a Galera cluster, or several proxies. Each connect tries
+    /// the hosts in [`host_order`](Self::host_order), skips those that cannot be
+    /// reached (refused, timed out, gone: they go on a deny list for
+    /// [`deny_duration`](Self::deny_duration), and are tried last while on it)
+    /// and those whose role is not the [`target`](Self::target); an
+    /// authentication error stops at once (the next host would say the same).
+    /// Each attempt has its own `connect_timeout`. Not with a unix socket.
+    pub fn add_host(mut self, host: impl Into<String>, port: u16) -> Self {
+        self.0.extra_hosts.push((host.into(), port));
+        self
+    }
+
+    /// The kind of server to connect to (default [`Target::Any`]). With any
+    /// other target, or with more than one host, each connect checks the
+    /// server's role and health after logging in (one query; see [`Target`]),
+    /// and a [`Pool`](crate::Pool) checks it again at checkout after
+    /// `ping_after_idle`, instead of a ping. A connection on a replica runs
+    /// `SET SESSION TRANSACTION READ ONLY`.
+    pub fn target(mut self, target: Target) -> Self {
+        self.0.target = target;
+        self
+    }
+
+    /// The order in which hosts are tried (default [`HostOrder::Sequential`]).
+    pub fn host_order(mut self, order: HostOrder) -> Self {
+        self.0.host_order = order;
+        self
+    }
+
+    /// How long a host that could not be reached (or a Galera node that was not
+    /// Synced) is tried last (default [`DEFAULT_DENY_DURATION`], 30 s; zero: never
+    /// deny). The deny list is shared by every connection and pool of the process.
+    pub fn deny_duration(mut self, d: Duration) -> Self {
+        self.0.deny_duration = d;
+        self
+    }
+
+    /// Track the GTID of each write (default: on for [`Target::Primary`], off
+    /// otherwise). The connection asks the server to report `last_gtid` with
+    /// session-state tracking (`session_track_system_variables`, MariaDB 10.3+),
+    /// so the OK packet of each write carries it at no extra round trip:
+    /// [`AsyncConn::last_gtid`](crate::AsyncConn::last_gtid) reads it, and
+    /// [`Pool::get_caught_up`](crate::Pool::get_caught_up) waits for it on a
+    /// replica.
+    pub fn track_gtid(mut self, on: bool) -> Self {
+        self.0.track_gtid = Some(on);
+        self
+    }
+
     /// Finish.
     pub fn build(self) -> Opts {
         Opts(Arc::new(self.0))
     }
+}
+
+/// One host of a list (see [`Opts::hosts`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostAddr {
+    host: String,
+    port: u16,
+}
+
+impl HostAddr {
+    /// The host name or IP address.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl fmt::Display for HostAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::cluster::endpoint(&self.host, self.port))
+    }
+}
+
+/// Split `mysql://user:pass@h1:1,h2:2/db` into the URL with the first host only
+/// (which `url` can parse) and the other hosts (a missing port is 3306).
+fn split_host_list(url: &str) -> Result<(std::borrow::Cow<'_, str>, Vec<(String, u16)>)> {
+    let bad = |msg: String| Error::new(ErrorKind::Config, msg).with_fatal(false);
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return Ok((url.into(), Vec::new()));
+    };
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let hosts_at = url[start..end].rfind('@').map_or(start, |i| start + i + 1);
+    let list = &url[hosts_at..end];
+    if !list.contains(',') {
+        return Ok((url.into(), Vec::new()));
+    }
+    let mut parts = list.split(',');
+    let first = parts.next().unwrap_or_default();
+    let mut extra = Vec::new();
+    for part in parts {
+        let part = part.trim();
+        let (host, port) = if let Some(rest) = part.strip_prefix('[') {
+            let (h, after) = rest
+                .split_once(']')
+                .ok_or_else(|| bad(format!("host `{part}` in the URL's host list: missing `]`")))?;
+            (h, after.strip_prefix(':'))
+        } else {
+            match part.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (part, None),
+            }
+        };
+        if host.is_empty() || host.contains(':') && !part.starts_with('[') {
+            return Err(bad(format!(
+                "host `{part}` in the URL's host list: expected host, host:port or [ipv6]:port"
+            )));
+        }
+        let port = match port {
+            None => 3306,
+            Some(p) => p.parse::<u16>().map_err(|_| {
+                bad(format!(
+                    "host `{part}` in the URL's host list: `{p}` is not a port"
+                ))
+            })?,
+        };
+        let host = percent_encoding_decode(host).ok_or_else(|| {
+            bad(format!(
+                "host `{part}` is not valid UTF-8 after percent-decoding"
+            ))
+        })?;
+        extra.push((host, port));
+    }
+    if first.is_empty() {
+        return Err(bad("the URL's host list starts with an empty host".into()));
+    }
+    let one = format!("{}{}{}", &url[..hosts_at], first, &url[end..]);
+    Ok((one.into(), extra))
 }
 
 #[cfg(test)]
@@ -1252,5 +1495,47 @@ mod tests {
     fn ipv6_host() {
         let o = Opts::from_url("mysql://[::1]:3306/").unwrap();
         assert_eq!(o.host(), "::1");
+    }
+
+    #[test]
+    fn host_lists() {
+        let o = Opts::from_url(
+            "mysql://app:p%40ss@db1:3307,db2,[::1]:3308/shop?target=read-write&host_order=random&deny_for=2.5",
+        )
+        .unwrap();
+        let hosts: Vec<String> = o.hosts().iter().map(|h| h.to_string()).collect();
+        assert_eq!(hosts, ["db1:3307", "db2:3306", "[::1]:3308"]);
+        assert_eq!(o.user(), "app");
+        assert_eq!(o.password().expose(), "p@ss");
+        assert_eq!(o.db_name(), Some("shop"));
+        assert_eq!(o.target(), Target::Primary);
+        assert_eq!(o.host_order(), HostOrder::Random);
+        assert_eq!(o.deny_duration(), Duration::from_millis(2500));
+        // Tracked by default for a primary, so reads can wait for the write.
+        assert!(o.track_gtid());
+        assert!(o.is_routed());
+        let one = o.for_host("db2", 3306);
+        assert_eq!(one.hosts().len(), 1);
+        assert!(!one.is_routed());
+        assert!(one.track_gtid());
+
+        let o =
+            Opts::from_url("mysql://u@h/db?target_session_attrs=prefer-standby&track_gtid=false")
+                .unwrap();
+        assert_eq!(o.target(), Target::PreferReplica);
+        assert!(!o.track_gtid());
+        assert_eq!(o.hosts().len(), 1);
+        assert!(Opts::from_url("mysql://u@h1,h2:x/db").is_err());
+        assert!(Opts::from_url("mysql://u@h1,,h2/db").is_err());
+        assert!(Opts::from_url("mysql://u@h1,::1/db").is_err());
+        let e = Opts::from_url("mysql://u@h/db?target=leader").unwrap_err();
+        assert!(e.to_string().contains("primary"), "{e}");
+        let b = Opts::builder()
+            .host("a")
+            .add_host("b", 3307)
+            .target(Target::Replica)
+            .build();
+        assert_eq!(b.hosts()[1].port(), 3307);
+        assert!(!b.track_gtid());
     }
 }

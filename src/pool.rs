@@ -46,6 +46,7 @@ struct Shared {
     discarded: AtomicU64,
     retried: AtomicU64,
     resets: AtomicU64,
+    fallbacks: AtomicU64,
 }
 
 impl Shared {
@@ -146,12 +147,32 @@ impl Manager {
         if !conn.peek_alive() {
             return reject("socket closed by the server");
         }
+        if conn.node_unfit() {
+            return reject("its server refused a statement as not ready or read-only");
+        }
         if idle >= self.shared.settings.ping_after_idle {
             let limit = self.shared.settings.health_check_timeout;
-            match tokio::time::timeout(limit, conn.ping()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return reject("ping failed"),
-                Err(_) => return reject("ping timed out (health check timeout)"),
+            if conn.node().is_some() {
+                // A ping does not see a demoted primary or a Galera node that left
+                // the Synced state or lost quorum: ask the server.
+                match tokio::time::timeout(limit, conn.check_node()).await {
+                    Ok(Ok(node)) => {
+                        if let Err(why) =
+                            crate::cluster::still_fits(self.shared.opts.target(), &node)
+                        {
+                            tracing::debug!(target: "mysqlclient_async::pool", reason = %why, "node check failed");
+                            return reject("its server no longer has the role or health asked for");
+                        }
+                    }
+                    Ok(Err(_)) => return reject("node check failed"),
+                    Err(_) => return reject("node check timed out (health check timeout)"),
+                }
+            } else {
+                match tokio::time::timeout(limit, conn.ping()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return reject("ping failed"),
+                    Err(_) => return reject("ping timed out (health check timeout)"),
+                }
             }
         }
         Ok(())
@@ -248,6 +269,7 @@ impl PoolBuilder {
             discarded: AtomicU64::new(0),
             retried: AtomicU64::new(0),
             resets: AtomicU64::new(0),
+            fallbacks: AtomicU64::new(0),
         });
         let inner = managed::Pool::builder(Manager {
             shared: shared.clone(),
@@ -406,6 +428,9 @@ pub struct PoolMetrics {
     /// Returned connections whose session was reset (see
     /// [`PoolBuilder::always_reset`]).
     pub resets: u64,
+    /// [`Pool::get_caught_up`] calls that went to the fallback pool (the
+    /// replica had not applied the write in time).
+    pub fallbacks: u64,
 }
 
 impl Pool {
@@ -495,6 +520,7 @@ impl Pool {
             discarded: self.shared.discarded.load(Ordering::Relaxed),
             retried: self.shared.retried.load(Ordering::Relaxed),
             resets: self.shared.resets.load(Ordering::Relaxed),
+            fallbacks: self.shared.fallbacks.load(Ordering::Relaxed),
         }
     }
 
@@ -512,6 +538,55 @@ impl Pool {
     /// Whether [`close`](Self::close) was called.
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
+    }
+
+    /// A connection that has applied the write at `gtid` (from
+    /// [`AsyncConn::last_gtid`] after a write on a primary): one of this pool's,
+    /// once its server has applied that position (`MASTER_GTID_WAIT`, at most
+    /// `wait`), or else one of `fallback`'s (the primary's pool), which has it.
+    /// Read-your-writes on replicas, the way MaxScale's `causal_reads` does it.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> mysqlclient_async::Result<()> {
+    /// use mysqlclient_async::Pool;
+    /// use std::time::Duration;
+    ///
+    /// let hosts = "mysql://app:pw@db1:3306,db2:3306,db3:3306/shop";
+    /// let primary = Pool::builder(format!("{hosts}?target=primary")).build()?;
+    /// let replicas = Pool::builder(format!("{hosts}?target=replica&host_order=random")).build()?;
+    ///
+    /// let mut w = primary.get().await?;
+    /// w.query_drop("UPDATE stock SET n = n - 1 WHERE id = 7").await?;
+    /// let gtid = w.last_gtid().map(str::to_owned); // tracked on target=primary
+    /// drop(w);
+    ///
+    /// let mut r = match &gtid {
+    ///     Some(g) => replicas.get_caught_up(g, Duration::from_millis(500), &primary).await?,
+    ///     None => replicas.get().await?,
+    /// };
+    /// let n: i64 = r.query_one("SELECT n FROM stock WHERE id = 7").await?;
+    /// # let _ = n; Ok(()) }
+    /// ```
+    pub async fn get_caught_up(
+        &self,
+        gtid: &str,
+        wait: Duration,
+        fallback: &Pool,
+    ) -> Result<PooledConn> {
+        crate::cluster::check_gtid(gtid)?;
+        let mut conn = self.get().await?;
+        match conn.wait_for_gtid(gtid, wait).await {
+            Ok(true) => return Ok(conn),
+            Ok(false) => {
+                tracing::debug!(target: "mysqlclient_async::pool", gtid, ?wait, "replica behind: reading from the fallback pool");
+            }
+            Err(e) => {
+                tracing::debug!(target: "mysqlclient_async::pool", gtid, error = %e, "waiting for the GTID failed: reading from the fallback pool");
+            }
+        }
+        drop(conn);
+        self.shared.fallbacks.fetch_add(1, Ordering::Relaxed);
+        fallback.get().await
     }
 
     /// Whether a failed pool-level query may run again on a fresh connection: only
@@ -735,6 +810,12 @@ impl Drop for PooledConn {
         };
         if obj.is_broken() {
             self.shared.discard("broken");
+            drop(Object::take(obj));
+            return;
+        }
+        if obj.node_unfit() {
+            self.shared
+                .discard("its server refused a statement as not ready or read-only");
             drop(Object::take(obj));
             return;
         }

@@ -9,6 +9,7 @@ use tokio::time::Sleep;
 
 use super::mux::Watch;
 use super::slots;
+use crate::cluster::{NodeState, Role};
 use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
 use crate::opts::{IntoOpts, IoMode, Opts, SslMode};
@@ -92,6 +93,8 @@ pub struct AsyncConn {
     pub(super) max_packet: Option<u64>,
     /// The pool enabled `session_track_state_change` on this session.
     pub(crate) session_tracked: bool,
+    /// The server's role and health when last checked (routed connections).
+    pub(super) node: Option<NodeState>,
     /// Prepared statements. After `raw`: dropped after the handle is closed, when
     /// the library has detached them and closing them only frees memory.
     pub(super) stmts: crate::statement::StmtCache,
@@ -173,8 +176,21 @@ impl AsyncConn {
     /// to that server has succeeded for as long. A timeout's message says where the
     /// handshake stood: no answer to the SYN, or no greeting or authentication
     /// reply.
+    ///
+    /// With several hosts or a [`Target`](crate::Target) other than `Any`, the
+    /// hosts are tried in turn until one of the right role and health answers (see
+    /// [`OptsBuilder::add_host`](crate::OptsBuilder::add_host)); each attempt is
+    /// bounded as above.
     pub async fn connect(opts: impl IntoOpts) -> Result<AsyncConn> {
         let opts = opts.into_opts()?;
+        if opts.is_routed() {
+            return crate::cluster::connect_routed(opts).await;
+        }
+        Self::connect_one_host(opts).await
+    }
+
+    /// Connect to the one host the options name (see [`connect`](Self::connect)).
+    pub(crate) async fn connect_one_host(opts: Opts) -> Result<AsyncConn> {
         // Wait for a turn first: the connect timeout starts with the handshake.
         let queue = slots::Queue::of(&opts);
         let _turn = match &queue {
@@ -264,6 +280,9 @@ impl AsyncConn {
                             .await
                             .map_err(|e| e.context(format_args!("init SQL `{sql}` failed")))?;
                     }
+                    if opts.track_gtid() {
+                        conn.start_gtid_tracking().await?;
+                    }
                     return Ok(conn);
                 }
                 Err(e) => last_err = Some(e),
@@ -326,6 +345,7 @@ impl AsyncConn {
             fresh_send: false,
             max_packet: None,
             session_tracked: false,
+            node: None,
             stmts: crate::statement::StmtCache::new(opts.stmt_cache_size()),
         };
         // Still to connect: the non-blocking path (the others connected above).
@@ -744,6 +764,13 @@ impl AsyncConn {
         for sql in self.opts.init_sql().to_vec() {
             self.query_drop(&sql).await?;
         }
+        // The reset undid the session's read-only mode and GTID tracking.
+        if self.opts.track_gtid() {
+            self.start_gtid_tracking().await?;
+        }
+        if self.node.is_some_and(|n| n.role == Role::Replica) {
+            self.query_drop(READ_ONLY_SESSION).await?;
+        }
         if track {
             self.track_session_state().await;
         }
@@ -777,6 +804,78 @@ impl AsyncConn {
             && !self.raw.session_changed()
             && !self.in_transaction()
             && !self.has_pending_work()
+    }
+
+    /// The role and health of this connection's server as last checked: when it
+    /// was made with a [`Target`](crate::Target) or a host list, at connect and
+    /// at each [`check_node`](Self::check_node) (a pool's checkout after idle).
+    /// `None` for a connection whose server was never checked.
+    pub fn node(&self) -> Option<NodeState> {
+        self.node
+    }
+
+    /// Check the server's role (`@@global.read_only`) and, on Galera, whether
+    /// the node is ready and Synced, in one query that a node without quorum
+    /// still answers; remember it for [`node`](Self::node).
+    pub async fn check_node(&mut self) -> Result<NodeState> {
+        let node = crate::cluster::check_node(self).await?;
+        self.node = Some(node);
+        Ok(node)
+    }
+
+    /// This connection serves `node`: a replica's session is read-only (a user
+    /// with every privilege could otherwise write to a read-only replica and
+    /// break replication).
+    pub(crate) async fn enter_node_session(&mut self, node: NodeState) -> Result<()> {
+        self.node = Some(node);
+        if node.role == Role::Replica {
+            self.query_drop(READ_ONLY_SESSION).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the connection saw an error that says its server is not what it
+    /// was chosen for (1047, 1290, 1792, 1836: a Galera node not ready, a
+    /// read-only server): a pool discards it.
+    pub(crate) fn node_unfit(&self) -> bool {
+        self.raw.node_unfit()
+    }
+
+    /// Ask the server to report the GTID of each write in its OK packet
+    /// (`last_gtid` in `session_track_system_variables`, beside what is tracked
+    /// already).
+    pub(crate) async fn start_gtid_tracking(&mut self) -> Result<()> {
+        self.query_drop(
+            "SET SESSION session_track_system_variables = \
+             CONCAT_WS(',', NULLIF(@@session.session_track_system_variables, ''), 'last_gtid')",
+        )
+        .await
+        .map_err(|e| e.context("turning on GTID tracking (track_gtid) failed"))?;
+        self.raw.set_track_gtid(true);
+        Ok(())
+    }
+
+    /// The GTID of the last write this session committed, as the server reported
+    /// it (with [`OptsBuilder::track_gtid`](crate::OptsBuilder::track_gtid);
+    /// otherwise `None`). A replica has that write once it has applied this
+    /// position: see [`wait_for_gtid`](Self::wait_for_gtid) and
+    /// [`Pool::get_caught_up`](crate::Pool::get_caught_up).
+    pub fn last_gtid(&self) -> Option<&str> {
+        self.raw.last_gtid()
+    }
+
+    /// Wait until this connection's server has applied `gtid` (a position from
+    /// [`last_gtid`](Self::last_gtid)), at most `timeout`: `MASTER_GTID_WAIT` on
+    /// MariaDB. `Ok(true)` once it has, `Ok(false)` if the timeout passed first.
+    /// On a primary (or any server with that position already) it returns at once.
+    pub async fn wait_for_gtid(&mut self, gtid: &str, timeout: Duration) -> Result<bool> {
+        crate::cluster::check_gtid(gtid)?;
+        let sql = format!(
+            "SELECT MASTER_GTID_WAIT('{gtid}', {:.3})",
+            timeout.as_secs_f64()
+        );
+        let r: Option<i64> = self.query_one(&sql).await?;
+        Ok(r == Some(0))
     }
 
     /// Close politely (`COM_QUIT`), without blocking, within the options'
@@ -879,6 +978,9 @@ impl AsyncConn {
         self.raw.escape(s)
     }
 }
+
+/// Makes a replica connection's session read-only.
+const READ_ONLY_SESSION: &str = "SET SESSION TRANSACTION READ ONLY";
 
 /// How far a connect got, for the error when `connect_timeout` cuts it short.
 pub(super) const STAGE_RESOLVING: u8 = 0;

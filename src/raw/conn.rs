@@ -102,6 +102,13 @@ pub(crate) struct RawConn {
     role_changed: bool,
     /// Query texts are scanned for changes the server does not report.
     watch_untracked: bool,
+    /// An error said the server is not what the connection was chosen for
+    /// (`cluster::NODE_UNFIT_CODES`).
+    node_unfit: bool,
+    /// The server reports `last_gtid` in its OK packets.
+    track_gtid: bool,
+    /// The last GTID it reported.
+    last_gtid: Option<String>,
     /// The span of the current query (see `crate::trace`).
     trace: QueryTrace,
 }
@@ -131,6 +138,9 @@ impl RawConn {
             session_changed: false,
             role_changed: false,
             watch_untracked: false,
+            node_unfit: false,
+            track_gtid: false,
+            last_gtid: None,
             trace: QueryTrace::default(),
         })
     }
@@ -331,6 +341,11 @@ impl RawConn {
     /// Mark the connection broken if `e` is fatal; pass `e` through.
     pub(crate) fn fail(&mut self, e: Error) -> Error {
         self.session_changed = true;
+        if e.code()
+            .is_some_and(|c| crate::cluster::NODE_UNFIT_CODES.contains(&c))
+        {
+            self.node_unfit = true;
+        }
         self.trace.error(&e);
         if e.is_fatal() {
             self.phase = Phase::Broken;
@@ -892,6 +907,61 @@ impl RawConn {
     pub(crate) fn note_session_state(&mut self) {
         if self.server_status() & consts::SERVER_SESSION_STATE_CHANGED != 0 {
             self.session_changed = true;
+            if self.track_gtid {
+                self.read_tracked_gtid();
+            }
+        }
+    }
+
+    /// Whether an error said the server is not what this connection was chosen
+    /// for (see `cluster::NODE_UNFIT_CODES`).
+    pub(crate) fn node_unfit(&self) -> bool {
+        self.node_unfit
+    }
+
+    /// The server now reports `last_gtid` (or no longer does).
+    pub(crate) fn set_track_gtid(&mut self, on: bool) {
+        self.track_gtid = on;
+    }
+
+    /// The last GTID the server reported (see [`set_track_gtid`](Self::set_track_gtid)).
+    pub(crate) fn last_gtid(&self) -> Option<&str> {
+        self.last_gtid.as_deref()
+    }
+
+    /// Read `last_gtid` from the session-state information of the last OK packet:
+    /// the system-variable entries come as name, value, name, value…
+    fn read_tracked_gtid(&mut self) {
+        use ffi::enum_session_state_type::SESSION_TRACK_SYSTEM_VARIABLES as SYSVARS;
+        let mut data: *const std::os::raw::c_char = ptr::null();
+        let mut len: usize = 0;
+        let mut name: Option<Vec<u8>> = None;
+        // SAFETY: our connected handle, no operation in progress (the reply was
+        // just read); the library points `data` at `len` bytes inside the
+        // handle's last OK packet, copied at once, before the next call.
+        let mut rc = unsafe {
+            ffi::mysql_session_track_get_first(self.as_ptr(), SYSVARS, &mut data, &mut len)
+        };
+        while rc == 0 {
+            // SAFETY: as above: `len` valid bytes at `data` (none when null).
+            let bytes = if data.is_null() {
+                &[][..]
+            } else {
+                unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }
+            };
+            match name.take() {
+                None => name = Some(bytes.to_vec()),
+                Some(n) if n == b"last_gtid" => {
+                    if !bytes.is_empty() {
+                        self.last_gtid = Some(String::from_utf8_lossy(bytes).into_owned());
+                    }
+                }
+                Some(_) => {}
+            }
+            // SAFETY: as for `_first`; iterates the same packet's entries.
+            rc = unsafe {
+                ffi::mysql_session_track_get_next(self.as_ptr(), SYSVARS, &mut data, &mut len)
+            };
         }
     }
 
