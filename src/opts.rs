@@ -1230,9 +1230,12 @@ impl fmt::Display for HostAddr {
     }
 }
 
+/// Hosts after the first of a URL's list.
+type HostList = Vec<(String, u16)>;
+
 /// Split `mysql://user:pass@h1:1,h2:2/db` into the URL with the first host only
 /// (which `url` can parse) and the other hosts (a missing port is 3306).
-fn split_host_list(url: &str) -> Result<(std::borrow::Cow<'_, str>, Vec<(String, u16)>)> {
+fn split_host_list(url: &str) -> Result<(std::borrow::Cow<'_, str>, HostList)> {
     let bad = |msg: String| Error::new(ErrorKind::Config, msg).with_fatal(false);
     let Some(start) = url.find("://").map(|i| i + 3) else {
         return Ok((url.into(), Vec::new()));
