@@ -867,7 +867,9 @@ impl AsyncConn {
     /// Wait until this connection's server has applied `gtid` (a position from
     /// [`last_gtid`](Self::last_gtid)), at most `timeout`: `MASTER_GTID_WAIT` on
     /// MariaDB. `Ok(true)` once it has, `Ok(false)` if the timeout passed first.
-    /// On a primary (or any server with that position already) it returns at once.
+    /// It compares with what the server applied as a replica (`gtid_slave_pos`):
+    /// on a server that never replicated, such as the primary that wrote it, it
+    /// waits the whole timeout and says `false`.
     pub async fn wait_for_gtid(&mut self, gtid: &str, timeout: Duration) -> Result<bool> {
         crate::cluster::check_gtid(gtid)?;
         let sql = format!(

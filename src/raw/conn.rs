@@ -104,7 +104,7 @@ pub(crate) struct RawConn {
     watch_untracked: bool,
     /// An error said the server is not what the connection was chosen for
     /// (`cluster::NODE_UNFIT_CODES`).
-    node_unfit: bool,
+    node_unfit: std::cell::Cell<bool>,
     /// The server reports `last_gtid` in its OK packets.
     track_gtid: bool,
     /// The last GTID it reported.
@@ -138,7 +138,7 @@ impl RawConn {
             session_changed: false,
             role_changed: false,
             watch_untracked: false,
-            node_unfit: false,
+            node_unfit: std::cell::Cell::new(false),
             track_gtid: false,
             last_gtid: None,
             trace: QueryTrace::default(),
@@ -341,11 +341,7 @@ impl RawConn {
     /// Mark the connection broken if `e` is fatal; pass `e` through.
     pub(crate) fn fail(&mut self, e: Error) -> Error {
         self.session_changed = true;
-        if e.code()
-            .is_some_and(|c| crate::cluster::NODE_UNFIT_CODES.contains(&c))
-        {
-            self.node_unfit = true;
-        }
+        self.note_node_unfit(&e);
         self.trace.error(&e);
         if e.is_fatal() {
             self.phase = Phase::Broken;
@@ -406,6 +402,7 @@ impl RawConn {
     pub(crate) fn last_error(&self) -> Error {
         // SAFETY: our handle, used by this thread only (&self on a !Sync type).
         let e = unsafe { Error::from_handle(self.as_ptr(), !self.connected) };
+        self.note_node_unfit(&e);
         if self.connected {
             e.given_socket(self.fd() >= 0)
         } else {
@@ -916,7 +913,17 @@ impl RawConn {
     /// Whether an error said the server is not what this connection was chosen
     /// for (see `cluster::NODE_UNFIT_CODES`).
     pub(crate) fn node_unfit(&self) -> bool {
-        self.node_unfit
+        self.node_unfit.get()
+    }
+
+    /// Remember an error that says the server is not what the connection was
+    /// chosen for.
+    fn note_node_unfit(&self, e: &Error) {
+        if e.code()
+            .is_some_and(|c| crate::cluster::NODE_UNFIT_CODES.contains(&c))
+        {
+            self.node_unfit.set(true);
+        }
     }
 
     /// The server now reports `last_gtid` (or no longer does).
