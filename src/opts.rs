@@ -124,6 +124,8 @@ struct Inner {
     host_order: HostOrder,
     deny_duration: Duration,
     track_gtid: Option<bool>,
+    /// One host of a list whose target was `Primary` (see `Opts::for_host`).
+    from_primary_target: bool,
 }
 
 /// How long a host that could not be reached stays at the end of the host
@@ -186,6 +188,7 @@ impl Default for Inner {
             host_order: HostOrder::Sequential,
             deny_duration: DEFAULT_DENY_DURATION,
             track_gtid: None,
+            from_primary_target: false,
         }
     }
 }
@@ -576,7 +579,14 @@ impl Opts {
     pub fn track_gtid(&self) -> bool {
         self.0
             .track_gtid
-            .unwrap_or(self.0.target == Target::Primary)
+            .unwrap_or(self.0.target == Target::Primary || self.0.from_primary_target)
+    }
+
+    /// Whether GTID tracking was asked for explicitly: then a server that cannot
+    /// report GTIDs (MySQL, MariaDB before 10.3) is an error; when it is only the
+    /// default of `target=primary`, such a server just reports none.
+    pub(crate) fn track_gtid_required(&self) -> bool {
+        self.0.track_gtid == Some(true)
     }
 
     /// Whether a connect must pick among hosts or check the server's role.
@@ -592,7 +602,7 @@ impl Opts {
         inner.extra_hosts.clear();
         // The role was chosen among the list: a connection made again with these
         // options (a cancel token's) goes to this host whatever its role now.
-        inner.track_gtid = Some(self.track_gtid());
+        inner.from_primary_target |= inner.target == Target::Primary;
         inner.target = Target::Any;
         Opts(Arc::new(inner))
     }
@@ -1521,6 +1531,7 @@ mod tests {
         assert_eq!(one.hosts().len(), 1);
         assert!(!one.is_routed());
         assert!(one.track_gtid());
+        assert!(!one.track_gtid_required());
 
         let o =
             Opts::from_url("mysql://u@h/db?target_session_attrs=prefer-standby&track_gtid=false")

@@ -67,15 +67,28 @@ async fn a_desynced_node_is_left(g: &Galera) {
         .build()
         .unwrap();
     let c = pool.get().await.unwrap();
-    assert_eq!(node_of(g, c.opts().port()), 0, "sequential order: node 0 first");
+    assert_eq!(
+        node_of(g, c.opts().port()),
+        0,
+        "sequential order: node 0 first"
+    );
     drop(c);
     let t0 = Instant::now();
     g.desync(0, true);
     let mut c = pool.get().await.unwrap();
-    assert_ne!(node_of(g, c.opts().port()), 0, "a desynced node was handed out");
-    c.query_drop("UPDATE kv SET v = v + 1 WHERE id = 5").await.unwrap();
+    assert_ne!(
+        node_of(g, c.opts().port()),
+        0,
+        "a desynced node was handed out"
+    );
+    c.query_drop("UPDATE kv SET v = v + 1 WHERE id = 5")
+        .await
+        .unwrap();
     assert_eq!(pool.metrics().discarded, 1);
-    eprintln!("galera: the pool left the desynced node within {:?}", t0.elapsed());
+    eprintln!(
+        "galera: the pool left the desynced node within {:?}",
+        t0.elapsed()
+    );
     drop(c);
     // A new connect skips it too (it is not Synced, whatever the deny list says).
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -100,7 +113,11 @@ async fn a_node_without_quorum_is_never_handed_out(g: &Galera) {
     // on node 0.
     for _ in 0..3 {
         let mut c = pool.get().await.unwrap();
-        assert_eq!(node_of(g, c.opts().port()), 0, "a node without quorum was handed out");
+        assert_eq!(
+            node_of(g, c.opts().port()),
+            0,
+            "a node without quorum was handed out"
+        );
         let n: i64 = c.query_one("SELECT COUNT(*) FROM kv").await.unwrap();
         assert_eq!(n, 5);
     }
@@ -113,7 +130,9 @@ async fn a_node_without_quorum_is_never_handed_out(g: &Galera) {
     assert!(e.to_string().contains("wsrep_ready = OFF"), "{e}");
     // A plain connection to it logs in, and the first table access says 1047;
     // a pool would discard that connection.
-    let mut raw = AsyncConn::connect(g.url(2).replace("root", "app")).await.unwrap();
+    let mut raw = AsyncConn::connect(g.url(2).replace("root", "app"))
+        .await
+        .unwrap();
     let e = raw.query_drop("SELECT * FROM kv").await.unwrap_err();
     assert_eq!(e.code(), Some(1047), "{e}");
     g.reconnect(2);
@@ -182,7 +201,11 @@ async fn the_survivors_serve_when_a_node_dies_under_load(g: &Galera) {
     let mut held = Vec::new();
     for _ in 0..6 {
         let mut c = pool.get().await.unwrap();
-        assert_ne!(node_of(g, c.opts().port()), 1, "a connection to the dead node");
+        assert_ne!(
+            node_of(g, c.opts().port()),
+            1,
+            "a connection to the dead node"
+        );
         c.query_drop("SELECT 1").await.unwrap();
         held.push(c);
     }

@@ -51,7 +51,10 @@ async fn the_primary_dies_mid_load_and_the_promoted_replica_serves_writes() {
         );
         writers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                match pool.exec_drop("INSERT INTO load (v) VALUES (?)", (w,)).await {
+                match pool
+                    .exec_drop("INSERT INTO load (v) VALUES (?)", (w,))
+                    .await
+                {
                     Ok(_) => {
                         ok.fetch_add(1, Ordering::Relaxed);
                         *last_ok.lock().unwrap() = Some(Instant::now());
@@ -87,7 +90,10 @@ async fn the_primary_dies_mid_load_and_the_promoted_replica_serves_writes() {
                 break t;
             }
         }
-        assert!(Instant::now() < deadline, "no write succeeded within 20 s of the promotion");
+        assert!(
+            Instant::now() < deadline,
+            "no write succeeded within 20 s of the promotion"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     stop.store(true, Ordering::Relaxed);
@@ -127,7 +133,9 @@ async fn the_primary_dies_mid_load_and_the_promoted_replica_serves_writes() {
     let mut c = pool.get().await.unwrap();
     assert_eq!(c.opts().port(), pair.replica().port());
     assert_eq!(c.node().unwrap().role, Role::Primary);
-    c.query_drop("INSERT INTO load (v) VALUES (99)").await.unwrap();
+    c.query_drop("INSERT INTO load (v) VALUES (99)")
+        .await
+        .unwrap();
     assert!(
         first_after - promoted < Duration::from_secs(5),
         "writes resumed only {:?} after the promotion",
@@ -153,8 +161,13 @@ async fn reads_wait_for_the_write_on_a_delayed_replica_or_fall_back() {
 
     // A write, then a read that must see it: it waits for the replica (2 s).
     let mut w = primary.get().await.unwrap();
-    w.query_drop("INSERT INTO ryw VALUES (1, 10)").await.unwrap();
-    let gtid = w.last_gtid().expect("target=primary tracks GTIDs").to_string();
+    w.query_drop("INSERT INTO ryw VALUES (1, 10)")
+        .await
+        .unwrap();
+    let gtid = w
+        .last_gtid()
+        .expect("target=primary tracks GTIDs")
+        .to_string();
     drop(w);
     let t0 = Instant::now();
     let mut r = replicas
@@ -173,7 +186,9 @@ async fn reads_wait_for_the_write_on_a_delayed_replica_or_fall_back() {
     );
     // Without the wait, the replica does not have it yet.
     let mut w = primary.get().await.unwrap();
-    w.query_drop("INSERT INTO ryw VALUES (2, 20)").await.unwrap();
+    w.query_drop("INSERT INTO ryw VALUES (2, 20)")
+        .await
+        .unwrap();
     let gtid = w.last_gtid().unwrap().to_string();
     drop(w);
     let mut r = replicas.get().await.unwrap();
@@ -192,11 +207,17 @@ async fn reads_wait_for_the_write_on_a_delayed_replica_or_fall_back() {
     assert_eq!(r.node().unwrap().role, Role::Primary);
     let v: Option<i64> = r.query_opt("SELECT v FROM ryw WHERE id = 2").await.unwrap();
     assert_eq!(v, Some(20));
-    assert!(took >= Duration::from_millis(450) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
     assert_eq!(replicas.metrics().fallbacks, 1);
 
     // A replica connection refuses writes, even for a user allowed to write.
     let mut r = replicas.get().await.unwrap();
-    let e = r.query_drop("INSERT INTO ryw VALUES (3, 30)").await.unwrap_err();
+    let e = r
+        .query_drop("INSERT INTO ryw VALUES (3, 30)")
+        .await
+        .unwrap_err();
     assert!(matches!(e.code(), Some(1792) | Some(1290)), "{e}");
 }

@@ -280,9 +280,7 @@ impl AsyncConn {
                             .await
                             .map_err(|e| e.context(format_args!("init SQL `{sql}` failed")))?;
                     }
-                    if opts.track_gtid() {
-                        conn.start_gtid_tracking().await?;
-                    }
+                    conn.start_gtid_tracking().await?;
                     return Ok(conn);
                 }
                 Err(e) => last_err = Some(e),
@@ -765,9 +763,7 @@ impl AsyncConn {
             self.query_drop(&sql).await?;
         }
         // The reset undid the session's read-only mode and GTID tracking.
-        if self.opts.track_gtid() {
-            self.start_gtid_tracking().await?;
-        }
+        self.start_gtid_tracking().await?;
         if self.node.is_some_and(|n| n.role == Role::Replica) {
             self.query_drop(READ_ONLY_SESSION).await?;
         }
@@ -844,15 +840,32 @@ impl AsyncConn {
     /// Ask the server to report the GTID of each write in its OK packet
     /// (`last_gtid` in `session_track_system_variables`, beside what is tracked
     /// already).
+    ///
+    /// Only with `track_gtid`; a server that refuses (MySQL, MariaDB before 10.3)
+    /// fails the connect only when tracking was asked for explicitly.
     pub(crate) async fn start_gtid_tracking(&mut self) -> Result<()> {
-        self.query_drop(
-            "SET SESSION session_track_system_variables = \
+        if !self.opts.track_gtid() {
+            return Ok(());
+        }
+        let r = self
+            .query_drop(
+                "SET SESSION session_track_system_variables = \
              CONCAT_WS(',', NULLIF(@@session.session_track_system_variables, ''), 'last_gtid')",
-        )
-        .await
-        .map_err(|e| e.context("turning on GTID tracking (track_gtid) failed"))?;
-        self.raw.set_track_gtid(true);
-        Ok(())
+            )
+            .await;
+        match r {
+            Ok(_) => {
+                self.raw.set_track_gtid(true);
+                Ok(())
+            }
+            Err(e) if e.is_fatal() || self.opts.track_gtid_required() => {
+                Err(e.context("turning on GTID tracking (track_gtid) failed"))
+            }
+            Err(e) => {
+                tracing::debug!(target: "mysqlclient_async::cluster", error = %e, "the server cannot report GTIDs");
+                Ok(())
+            }
+        }
     }
 
     /// The GTID of the last write this session committed, as the server reported
