@@ -35,6 +35,12 @@ fn every_ffi_path_once() {
     c.reset_connection().unwrap();
     assert_eq!(c.escape("a'b\\c").unwrap(), "a\\'b\\\\c");
     assert_eq!(c.query_drop("SELEC").unwrap_err().kind(), ErrorKind::Server);
+    // Session-state tracking of the GTID: the entries of each OK packet are read.
+    let mut g = Conn::connect(format!("{url}?track_gtid=true")).unwrap();
+    g.query_drop("CREATE TEMPORARY TABLE gt (a INT)").unwrap();
+    g.query_drop("INSERT INTO gt VALUES (1)").unwrap();
+    g.query_drop("SET @@session.time_zone = '+01:00'").unwrap();
+    let _ = g.last_gtid();
     // Statements: prepare, binary rows (a value that outgrows its buffer), long
     // data, bulk, eviction (cache of 1), a table change, a statement with rows
     // unread when the connection is dropped.
