@@ -8,7 +8,7 @@ CARGO ?= cargo
 JOBS ?= 2
 export CARGO_BUILD_JOBS = $(JOBS)
 
-.PHONY: setup test test-oracle test-portable lint fmt clippy doc docs-rs memcheck msrv stack-depth
+.PHONY: setup test test-oracle test-portable test-cluster lint fmt clippy doc docs-rs memcheck msrv stack-depth
 
 setup:
 	@bash scripts/setup.sh
@@ -40,6 +40,13 @@ test-portable: setup
 		CARGO_TARGET_DIR=target/portable $(CARGO) test --features derive --all-targets
 	MYSQLCLIENT_ASYNC_BACKEND=portable CARGO_TARGET_DIR=target/portable \
 		$(CARGO) clippy --features derive --all-targets -- -D warnings
+
+# The tests that need a replication pair or a Galera cluster of throwaway servers
+# (tests/support/cluster.rs; Galera's nodes run as the `mysql` user when we are
+# root). One word per test binary.
+CLUSTER_TESTS = cluster_support
+test-cluster: setup
+	$(CARGO) test --features derive $(addprefix --test ,$(CLUSTER_TESTS))
 
 lint: fmt clippy
 

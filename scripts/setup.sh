@@ -8,6 +8,8 @@ pkgs=(
   pkg-config          # finds libmariadb for mysqlclient-sys and build.rs
   clang libclang-dev  # bindgen in build.rs
   mariadb-server      # mariadbd + mariadb-install-db for the throwaway test server
+  galera-4            # libgalera_smm.so: the throwaway Galera clusters of make test-cluster
+  rsync               # their state transfer (wsrep_sst_method=rsync)
   apache2-utils       # ab, for the Chartio benchmark
   wrk                 # a multi-threaded HTTP load generator: the Chartio benchmark's second ceiling (LOADGEN=wrk)
   openssl             # test CA and server certificates for the TLS tests

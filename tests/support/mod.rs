@@ -11,13 +11,17 @@
 //! - an `atexit` handler SIGKILLs every server still alive and removes its directory
 //!   (this covers the shared [`private_server`], which lives in a static);
 //! - every `mariadbd` is spawned by one long-lived thread with
-//!   `PR_SET_PDEATHSIG(SIGKILL)`, so it dies even if the test process is SIGKILLed;
+//!   `PR_SET_PDEATHSIG(SIGKILL)`, so it dies even if the test process is SIGKILLed
+//!   (a server run as the `mysql` user, see [`ServerOptions::as_mysql_user`], is
+//!   switched to it by us before the PDEATHSIG is set, since a change of user
+//!   clears it);
 //! - directories left behind by crashed runs
 //!   (`$TMPDIR/mysqlclient-async-test-<pid>-<n>` whose pid is gone) are removed the
 //!   next time a server starts.
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod proxy;
 
 use std::ffi::OsStr;
@@ -113,7 +117,7 @@ static SHARED: OnceLock<Result<Server, String>> = OnceLock::new();
 /// private one, even when `MYSQL_TEST_URL` is set (for tests that kill/restart it).
 /// A failed start is remembered: every later caller panics with the same message.
 pub fn private_server() -> &'static Server {
-    match SHARED.get_or_init(|| Server::launch(&[])) {
+    match SHARED.get_or_init(|| Server::launch(&ServerOptions::default())) {
         Ok(server) => server,
         Err(e) => panic!("{e}"),
     }
@@ -123,7 +127,47 @@ pub fn private_server() -> &'static Server {
 /// (appended last, so they override the defaults, e.g. `--max-connections=20`).
 /// It is stopped and its directory removed when the value is dropped.
 pub fn start_private_with(extra_args: &[&str]) -> Server {
-    Server::launch(extra_args).unwrap_or_else(|e| panic!("{e}"))
+    start_private_opts(&ServerOptions {
+        args: extra_args.iter().map(|s| s.to_string()).collect(),
+        ..ServerOptions::default()
+    })
+}
+
+/// How [`start_private_opts`] sets up an additional private server.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Extra `mariadbd` options, appended last (they override the defaults); see
+    /// also [`Server::set_extra_args`].
+    pub args: Vec<String>,
+    /// When the tests run as root: run `mariadbd` (and `mariadb-install-db`) as the
+    /// `mysql` system user, with the server's whole directory owned by it, instead
+    /// of as root. Needed where the server runs helpers that drop root privileges
+    /// (Galera's rsync state transfer). Ignored when not running as root. Every
+    /// directory above `$TMPDIR` must be traversable by `mysql`.
+    pub as_mysql_user: bool,
+    /// Prepare everything (directory, certificates, data directory, port) but do
+    /// not start `mariadbd`: the first [`Server::start`] does (and does not retry
+    /// with another port if the chosen one was taken meanwhile).
+    pub deferred: bool,
+}
+
+/// Starts (or, with [`ServerOptions::deferred`], only prepares) an additional,
+/// independent private server. It is stopped and its directory removed when the
+/// value is dropped.
+pub fn start_private_opts(opts: &ServerOptions) -> Server {
+    Server::launch(opts).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `n` distinct TCP ports that were free on 127.0.0.1 when we looked (all bound at
+/// once, then released).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local_addr").port())
+        .collect()
 }
 
 /// Number of open file descriptors of this process (entries of `/proc/self/fd`, not
@@ -191,7 +235,9 @@ pub fn mariadb_cli_args(args: &[&str], sql: &str) -> Result<String, String> {
 pub struct Server {
     dir: PathBuf,
     port: u16,
-    extra_args: Vec<String>,
+    extra_args: Mutex<Vec<String>>,
+    /// `(uid, gid)` mariadbd runs as when it is not the test process's own.
+    run_as: Option<(u32, u32)>,
     tools: &'static Tools,
     /// Pid of the running (not yet reaped) mariadbd, 0 if none; shared with the
     /// atexit registry.
@@ -356,6 +402,52 @@ impl Server {
             .unwrap_or_else(|e| panic!("mariadb CLI over 127.0.0.1:{}: {e}", self.port))
     }
 
+    /// Like [`cli`](Self::cli) (over the unix socket), but returns the CLI's error
+    /// (which contains e.g. `ERROR 1047 (08S01)`) instead of panicking.
+    pub fn try_cli(&self, sql: &str) -> Result<String, String> {
+        let args = self.socket_cli_args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_mariadb(&args, sql, None, CLI_TIMEOUT)
+    }
+
+    /// Like [`cli_tcp`](Self::cli_tcp), but returns the CLI's error instead of
+    /// panicking.
+    pub fn try_cli_tcp(&self, sql: &str) -> Result<String, String> {
+        let args = self.tcp_cli_args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_mariadb(&args, sql, None, CLI_TIMEOUT)
+    }
+
+    /// The extra `mariadbd` options (see [`ServerOptions::args`]).
+    pub fn extra_args(&self) -> Vec<String> {
+        self.extra_args
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the extra `mariadbd` options for the next [`start`](Self::start)
+    /// (a running server is not affected).
+    pub fn set_extra_args(&self, args: &[String]) {
+        *self
+            .extra_args
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = args.to_vec();
+    }
+
+    /// Resident memory of the running `mariadbd` in KiB (`VmRSS` of
+    /// `/proc/PID/status`). Panics if it is not running.
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.pid();
+        let status = fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
+    }
+
     /// The last `lines` lines of the error log.
     pub fn error_log_tail(&self, lines: usize) -> String {
         tail_of_file(&self.error_log_path(), lines)
@@ -363,7 +455,7 @@ impl Server {
 
     // --- internals -----------------------------------------------------------------
 
-    fn launch(extra_args: &[&str]) -> Result<Server, String> {
+    fn launch(opts: &ServerOptions) -> Result<Server, String> {
         static SEQ: AtomicUsize = AtomicUsize::new(0);
         let tools = server_tools()?;
         static SWEEP: Once = Once::new();
@@ -377,6 +469,13 @@ impl Server {
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = fs::remove_dir_all(&dir);
+        let run_as = if opts.as_mysql_user && is_root() {
+            let ids = mysql_user_ids()?;
+            check_traversable(&dir, ids)?;
+            Some(ids)
+        } else {
+            None
+        };
         fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
         let pid = Arc::new(AtomicI32::new(0));
         lock_live().push(Live {
@@ -387,7 +486,8 @@ impl Server {
         let mut server = Server {
             dir,
             port: 0,
-            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            extra_args: Mutex::new(opts.args.clone()),
+            run_as,
             tools,
             pid,
             child: Mutex::new(None),
@@ -403,9 +503,16 @@ impl Server {
         fs::create_dir_all(server.tmp_dir())
             .map_err(|e| format!("create {}: {e}", server.tmp_dir().display()))?;
         make_tls(tools, &server.tls_dir(), &server.dir)?;
+        if let Some((uid, gid)) = run_as {
+            chown_tree(&server.dir, uid, gid)?;
+        }
         let t_tls = t0.elapsed();
         server.install_db()?;
         let t_install = t0.elapsed() - t_tls;
+        if opts.deferred {
+            server.port = free_port()?;
+            return Ok(server);
+        }
 
         // The port is free when we look but could be taken before mariadbd binds it;
         // retry with another one in that case.
@@ -455,7 +562,9 @@ impl Server {
             .arg(format!("--extra-file={}", sql_path.display()))
             .arg(format!("--tmpdir={}", self.tmp_dir().display()))
             .arg("--innodb-log-file-size=16M");
-        if is_root() {
+        if self.run_as.is_some() {
+            cmd.arg("--user=mysql");
+        } else if is_root() {
             cmd.arg("--user=root");
         }
         let out = run_with_timeout(cmd, TOOL_TIMEOUT)?;
@@ -497,10 +606,10 @@ impl Server {
             ),
             format!("--ssl-key={}", path(self.tls_dir().join("server-key.pem"))),
         ];
-        if is_root() {
+        if is_root() && self.run_as.is_none() {
             args.push("--user=root".into());
         }
-        args.extend(self.extra_args.iter().cloned());
+        args.extend(self.extra_args());
         args
     }
 
@@ -548,12 +657,26 @@ impl Server {
             .stdout(out)
             .stderr(err)
             .process_group(0);
+        // Helpers it runs (e.g. Galera's wsrep_sst_* scripts) are looked up on PATH.
+        cmd.env("PATH", path_with_system_dirs());
         let parent = std::process::id() as libc::pid_t;
+        let run_as = self.run_as;
         // SAFETY: the closure runs in the forked child between fork and exec, where
-        // only async-signal-safe calls are allowed: prctl, getppid and raise are, and
-        // `io::Error::last_os_error` only reads errno. It captures a plain integer.
+        // only async-signal-safe calls are allowed: setgroups, setgid, setuid, prctl,
+        // getppid and raise are, and `io::Error::last_os_error` only reads errno. It
+        // captures plain integers. The change of user comes first because it clears
+        // the parent-death signal.
         unsafe {
             cmd.pre_exec(move || {
+                if let Some((uid, gid)) = run_as {
+                    let groups = [gid as libc::gid_t];
+                    if libc::setgroups(1, groups.as_ptr()) != 0
+                        || libc::setgid(gid) != 0
+                        || libc::setuid(uid) != 0
+                    {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
                 if libc::prctl(
                     libc::PR_SET_PDEATHSIG,
                     libc::SIGKILL as libc::c_ulong,
@@ -614,7 +737,7 @@ impl Server {
     /// server that grabbed our port does not count.
     fn probe(&self) -> bool {
         let networking = !self
-            .extra_args
+            .extra_args()
             .iter()
             .any(|a| a.starts_with("--skip-networking") || a.starts_with("--skip_networking"));
         let args = if networking {
@@ -933,6 +1056,80 @@ fn find_tool(names: &[&str]) -> Option<PathBuf> {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// PATH with the usual system directories appended (those missing from it).
+fn path_with_system_dirs() -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    for extra in EXTRA_BIN_DIRS.iter().map(PathBuf::from) {
+        if !dirs.contains(&extra) {
+            dirs.push(extra);
+        }
+    }
+    std::env::join_paths(dirs).unwrap_or(path)
+}
+
+/// `(uid, gid)` of the `mysql` system user.
+fn mysql_user_ids() -> Result<(u32, u32), String> {
+    let id = |flag: &str| -> Result<u32, String> {
+        let mut cmd = Command::new("id");
+        cmd.args([flag, "mysql"]);
+        let out = run_with_timeout(cmd, TOOL_TIMEOUT)?;
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .map_err(|_| {
+                format!(
+                    "no `mysql` user to run mariadbd as (`id {flag} mysql`: {}); \
+                     run `bash scripts/setup.sh` (mariadb-server creates it)",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )
+            })
+    };
+    Ok((id("-u")?, id("-g")?))
+}
+
+/// Checks that every existing ancestor of `dir` lets `(uid, gid)` through.
+fn check_traversable(dir: &Path, (uid, gid): (u32, u32)) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    for ancestor in dir.ancestors().skip(1) {
+        let Ok(meta) = fs::metadata(ancestor) else {
+            continue;
+        };
+        let mode = meta.mode();
+        let ok = if meta.uid() == uid {
+            mode & 0o100 != 0
+        } else if meta.gid() == gid {
+            mode & 0o010 != 0
+        } else {
+            mode & 0o001 != 0
+        };
+        if !ok {
+            return Err(format!(
+                "{} (mode {:o}) is not traversable by the mysql user, which the server in \
+                 {} runs as; set TMPDIR to a directory it can reach (e.g. /tmp)",
+                ancestor.display(),
+                mode & 0o7777,
+                dir.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// chown -R (symbolic links themselves, not their targets).
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<(), String> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+        .map_err(|e| format!("chown {}: {e}", path.display()))?;
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        let entries = fs::read_dir(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("read {}: {e}", path.display()))?;
+            chown_tree(&entry.path(), uid, gid)?;
+        }
+    }
+    Ok(())
 }
 
 fn free_port() -> Result<u16, String> {
