@@ -43,8 +43,9 @@ test-portable: setup
 
 # The tests that need a replication pair or a Galera cluster of throwaway servers
 # (tests/support/cluster.rs; Galera's nodes run as the `mysql` user when we are
-# root). One word per test binary.
-CLUSTER_TESTS = cluster_support
+# root), alone: `make test` runs them too, with everything else. One word per test
+# binary.
+CLUSTER_TESTS = cluster_support replicas galera multihost
 test-cluster: setup
 	$(CARGO) test --features derive $(addprefix --test ,$(CLUSTER_TESTS))
 
