@@ -114,7 +114,7 @@ pub use blocking::{BlockingQueryable, BlockingTransaction, RowIter};
 pub use cancel::CancelToken;
 pub use column::{Column, ColumnFlags, ColumnIndex, ColumnType};
 pub use conn::Conn;
-pub use error::{Error, ErrorKind, Result, ServerError};
+pub use error::{Error, ErrorKind, Outcome, Result, ServerError};
 #[cfg(feature = "derive")]
 #[doc(inline)]
 pub use mysqlclient_async_derive::FromRow;

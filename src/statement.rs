@@ -146,6 +146,9 @@ pub(crate) struct StmtCache {
     /// started: the server would use that data in the next execute, so the
     /// statement is closed if the call is abandoned.
     pub(crate) long_data_pending: bool,
+    /// The last command sent was an execute of the active statement (not a text
+    /// query): what a lost connection may have run is that statement.
+    pub(crate) executed_last: bool,
 }
 
 impl StmtCache {
@@ -161,6 +164,7 @@ impl StmtCache {
             closing: None,
             active: None,
             long_data_pending: false,
+            executed_last: false,
         }
     }
 

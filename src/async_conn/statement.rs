@@ -177,6 +177,7 @@ impl AsyncConn {
             self.raw.note_untracked(u.role);
         }
         self.clear_read_readiness();
+        self.stmts.executed_last = true;
         let out = self.run(Start::StmtExecute(p.0)).await?;
         self.absorb_stmt(OpKind::StmtExecute, out)
     }
@@ -475,6 +476,7 @@ impl AsyncConn {
         stmt.bind_bulk(rows)?;
         let op = Start::StmtExecute(stmt.as_ptr());
         self.clear_read_readiness();
+        self.stmts.executed_last = true;
         let out = self.run(op).await;
         if let Ok(s) = self.stmts.active_raw() {
             s.end_bulk();
