@@ -103,6 +103,7 @@ mod pool;
 mod protocol;
 mod query;
 mod raw;
+mod retry;
 mod row;
 mod statement;
 mod trace;
@@ -125,6 +126,7 @@ pub use opts::{
 pub use params::Params;
 pub use pool::{Pool, PoolBuilder, PoolMetrics, PooledConn};
 pub use query::Queryable;
+pub use retry::{RetryEvent, RetryPolicy};
 pub use row::{ExecResult, FromRow, ResultSet, Row, RowRef};
 pub use statement::{Statement, StatementLike};
 #[doc(hidden)]

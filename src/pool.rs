@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
 
-use crate::async_conn::{AsyncConn, Holder, OwnedConn, RowStream, Transaction};
+use crate::async_conn::{run_attempt, AsyncConn, Holder, OwnedConn, RowStream, Transaction};
 use crate::error::{Error, ErrorKind, Result};
 use crate::opts::{IntoOpts, Opts};
 use crate::params::Params;
+use crate::retry::{Attempts, RetryPolicy};
 use crate::row::{ExecResult, FromRow, ResultSet};
 use crate::statement::StatementLike;
 use crate::tx_options::TxOptions;
@@ -46,6 +47,8 @@ struct Shared {
     discarded: AtomicU64,
     retried: AtomicU64,
     resets: AtomicU64,
+    /// Transactions run again by [`Pool::transaction`].
+    tx_retries: AtomicU64,
 }
 
 impl Shared {
@@ -248,6 +251,7 @@ impl PoolBuilder {
             discarded: AtomicU64::new(0),
             retried: AtomicU64::new(0),
             resets: AtomicU64::new(0),
+            tx_retries: AtomicU64::new(0),
         });
         let inner = managed::Pool::builder(Manager {
             shared: shared.clone(),
@@ -406,6 +410,9 @@ pub struct PoolMetrics {
     /// Returned connections whose session was reset (see
     /// [`PoolBuilder::always_reset`]).
     pub resets: u64,
+    /// Transactions that [`Pool::transaction`] ran again after the server rolled
+    /// them back (one per extra attempt).
+    pub tx_retries: u64,
 }
 
 impl Pool {
@@ -495,6 +502,7 @@ impl Pool {
             discarded: self.shared.discarded.load(Ordering::Relaxed),
             retried: self.shared.retried.load(Ordering::Relaxed),
             resets: self.shared.resets.load(Ordering::Relaxed),
+            tx_retries: self.shared.tx_retries.load(Ordering::Relaxed),
         }
     }
 
@@ -809,6 +817,69 @@ async fn cleanup(mut obj: Object<Manager>, shared: Arc<Shared>) {
         _ => {
             shared.discard("cleanup timed out");
             drop(Object::take(obj));
+        }
+    }
+}
+
+/// Transactions run again when the server rolled them back.
+impl Pool {
+    /// Run `f` in a transaction on a pooled connection and commit; when the
+    /// server rolls the transaction back (a deadlock, a Galera certification
+    /// conflict, a lock wait timeout, or the connection lost in the middle of it:
+    /// see [`RetryPolicy`]), run the whole of `f` again, after a backoff, on the
+    /// same connection or, if it broke, on a fresh one; at most `policy`'s
+    /// `max_attempts` times in all. Returns `f`'s value once the `COMMIT`
+    /// succeeded, or the error that ended the attempts. Each extra attempt counts
+    /// in [`PoolMetrics::tx_retries`].
+    ///
+    /// A `COMMIT` whose answer was lost ([`Outcome::Unknown`](crate::Outcome::Unknown))
+    /// is never sent again: its error is returned, and the transaction may be
+    /// committed (a proxy that dropped the `COMMIT` before the server and one that
+    /// dropped the server's answer look the same to the client). An error `f`
+    /// returns that is not retried (a duplicate key, say) rolls back and is
+    /// returned at once.
+    ///
+    /// `f` may run several times, so it should do nothing but statements on the
+    /// transaction it is given (or be idempotent). Inside `tokio::spawn`, write
+    /// it `async move |tx| …`, owning what it uses (see
+    /// [`AsyncConn::transaction`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: mysqlclient_async::Pool) -> mysqlclient_async::Result<()> {
+    /// use mysqlclient_async::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::new().max_attempts(10);
+    /// let order_id = 42u64;
+    /// let total: i64 = pool
+    ///     .transaction(&policy, async move |tx| {
+    ///         tx.exec_drop("UPDATE stock SET n = n - 1 WHERE item = (SELECT item FROM orders WHERE id = ?)", (order_id,))
+    ///             .await?;
+    ///         tx.exec_drop("UPDATE orders SET state = 'paid' WHERE id = ?", (order_id,)).await?;
+    ///         tx.exec_one("SELECT total FROM orders WHERE id = ?", (order_id,)).await
+    ///     })
+    ///     .await?;
+    /// println!("{total}; retried {} time(s) so far", pool.metrics().tx_retries);
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<T, F>(&self, policy: &RetryPolicy, mut f: F) -> Result<T>
+    where
+        F: AsyncFnMut(&mut Transaction<'_>) -> Result<T>,
+    {
+        let mut attempts = Attempts::new(policy);
+        loop {
+            let conn = self.get().await?;
+            let holder = Holder::Owned(Box::new(conn));
+            let (stage, e) = match run_attempt(holder, policy.get_tx_options(), &mut f).await {
+                Ok(v) => return Ok(v),
+                Err(failed) => failed,
+            };
+            match attempts.after_failure(e, stage, true) {
+                Ok(delay) => {
+                    self.shared.tx_retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 }

@@ -47,4 +47,5 @@ mod transaction;
 pub use connection::AsyncConn;
 pub(crate) use holder::{Holder, OwnedConn};
 pub use stream::RowStream;
+pub(crate) use transaction::run_attempt;
 pub use transaction::Transaction;
