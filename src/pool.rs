@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,6 +49,8 @@ struct Shared {
     resets: AtomicU64,
     /// Transactions run again by [`Pool::transaction`].
     tx_retries: AtomicU64,
+    /// What the pool learnt about the session reset (see [`ResetSupport`]).
+    reset: ResetSupport,
 }
 
 impl Shared {
@@ -252,6 +254,7 @@ impl PoolBuilder {
             retried: AtomicU64::new(0),
             resets: AtomicU64::new(0),
             tx_retries: AtomicU64::new(0),
+            reset: ResetSupport::default(),
         });
         let inner = managed::Pool::builder(Manager {
             shared: shared.clone(),
@@ -413,6 +416,10 @@ pub struct PoolMetrics {
     /// Transactions that [`Pool::transaction`] ran again after the server rolled
     /// them back (one per extra attempt).
     pub tx_retries: u64,
+    /// The server, or a proxy in front of it, refuses the session reset
+    /// (`COM_RESET_CONNECTION`): returned connections whose session changed are
+    /// closed and replaced instead (see [`Pool`], "Behind a proxy").
+    pub reset_unsupported: bool,
 }
 
 impl Pool {
@@ -503,6 +510,7 @@ impl Pool {
             retried: self.shared.retried.load(Ordering::Relaxed),
             resets: self.shared.resets.load(Ordering::Relaxed),
             tx_retries: self.shared.tx_retries.load(Ordering::Relaxed),
+            reset_unsupported: self.shared.reset.refused(),
         }
     }
 
@@ -775,6 +783,13 @@ const KILL_GRACE: Duration = Duration::from_millis(25);
 
 /// Bring a returned connection back to a clean state, or discard it.
 async fn cleanup(mut obj: Object<Manager>, shared: Arc<Shared>) {
+    if shared.settings.reset_on_return && shared.reset.refused() {
+        // The reset would be refused again: the changed session cannot be
+        // cleaned, so the connection is closed and a new one opened when needed.
+        shared.discard("session changed and the session reset is refused: replaced");
+        drop(Object::take(obj));
+        return;
+    }
     let limit = shared.settings.cleanup_timeout;
     let work = async {
         if obj.has_command_in_flight() {
@@ -797,9 +812,11 @@ async fn cleanup(mut obj: Object<Manager>, shared: Arc<Shared>) {
             // Also ends any transaction.
             let role = shared.login_role.lock().unwrap().clone();
             let track = !shared.settings.always_reset;
-            obj.reset_session(role.as_deref(), track)
-                .await
-                .map_err(|_| "session reset failed")?;
+            if let Err(e) = obj.reset_session(role.as_deref(), track).await {
+                shared.reset.failed(&e);
+                return Err("session reset failed");
+            }
+            shared.reset.succeeded();
             shared.resets.fetch_add(1, Ordering::Relaxed);
         } else if obj.in_transaction() {
             obj.query_drop("ROLLBACK")
@@ -817,6 +834,64 @@ async fn cleanup(mut obj: Object<Manager>, shared: Arc<Shared>) {
         _ => {
             shared.discard("cleanup timed out");
             drop(Object::take(obj));
+        }
+    }
+}
+
+/// What a pool learnt about the session reset (`COM_RESET_CONNECTION`) of its
+/// server, or of the proxy in front of it.
+///
+/// A refusal is remembered for the pool's life: from then on a returned
+/// connection whose session changed is closed and replaced, without sending the
+/// reset again. Refused means: the reset command got an error answer (an unknown
+/// command: a proxy that does not support it, a server older than MySQL 5.7 or
+/// MariaDB 10.2; or a client library without a non-blocking reset), or, while no
+/// reset has ever succeeded on this pool, the connection was closed on the reset
+/// twice in a row (what ProxySQL before 2.4 does with a command it does not know:
+/// it drops the client connection).
+#[derive(Default)]
+struct ResetSupport {
+    refused: AtomicBool,
+    succeeded_once: AtomicBool,
+    lost_in_a_row: AtomicU32,
+}
+
+impl ResetSupport {
+    /// Connections lost on the reset, in a row and before any success, that mean
+    /// the reset is refused.
+    const LOST_MEANS_REFUSED: u32 = 2;
+
+    fn refused(&self) -> bool {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    fn succeeded(&self) {
+        self.succeeded_once.store(true, Ordering::Relaxed);
+        self.lost_in_a_row.store(0, Ordering::Relaxed);
+    }
+
+    /// The session reset of a returned connection failed with `e`.
+    fn failed(&self, e: &Error) {
+        if !e.is_from_reset() {
+            // A later step (the database, the role, the init SQL).
+            return;
+        }
+        let refused = if !e.is_fatal() {
+            true
+        } else if e.kind() == ErrorKind::ConnectionLost
+            && !self.succeeded_once.load(Ordering::Relaxed)
+        {
+            self.lost_in_a_row.fetch_add(1, Ordering::Relaxed) + 1 >= Self::LOST_MEANS_REFUSED
+        } else {
+            false
+        };
+        if refused && !self.refused.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                target: "mysqlclient_async::pool",
+                error = %e,
+                "the server or a proxy refuses the session reset (COM_RESET_CONNECTION): returned \
+                 connections whose session changed are closed and replaced from now on"
+            );
         }
     }
 }
