@@ -61,8 +61,11 @@ pub struct RetryPolicy {
     jitter: bool,
     lock_wait_timeout: bool,
     tx_options: TxOptions,
-    on_retry: Option<Arc<dyn Fn(&RetryEvent<'_>) + Send + Sync>>,
+    on_retry: Option<OnRetry>,
 }
+
+/// The callback of [`RetryPolicy::on_retry`].
+type OnRetry = Arc<dyn Fn(&RetryEvent<'_>) + Send + Sync>;
 
 /// One failed attempt that is about to be run again (see
 /// [`RetryPolicy::on_retry`]).

@@ -158,9 +158,11 @@ fn exec_falls_back_to_client_side_parameters_when_prepare_is_refused() {
         let p = proxy();
         p.refuse_command(COM_STMT_PREPARE);
         let mut c = AsyncConn::connect(p.url(&url()).as_str()).await.unwrap();
-        c.query_drop("CREATE TEMPORARY TABLE hostile (id INT PRIMARY KEY, s TEXT CHARACTER SET utf8mb4)")
-            .await
-            .unwrap();
+        c.query_drop(
+            "CREATE TEMPORARY TABLE hostile (id INT PRIMARY KEY, s TEXT CHARACTER SET utf8mb4)",
+        )
+        .await
+        .unwrap();
         // The first exec meets the refusal inside exec_batch.
         let rows: Vec<(i32, &str)> = (0..).zip(HOSTILE).collect();
         let done = c
