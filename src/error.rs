@@ -77,6 +77,100 @@ impl ErrorKind {
     }
 }
 
+/// What an error means for the statement that produced it, and for the transaction
+/// it was part of: whether it can have taken effect. [`Error::outcome`] gives it;
+/// `Display` says it in words (`[not sent; connection still usable]`).
+///
+/// Decide what to do from this, not from the kind alone:
+///
+/// | outcome | the statement | an open transaction | safe to run again? |
+/// |---|---|---|---|
+/// | [`NotSent`](Self::NotSent) | never reached the server | as it was (unless the connection is unusable: see below) | yes |
+/// | [`Rejected`](Self::Rejected) | the server refused it: no effect | still open | after fixing the cause |
+/// | [`Executed`](Self::Executed) | ran; the error is about its result on the client | still open | no: it ran |
+/// | [`Unknown`](Self::Unknown) | sent, and the answer was lost: it may or may not have run | unknown | no, not blindly |
+/// | [`TransactionRolledBack`](Self::TransactionRolledBack) | undone with the whole transaction | rolled back by the server | the whole transaction, from its start |
+///
+/// The client cannot tell a command that never reached the server from one whose
+/// answer was lost once it has written it to the socket: a proxy or network that
+/// drops the command and one that drops the answer look the same, and both are
+/// [`Unknown`](Self::Unknown). In particular a `COMMIT` whose answer was lost is
+/// `Unknown`: the transaction may be committed. Only a failure while writing the
+/// command (the connection was already gone) is [`NotSent`](Self::NotSent).
+///
+/// Outside a transaction (autocommit), a statement's effect is its own:
+/// `Unknown` there means the write may have been applied. A text holding several
+/// statements (`multi_statements`) is one command: when a later statement fails,
+/// the ones before it ran, whatever the outcome says about the failed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The command never reached the server, so it cannot have run: bad
+    /// parameters ([`ErrorKind::Params`]), a NUL byte in the text
+    /// ([`ErrorKind::InvalidQuery`]), a busy connection, bad options, a failed
+    /// connect, a pool that had no connection to give, a packet the library refused
+    /// to send, a failure while writing the command ([`Error::is_unsent`]), or a
+    /// call that timed out while still finishing an earlier abandoned call's work.
+    NotSent,
+    /// The server answered with an error: the statement did not take effect (its
+    /// changes, if any, were undone by the server: statement-level rollback on
+    /// InnoDB; a non-transactional engine such as MyISAM may keep part of a
+    /// multi-row change). An open transaction is still open. Duplicate key (1062),
+    /// syntax (1064), unknown table, a statement killed by `KILL QUERY` (1317) or by
+    /// `max_statement_time` (1969), and a lock wait timeout (1205), which by default
+    /// rolls back the statement only (with `innodb_rollback_on_timeout=ON` the
+    /// server rolls back the whole transaction, which the client is not told).
+    Rejected,
+    /// The statement ran and succeeded, and the error concerns its result on the
+    /// client: a row that does not convert ([`ErrorKind::Conversion`]), no row for
+    /// `query_one` ([`ErrorKind::NoRows`]), a result discarded after an abandoned
+    /// call ([`ErrorKind::Discarded`]).
+    Executed,
+    /// The command was sent and no answer came back: the connection was lost, timed
+    /// out, or the call was cancelled. The statement may or may not have run. This
+    /// is the outcome of a `COMMIT` whose answer was lost (the transaction may be
+    /// committed), and of any statement outside a transaction. A statement that may
+    /// commit by itself (DDL, `SET`, `CALL`, several statements in one text) is
+    /// treated like a `COMMIT`. A query timeout whose `KILL QUERY` brought the
+    /// connection back in sync is `Unknown` too (the statement may have finished
+    /// just before the kill); the transaction, if any, is still open then.
+    Unknown,
+    /// The server rolled the whole transaction back: a deadlock (1213, also what a
+    /// Galera certification conflict returns, on any later statement of the losing
+    /// transaction or on its `COMMIT`; MySQL's group replication answers a `COMMIT`
+    /// with 3101). Also a connection lost in the middle of a transaction while the
+    /// statement was not one that commits: the server rolls back the open
+    /// transaction of a dead session, so nothing of it can have been committed.
+    /// The whole transaction can run again from its start (see
+    /// [`Pool::transaction`](crate::Pool::transaction)).
+    TransactionRolledBack,
+}
+
+impl Outcome {
+    /// The words `Display` uses for it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Outcome::NotSent => "not sent",
+            Outcome::Rejected => "rejected: it did not take effect",
+            Outcome::Executed => "the statement ran",
+            Outcome::Unknown => "outcome unknown: it may have run",
+            Outcome::TransactionRolledBack => "transaction rolled back",
+        }
+    }
+
+    /// Whether the statement may have taken effect ([`Executed`](Self::Executed)
+    /// or [`Unknown`](Self::Unknown)).
+    pub fn may_have_run(self) -> bool {
+        matches!(self, Outcome::Executed | Outcome::Unknown)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
 /// What the server (or the client library, for `CR_*` codes 2000–2999) reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerError {
@@ -117,6 +211,11 @@ struct Inner {
     /// Sending the command failed, so the server never received all of it and
     /// cannot have executed it.
     unsent: bool,
+    /// The outcome decided by the connection that knew the context (a transaction
+    /// open, the statement a `COMMIT`); `None`: derived from the kind and code.
+    outcome: Option<Outcome>,
+    /// The error came from the session reset command (`COM_RESET_CONNECTION`).
+    at_reset: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -137,6 +236,8 @@ impl Error {
                 ErrorKind::Config | ErrorKind::Connect | ErrorKind::Pool
             ),
             unsent: false,
+            outcome: None,
+            at_reset: false,
             source: None,
         }))
     }
@@ -173,6 +274,87 @@ impl Error {
     /// marked, since the server may have run it.
     pub fn is_unsent(&self) -> bool {
         self.0.unsent
+    }
+
+    /// What this error means for the statement and for an open transaction: not
+    /// sent, rejected by the server, executed, unknown, or the transaction rolled
+    /// back (see [`Outcome`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut mysqlclient_async::AsyncConn) -> mysqlclient_async::Result<()> {
+    /// use mysqlclient_async::Outcome;
+    ///
+    /// let mut tx = conn.begin().await?;
+    /// match tx.exec_drop("INSERT INTO users (id, name) VALUES (?, ?)", (1, "ada")).await {
+    ///     Ok(_) => tx.commit().await?,
+    ///     // 1062: this statement had no effect; the transaction goes on.
+    ///     Err(e) if e.outcome() == Outcome::Rejected => tx.commit().await?,
+    ///     // Deadlock, or the connection died mid-transaction: run it all again.
+    ///     Err(e) if e.outcome() == Outcome::TransactionRolledBack => return Err(e),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn outcome(&self) -> Outcome {
+        match self.0.outcome {
+            Some(o) => o,
+            None if self.0.unsent => Outcome::NotSent,
+            None => self.default_outcome(),
+        }
+    }
+
+    /// The outcome from the kind and code alone, without knowing whether a
+    /// transaction was open or what the statement was.
+    fn default_outcome(&self) -> Outcome {
+        match self.0.kind {
+            ErrorKind::Params
+            | ErrorKind::InvalidQuery
+            | ErrorKind::Busy
+            | ErrorKind::Config
+            | ErrorKind::Connect
+            | ErrorKind::Pool => Outcome::NotSent,
+            ErrorKind::Conversion | ErrorKind::NoRows | ErrorKind::Discarded => Outcome::Executed,
+            ErrorKind::Server => match self.code() {
+                Some(c) if rolls_back_transaction(c) => Outcome::TransactionRolledBack,
+                _ => Outcome::Rejected,
+            },
+            ErrorKind::Cancelled => Outcome::Rejected,
+            // The server's `max_statement_time` (1969) killed it; a client-side
+            // timeout cannot know whether the statement finished before the kill.
+            ErrorKind::Timeout if self.code().is_some() => Outcome::Rejected,
+            // A library error that left the connection usable was raised before
+            // anything was written (a packet too large to send, an unsupported
+            // call).
+            ErrorKind::Client if !self.0.fatal => Outcome::NotSent,
+            ErrorKind::Timeout
+            | ErrorKind::Client
+            | ErrorKind::ConnectionLost
+            | ErrorKind::Broken
+            | ErrorKind::Io => Outcome::Unknown,
+        }
+    }
+
+    /// Set the outcome the caller knows from the context.
+    pub(crate) fn with_outcome(mut self, outcome: Outcome) -> Error {
+        self.0.outcome = Some(outcome);
+        self
+    }
+
+    /// Whether an outcome was set from the context already.
+    pub(crate) fn has_context_outcome(&self) -> bool {
+        self.0.outcome.is_some()
+    }
+
+    /// Mark: the error came from the session reset command.
+    pub(crate) fn at_reset(mut self) -> Error {
+        self.0.at_reset = true;
+        self
+    }
+
+    /// Whether the session reset command (`COM_RESET_CONNECTION`) produced this
+    /// error (see [`at_reset`](Self::at_reset)).
+    pub(crate) fn is_from_reset(&self) -> bool {
+        self.0.at_reset
     }
 
     /// Attach an underlying cause.
@@ -219,6 +401,8 @@ impl Error {
             fatal,
             no_connection: kind == ErrorKind::Connect,
             unsent: false,
+            outcome: None,
+            at_reset: false,
             source: None,
         }))
     }
@@ -268,6 +452,21 @@ impl Error {
     pub fn is_fatal(&self) -> bool {
         self.0.fatal
     }
+}
+
+/// Server codes after which the server has rolled back the whole transaction.
+fn rolls_back_transaction(code: u32) -> bool {
+    /// `ER_LOCK_DEADLOCK`: also Galera's answer to a certification conflict.
+    const ER_LOCK_DEADLOCK: u32 = 1213;
+    /// `ER_XA_RBDEADLOCK`: an XA transaction chosen as a deadlock victim.
+    const ER_XA_RBDEADLOCK: u32 = 1614;
+    /// MySQL's `ER_TRANSACTION_ROLLBACK_DURING_COMMIT`: group replication's
+    /// certification refused the `COMMIT`.
+    const ER_TRANSACTION_ROLLBACK_DURING_COMMIT: u32 = 3101;
+    matches!(
+        code,
+        ER_LOCK_DEADLOCK | ER_XA_RBDEADLOCK | ER_TRANSACTION_ROLLBACK_DURING_COMMIT
+    )
 }
 
 /// Decide kind and fatality from a MySQL/MariaDB error code.
@@ -392,12 +591,14 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.0.kind.describe(), self.0.message)?;
         if self.0.no_connection {
-            Ok(())
-        } else if self.0.fatal {
-            f.write_str(" [connection unusable: reconnect]")
-        } else {
-            f.write_str(" [connection still usable]")
+            return Ok(());
         }
+        let connection = if self.0.fatal {
+            "connection unusable: reconnect"
+        } else {
+            "connection still usable"
+        };
+        write!(f, " [{}; {connection}]", self.outcome())
     }
 }
 
@@ -406,7 +607,8 @@ impl fmt::Debug for Error {
         let mut d = f.debug_struct("Error");
         d.field("kind", &self.0.kind)
             .field("message", &self.0.message)
-            .field("fatal", &self.0.fatal);
+            .field("fatal", &self.0.fatal)
+            .field("outcome", &self.outcome());
         if let Some(s) = &self.0.server {
             d.field("server", s);
         }
@@ -457,13 +659,18 @@ mod tests {
         assert!(!e.to_string().contains("connection"), "{e}");
         let e = Error::from_code(2013, "HY000".into(), "lost".into(), false);
         assert!(
-            e.to_string().ends_with("[connection unusable: reconnect]"),
+            e.to_string()
+                .ends_with("[outcome unknown: it may have run; connection unusable: reconnect]"),
             "{e}"
         );
         let e = Error::new(ErrorKind::Config, "bad URL").with_fatal(false);
         assert_eq!(e.to_string(), "invalid configuration: bad URL");
         let e = Error::new(ErrorKind::NoRows, "none").with_fatal(false);
-        assert!(e.to_string().ends_with("[connection still usable]"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("[the statement ran; connection still usable]"),
+            "{e}"
+        );
         // 2020 is fatal only when the library closed the connection.
         let e = Error::from_code(2020, "HY000".into(), "too large".into(), false);
         assert!(!e.is_fatal());
@@ -504,5 +711,85 @@ mod tests {
         let e = Error::from_code(1317, "70100".into(), "interrupted".into(), false);
         assert_eq!(e.kind(), ErrorKind::Cancelled);
         assert!(!e.is_fatal());
+    }
+
+    #[test]
+    fn outcome_classification() {
+        let server = |code: u32| Error::from_code(code, "HY000".into(), "m".into(), false);
+        // The server refused the statement: no effect, the transaction goes on.
+        for code in [1062, 1064, 1146, 1205, 1317, 1969] {
+            assert_eq!(server(code).outcome(), Outcome::Rejected, "{code}");
+        }
+        // The server rolled the whole transaction back.
+        for code in [1213, 1614, 3101] {
+            let e = server(code);
+            assert_eq!(e.outcome(), Outcome::TransactionRolledBack, "{code}");
+            assert!(!e.is_fatal());
+            assert!(e.to_string().contains("[transaction rolled back;"), "{e}");
+        }
+        // Lost, broken, killed connections: sent, no answer.
+        for code in [2006, 2013, 1927, 1053] {
+            let e = server(code);
+            assert_eq!(e.outcome(), Outcome::Unknown, "{code}");
+            assert!(e.outcome().may_have_run());
+        }
+        // A failure while writing: never received whole.
+        let e = server(2013).mark_unsent();
+        assert_eq!(e.outcome(), Outcome::NotSent);
+        assert!(
+            e.to_string().contains("[not sent; connection unusable"),
+            "{e}"
+        );
+        // Refused on the client before anything was sent.
+        for kind in [
+            ErrorKind::Params,
+            ErrorKind::InvalidQuery,
+            ErrorKind::Busy,
+            ErrorKind::Config,
+            ErrorKind::Connect,
+            ErrorKind::Pool,
+        ] {
+            assert_eq!(
+                Error::new(kind, "m").outcome(),
+                Outcome::NotSent,
+                "{kind:?}"
+            );
+        }
+        // 2020 refused before sending (connection kept) and after (closed).
+        let e = server(2020);
+        assert_eq!(e.outcome(), Outcome::NotSent);
+        assert_eq!(e.given_socket(false).outcome(), Outcome::Unknown);
+        // The statement ran; its result failed on the client.
+        for kind in [
+            ErrorKind::Conversion,
+            ErrorKind::NoRows,
+            ErrorKind::Discarded,
+        ] {
+            let e = Error::new(kind, "m").with_fatal(false);
+            assert_eq!(e.outcome(), Outcome::Executed, "{kind:?}");
+            assert!(e.outcome().may_have_run());
+        }
+        // A client-side timeout: unknown unless the context says otherwise.
+        let e = Error::new(ErrorKind::Timeout, "t").with_fatal(false);
+        assert_eq!(e.outcome(), Outcome::Unknown);
+        assert!(
+            e.to_string()
+                .ends_with("[outcome unknown: it may have run; connection still usable]"),
+            "{e}"
+        );
+        // The context wins, over the unsent mark too.
+        let e = server(2013)
+            .mark_unsent()
+            .with_outcome(Outcome::TransactionRolledBack);
+        assert_eq!(e.outcome(), Outcome::TransactionRolledBack);
+        assert!(e.has_context_outcome());
+        // Errors about no connection say nothing of one, nor of an outcome.
+        let e = Error::new(ErrorKind::Pool, "closed");
+        assert_eq!(e.to_string(), "pool error: closed");
+        // Kept through added context.
+        let e = server(1213).context("exec_batch: row 3 failed");
+        assert_eq!(e.outcome(), Outcome::TransactionRolledBack);
+        assert!(!Outcome::Rejected.may_have_run());
+        assert_eq!(Outcome::NotSent.to_string(), "not sent");
     }
 }

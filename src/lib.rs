@@ -51,8 +51,11 @@
 //!   [`FromValue`] (the conversion table), [`Date`], [`Time`], [`DateTime`],
 //!   [`Decimal`], [`Column`].
 //! - [`Error`]: an [`ErrorKind`], the server's code, SQLSTATE and message
-//!   ([`ServerError`]), and whether the connection is still usable
-//!   ([`Error::is_fatal`]).
+//!   ([`ServerError`]), what became of the statement ([`Outcome`]: not sent,
+//!   rejected, executed, unknown, transaction rolled back) and whether the
+//!   connection is still usable ([`Error::is_fatal`]).
+//! - [`Pool::transaction`] and [`AsyncConn::transaction`]: run a transaction, and
+//!   run it again when the server rolled it back, as a [`RetryPolicy`] says.
 //! - [`backend`]: which non-blocking API of the client library this build drives.
 //!
 //! # Cargo features
@@ -66,7 +69,8 @@
 //! # More
 //!
 //! The README (on crates.io and in the package) is the guide: usage, the URL
-//! options, timeouts, errors, the platform table and the design notes. The
+//! options, timeouts, errors, what the crate does behind a proxy (ProxySQL,
+//! MaxScale, Vitess), the platform table and the design notes. The
 //! benchmarks (the 2011 Chartio benchmark replicated, and comparisons with
 //! mysql_async, sqlx and the sync `mysql` crate) live in the crate's source
 //! repository, in `bench/RESULTS.md`, and run with `make chartio` and `make bench`.
@@ -104,6 +108,7 @@ mod pool;
 mod protocol;
 mod query;
 mod raw;
+mod retry;
 mod row;
 mod statement;
 mod trace;
@@ -116,7 +121,7 @@ pub use cancel::CancelToken;
 pub use cluster::{GaleraState, HostOrder, NodeState, Role, Target};
 pub use column::{Column, ColumnFlags, ColumnIndex, ColumnType};
 pub use conn::Conn;
-pub use error::{Error, ErrorKind, Result, ServerError};
+pub use error::{Error, ErrorKind, Outcome, Result, ServerError};
 #[cfg(feature = "derive")]
 #[doc(inline)]
 pub use mysqlclient_async_derive::FromRow;
@@ -128,6 +133,7 @@ pub use opts::{
 pub use params::Params;
 pub use pool::{Pool, PoolBuilder, PoolMetrics, PooledConn};
 pub use query::Queryable;
+pub use retry::{RetryEvent, RetryPolicy};
 pub use row::{ExecResult, FromRow, ResultSet, Row, RowRef};
 pub use statement::{Statement, StatementLike};
 #[doc(hidden)]

@@ -2,16 +2,17 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
 
-use crate::async_conn::{AsyncConn, Holder, OwnedConn, RowStream, Transaction};
+use crate::async_conn::{run_attempt, AsyncConn, Holder, OwnedConn, RowStream, Transaction};
 use crate::error::{Error, ErrorKind, Result};
 use crate::opts::{IntoOpts, Opts};
 use crate::params::Params;
+use crate::retry::{Attempts, RetryPolicy};
 use crate::row::{ExecResult, FromRow, ResultSet};
 use crate::statement::StatementLike;
 use crate::tx_options::TxOptions;
@@ -47,6 +48,10 @@ struct Shared {
     retried: AtomicU64,
     resets: AtomicU64,
     fallbacks: AtomicU64,
+    /// Transactions run again by [`Pool::transaction`].
+    tx_retries: AtomicU64,
+    /// What the pool learnt about the session reset (see [`ResetSupport`]).
+    reset: ResetSupport,
 }
 
 impl Shared {
@@ -270,6 +275,8 @@ impl PoolBuilder {
             retried: AtomicU64::new(0),
             resets: AtomicU64::new(0),
             fallbacks: AtomicU64::new(0),
+            tx_retries: AtomicU64::new(0),
+            reset: ResetSupport::default(),
         });
         let inner = managed::Pool::builder(Manager {
             shared: shared.clone(),
@@ -431,6 +438,13 @@ pub struct PoolMetrics {
     /// [`Pool::get_caught_up`] calls that went to the fallback pool (the
     /// replica had not applied the write in time).
     pub fallbacks: u64,
+    /// Transactions that [`Pool::transaction`] ran again after the server rolled
+    /// them back (one per extra attempt).
+    pub tx_retries: u64,
+    /// The server, or a proxy in front of it, refuses the session reset
+    /// (`COM_RESET_CONNECTION`): returned connections whose session changed are
+    /// closed and replaced instead (see [`Pool`], "Behind a proxy").
+    pub reset_unsupported: bool,
 }
 
 impl Pool {
@@ -521,6 +535,8 @@ impl Pool {
             retried: self.shared.retried.load(Ordering::Relaxed),
             resets: self.shared.resets.load(Ordering::Relaxed),
             fallbacks: self.shared.fallbacks.load(Ordering::Relaxed),
+            tx_retries: self.shared.tx_retries.load(Ordering::Relaxed),
+            reset_unsupported: self.shared.reset.refused(),
         }
     }
 
@@ -848,6 +864,13 @@ const KILL_GRACE: Duration = Duration::from_millis(25);
 
 /// Bring a returned connection back to a clean state, or discard it.
 async fn cleanup(mut obj: Object<Manager>, shared: Arc<Shared>) {
+    if shared.settings.reset_on_return && shared.reset.refused() {
+        // The reset would be refused again: the changed session cannot be
+        // cleaned, so the connection is closed and a new one opened when needed.
+        shared.discard("session changed and the session reset is refused: replaced");
+        drop(Object::take(obj));
+        return;
+    }
     let limit = shared.settings.cleanup_timeout;
     let work = async {
         if obj.has_command_in_flight() {
@@ -870,9 +893,11 @@ async fn cleanup(mut obj: Object<Manager>, shared: Arc<Shared>) {
             // Also ends any transaction.
             let role = shared.login_role.lock().unwrap().clone();
             let track = !shared.settings.always_reset;
-            obj.reset_session(role.as_deref(), track)
-                .await
-                .map_err(|_| "session reset failed")?;
+            if let Err(e) = obj.reset_session(role.as_deref(), track).await {
+                shared.reset.failed(&e);
+                return Err("session reset failed");
+            }
+            shared.reset.succeeded();
             shared.resets.fetch_add(1, Ordering::Relaxed);
         } else if obj.in_transaction() {
             obj.query_drop("ROLLBACK")
@@ -890,6 +915,127 @@ async fn cleanup(mut obj: Object<Manager>, shared: Arc<Shared>) {
         _ => {
             shared.discard("cleanup timed out");
             drop(Object::take(obj));
+        }
+    }
+}
+
+/// What a pool learnt about the session reset (`COM_RESET_CONNECTION`) of its
+/// server, or of the proxy in front of it.
+///
+/// A refusal is remembered for the pool's life: from then on a returned
+/// connection whose session changed is closed and replaced, without sending the
+/// reset again. Refused means: the reset command got an error answer (an unknown
+/// command: a proxy that does not support it, a server older than MySQL 5.7 or
+/// MariaDB 10.2; or a client library without a non-blocking reset), or, while no
+/// reset has ever succeeded on this pool, the connection was closed on the reset
+/// twice in a row (what ProxySQL before 2.4 does with a command it does not know:
+/// it drops the client connection).
+#[derive(Default)]
+struct ResetSupport {
+    refused: AtomicBool,
+    succeeded_once: AtomicBool,
+    lost_in_a_row: AtomicU32,
+}
+
+impl ResetSupport {
+    /// Connections lost on the reset, in a row and before any success, that mean
+    /// the reset is refused.
+    const LOST_MEANS_REFUSED: u32 = 2;
+
+    fn refused(&self) -> bool {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    fn succeeded(&self) {
+        self.succeeded_once.store(true, Ordering::Relaxed);
+        self.lost_in_a_row.store(0, Ordering::Relaxed);
+    }
+
+    /// The session reset of a returned connection failed with `e`.
+    fn failed(&self, e: &Error) {
+        if !e.is_from_reset() {
+            // A later step (the database, the role, the init SQL).
+            return;
+        }
+        let refused = if !e.is_fatal() {
+            true
+        } else if e.kind() == ErrorKind::ConnectionLost
+            && !self.succeeded_once.load(Ordering::Relaxed)
+        {
+            self.lost_in_a_row.fetch_add(1, Ordering::Relaxed) + 1 >= Self::LOST_MEANS_REFUSED
+        } else {
+            false
+        };
+        if refused && !self.refused.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                target: "mysqlclient_async::pool",
+                error = %e,
+                "the server or a proxy refuses the session reset (COM_RESET_CONNECTION): returned \
+                 connections whose session changed are closed and replaced from now on"
+            );
+        }
+    }
+}
+
+/// Transactions run again when the server rolled them back.
+impl Pool {
+    /// Run `f` in a transaction on a pooled connection and commit; when the
+    /// server rolls the transaction back (a deadlock, a Galera certification
+    /// conflict, a lock wait timeout, or the connection lost in the middle of it:
+    /// see [`RetryPolicy`]), run the whole of `f` again, after a backoff, on the
+    /// same connection or, if it broke, on a fresh one; at most `policy`'s
+    /// `max_attempts` times in all. Returns `f`'s value once the `COMMIT`
+    /// succeeded, or the error that ended the attempts. Each extra attempt counts
+    /// in [`PoolMetrics::tx_retries`].
+    ///
+    /// A `COMMIT` whose answer was lost ([`Outcome::Unknown`](crate::Outcome::Unknown))
+    /// is never sent again: its error is returned, and the transaction may be
+    /// committed (a proxy that dropped the `COMMIT` before the server and one that
+    /// dropped the server's answer look the same to the client). An error `f`
+    /// returns that is not retried (a duplicate key, say) rolls back and is
+    /// returned at once.
+    ///
+    /// `f` may run several times, so it should do nothing but statements on the
+    /// transaction it is given (or be idempotent). Inside `tokio::spawn`, write
+    /// it `async move |tx| …`, owning what it uses (see
+    /// [`AsyncConn::transaction`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: mysqlclient_async::Pool) -> mysqlclient_async::Result<()> {
+    /// use mysqlclient_async::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::new().max_attempts(10);
+    /// let order_id = 42u64;
+    /// let total: i64 = pool
+    ///     .transaction(&policy, async move |tx| {
+    ///         tx.exec_drop("UPDATE stock SET n = n - 1 WHERE item = (SELECT item FROM orders WHERE id = ?)", (order_id,))
+    ///             .await?;
+    ///         tx.exec_drop("UPDATE orders SET state = 'paid' WHERE id = ?", (order_id,)).await?;
+    ///         tx.exec_one("SELECT total FROM orders WHERE id = ?", (order_id,)).await
+    ///     })
+    ///     .await?;
+    /// println!("{total}; retried {} time(s) so far", pool.metrics().tx_retries);
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<T, F>(&self, policy: &RetryPolicy, mut f: F) -> Result<T>
+    where
+        F: AsyncFnMut(&mut Transaction<'_>) -> Result<T>,
+    {
+        let mut attempts = Attempts::new(policy);
+        loop {
+            let conn = self.get().await?;
+            let holder = Holder::Owned(Box::new(conn));
+            let (stage, e) = match run_attempt(holder, policy.get_tx_options(), &mut f).await {
+                Ok(v) => return Ok(v),
+                Err(failed) => failed,
+            };
+            match attempts.after_failure(e, stage, true) {
+                Ok(delay) => {
+                    self.shared.tx_retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 }

@@ -146,6 +146,17 @@ pub(crate) struct StmtCache {
     /// started: the server would use that data in the next execute, so the
     /// statement is closed if the call is abandoned.
     pub(crate) long_data_pending: bool,
+    /// The last command sent was an execute of the active statement (not a text
+    /// query): what a lost connection may have run is that statement.
+    pub(crate) executed_last: bool,
+    /// The current call runs its statement as text with client-side parameters:
+    /// the server (or a proxy) refused to prepare it.
+    pub(crate) text_fallback: bool,
+    /// The server refused `COM_STMT_PREPARE` itself (an unknown command, as behind
+    /// a proxy without prepared statements): every statement runs as text.
+    refuses_prepare: bool,
+    /// Statements the server refused to prepare one by one (`ER_UNSUPPORTED_PS`).
+    unpreparable: std::collections::HashSet<Arc<str>>,
 }
 
 impl StmtCache {
@@ -161,6 +172,55 @@ impl StmtCache {
             closing: None,
             active: None,
             long_data_pending: false,
+            executed_last: false,
+            text_fallback: false,
+            refuses_prepare: false,
+            unpreparable: std::collections::HashSet::new(),
+        }
+    }
+
+    /// Whether `sql` must run as text: the server refused to prepare statements,
+    /// or this one.
+    pub(crate) fn prepare_refused(&self, sql: &str) -> bool {
+        self.refuses_prepare || self.unpreparable.contains(sql)
+    }
+
+    /// Whether the server refused to prepare statements at all on this connection.
+    pub(crate) fn refuses_prepare(&self) -> bool {
+        self.refuses_prepare
+    }
+
+    /// Remember that the server refused to prepare `sql` with `e`, if the refusal
+    /// means "not supported" (a refused prepare ran nothing): error 1047
+    /// (`ER_UNKNOWN_COM_ERROR`, the command itself is unknown, as behind a proxy
+    /// without prepared statements: every statement from now on) or 1295
+    /// (`ER_UNSUPPORTED_PS`: this statement cannot be prepared). Anything else (a
+    /// syntax error, an unknown table) is the statement's own error. Returns
+    /// whether it was such a refusal.
+    pub(crate) fn note_refusal(&mut self, sql: &str, e: &Error) -> bool {
+        const ER_UNKNOWN_COM_ERROR: u32 = 1047;
+        const ER_UNSUPPORTED_PS: u32 = 1295;
+        /// Statements remembered one by one, at most.
+        const MAX_UNPREPARABLE: usize = 1024;
+        if e.is_fatal() || e.kind() != ErrorKind::Server {
+            return false;
+        }
+        match e.server() {
+            // Galera answers 1047 to every command while the node is not ready
+            // ("WSREP has not yet prepared node for application use"): not a
+            // refusal of prepared statements.
+            Some(s) if s.code == ER_UNKNOWN_COM_ERROR && !s.message.starts_with("WSREP") => {
+                self.refuses_prepare = true;
+                true
+            }
+            Some(s) if s.code == ER_UNSUPPORTED_PS => {
+                if self.unpreparable.len() >= MAX_UNPREPARABLE {
+                    self.unpreparable.clear();
+                }
+                self.unpreparable.insert(Arc::from(sql));
+                true
+            }
+            _ => false,
         }
     }
 

@@ -163,7 +163,7 @@ fn missing_column_names_column_struct_and_row() {
     assert_eq!(
         m,
         "conversion failed: no column `name` for field `User.name`; \
-         the row has `id`, `nom`, `email` [connection still usable]",
+         the row has `id`, `nom`, `email` [the statement ran; connection still usable]",
         "{m}"
     );
     // Async, and through a server-side statement, alike.
@@ -219,7 +219,7 @@ fn conversion_error_names_field_and_column() {
     assert_eq!(
         m,
         "conversion failed: field `User.id`: column `id` (LongLong): cannot convert to u64: \
-         value out of range for the target type [connection still usable]",
+         value out of range for the target type [the statement ran; connection still usable]",
         "{m}"
     );
 }
@@ -501,7 +501,7 @@ fn try_from() {
         m,
         "conversion failed: field `Converted.small`: column `small` (LongLong): read as i64, \
          cannot convert to u8: out of range integral type conversion attempted \
-         [connection still usable]",
+         [the statement ran; connection still usable]",
         "{m}"
     );
     let m = both_fail::<Converted>(&mut c, "SELECT 1 AS small, 11 AS level, NULL AS maybe");
@@ -556,7 +556,7 @@ fn tuple_struct_by_position() {
     assert_eq!(p, [Pair(1, -2, None)]);
     let m = both_fail::<Pair>(&mut c, "SELECT 1, 2");
     assert_eq!(
-        m, "conversion failed: row has 2 columns but `Pair` has 3 fields [connection still usable]",
+        m, "conversion failed: row has 2 columns but `Pair` has 3 fields [the statement ran; connection still usable]",
         "{m}"
     );
     let m = both_fail::<Pair>(&mut c, "SELECT 1 AS a, 300 AS b, NULL AS c");

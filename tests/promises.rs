@@ -399,7 +399,11 @@ fn query_one_on_no_rows_is_its_own_kind() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NoRows, "{e}");
     assert!(!e.is_fatal());
-    assert!(e.to_string().contains("[connection still usable]"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("[the statement ran; connection still usable]"),
+        "{e}"
+    );
     let e = c
         .exec_one::<i32, _>("SELECT ? FROM DUAL WHERE 0", (1,))
         .unwrap_err();

@@ -737,7 +737,7 @@ impl AsyncConn {
     ) -> Result<()> {
         self.query_timeout = None;
         let role_changed = self.raw.role_changed();
-        self.reset_connection().await?;
+        self.reset_connection().await.map_err(Error::at_reset)?;
         if role_changed {
             let sql = match login_role {
                 Some(r) => format!("SET ROLE `{}`", r.replace('`', "``")),

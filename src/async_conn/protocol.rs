@@ -336,6 +336,7 @@ impl AsyncConn {
     pub(super) async fn send_now(&mut self, sql: &[u8]) -> Result<()> {
         self.query_buf.clear();
         self.query_buf.extend_from_slice(sql);
+        self.stmts.executed_last = false;
         self.raw.set_phase(Phase::Sent);
         let sent = if self.nonblocking {
             // The connection is idle: any read readiness tokio still holds belongs to

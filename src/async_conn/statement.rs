@@ -27,12 +27,15 @@ impl AsyncConn {
     /// connection uses them (not the portable path), the options do not ask for
     /// client-side parameters, and the connection's character set is UTF-8 (a
     /// text parameter is sent as the Rust string's bytes; on any other character
-    /// set client-side parameters convert it with an `_utf8mb4` introducer).
+    /// set client-side parameters convert it with an `_utf8mb4` introducer), and
+    /// the server has not refused to prepare statements (see
+    /// [`StmtCache::note_refusal`](crate::statement::StmtCache::note_refusal)).
     pub(super) fn server_side_params(&self) -> bool {
         drive::STMT_NONBLOCKING
             && self.nonblocking
             && !self.opts.client_side_params()
             && self.raw.charset_is_utf8()
+            && !self.stmts.refuses_prepare()
     }
 
     /// Prepare `sql` on the server (or take it from the statement cache) and
@@ -63,7 +66,11 @@ impl AsyncConn {
         timed!(self, async {
             self.ensure_idle().await?;
             self.call_sent = true;
-            self.statement(sql).await?;
+            if let Err(e) = self.statement(sql).await {
+                // Refused: `exec` with this text uses client-side parameters from now on.
+                self.stmts.note_refusal(sql, &e);
+                return Err(e);
+            }
             let e = self.stmts.active_entry().ok_or_else(broken)?;
             Ok(e.handle.clone())
         })
@@ -120,19 +127,48 @@ impl AsyncConn {
     /// Execute the statement for `sql` with `values` (preparing it first if
     /// needed; preparing again once if the server forgot it), and read its result
     /// header. Afterwards the phase says whether rows follow.
+    ///
+    /// If the server refuses to prepare it as not supported (a proxy without
+    /// prepared statements: see
+    /// [`StmtCache::note_refusal`](crate::statement::StmtCache::note_refusal)),
+    /// the statement runs as text with client-side parameters instead, which the
+    /// refused prepare allows (it ran nothing); `stmt_collect` and `stmt_finish`
+    /// then read a text result.
     pub(super) async fn stmt_run(&mut self, sql: &str, values: Vec<Value>) -> Result<()> {
         self.ensure_idle().await?;
         self.call_sent = true;
+        self.stmts.text_fallback = false;
+        if self.stmts.prepare_refused(sql) {
+            return self.text_fallback(sql, values).await;
+        }
         // One span from the prepare (if the statement is not cached) to the end
         // of the result.
         self.raw.trace_begin(sql.as_bytes(), true);
+        if let Err(e) = self.statement(sql).await {
+            let refused = self.stmts.note_refusal(sql, &e);
+            self.raw.trace_release(Some(&e));
+            if !refused {
+                return Err(e);
+            }
+            tracing::debug!(target: "mysqlclient_async", error = %e, "the server refused to prepare the statement: it runs with client-side parameters");
+            return self.text_fallback(sql, values).await;
+        }
         let r = self.stmt_run_inner(sql, values).await;
         self.raw.trace_release(r.as_ref().err());
         r
     }
 
+    /// Run `sql` as text with `values` filled in on the client (the server
+    /// refused to prepare it), and read its first result header.
+    async fn text_fallback(&mut self, sql: &str, values: Vec<Value>) -> Result<()> {
+        self.stmts.text_fallback = true;
+        let text = self.interpolate(sql, values).await?;
+        self.start_query(&text).await
+    }
+
+    /// Execute the active statement (just prepared or taken from the cache),
+    /// preparing it again once if the server forgot it.
     async fn stmt_run_inner(&mut self, sql: &str, values: Vec<Value>) -> Result<()> {
-        self.statement(sql).await?;
         self.stmts.active_raw()?.bind_params(values)?;
         match self.execute_active().await {
             Err(e) if needs_reprepare(&e) && !e.is_fatal() => {
@@ -177,6 +213,7 @@ impl AsyncConn {
             self.raw.note_untracked(u.role);
         }
         self.clear_read_readiness();
+        self.stmts.executed_last = true;
         let out = self.run(Start::StmtExecute(p.0)).await?;
         self.absorb_stmt(OpKind::StmtExecute, out)
     }
@@ -299,6 +336,9 @@ impl AsyncConn {
     pub(super) async fn stmt_collect<T: FromRow>(
         &mut self,
     ) -> Result<(Arc<[Column]>, Vec<T>, ExecResult)> {
+        if self.stmts.text_fallback {
+            return self.store_all::<T>().await;
+        }
         if self.raw.phase() != Phase::StmtRows {
             return Ok((empty_columns(), Vec::new(), self.stmt_status()));
         }
@@ -339,6 +379,9 @@ impl AsyncConn {
     /// Read the remaining results of the statement (a procedure's), keeping the
     /// first error and the last status.
     pub(super) async fn stmt_finish(&mut self) -> Result<ExecResult> {
+        if std::mem::take(&mut self.stmts.text_fallback) {
+            return self.finish_results().await;
+        }
         let mut status = self.stmt_status();
         let mut first_err = None;
         loop {
@@ -372,6 +415,8 @@ impl AsyncConn {
 
     /// Discard what a dropped call left of a statement's results.
     pub(super) async fn stmt_drain(&mut self) -> Result<()> {
+        // A statement's results are left (not a text fallback's, drained as text).
+        self.stmts.text_fallback = false;
         match self.stmt_finish().await {
             Err(e) if e.is_fatal() => Err(e),
             _ => Ok(()),
@@ -404,8 +449,12 @@ impl AsyncConn {
     ) -> Result<ExecResult> {
         self.ensure_idle().await?;
         self.call_sent = true;
+        self.stmts.text_fallback = false;
         if rows.is_empty() {
             return Ok(ExecResult::default());
+        }
+        if self.stmts.prepare_refused(sql) {
+            return self.text_batch(sql, rows).await;
         }
         // Asked before the statement is made active (it runs a query).
         let bulk = cfg!(mca_mariadb) && self.raw.server_supports_bulk();
@@ -414,7 +463,13 @@ impl AsyncConn {
         } else {
             0
         };
-        self.statement(sql).await?;
+        if let Err(e) = self.statement(sql).await {
+            if !self.stmts.note_refusal(sql, &e) {
+                return Err(e);
+            }
+            tracing::debug!(target: "mysqlclient_async", error = %e, "the server refused to prepare the statement: it runs with client-side parameters");
+            return self.text_batch(sql, rows).await;
+        }
         let params = self.stmts.active_raw()?.param_count();
         check_batch_rows(&rows, params)?;
         let bulk = bulk && params > 0;
@@ -436,6 +491,23 @@ impl AsyncConn {
                 Err(e) => return Err(batch_error(e, i, n, total.affected())),
             }
             i += n;
+        }
+        Ok(total.finish())
+    }
+
+    /// `exec_batch` as text, one statement per row with client-side parameters
+    /// (the server refused to prepare it).
+    async fn text_batch(&mut self, sql: &str, rows: Vec<Vec<Value>>) -> Result<ExecResult> {
+        let mut total = BatchTotal::default();
+        for (i, row) in rows.into_iter().enumerate() {
+            let r = match self.interpolate(sql, row).await {
+                Ok(text) => self.execute_inner(&text).await,
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(s) => total.add(&s),
+                Err(e) => return Err(batch_error(e, i, 1, total.affected())),
+            }
         }
         Ok(total.finish())
     }
@@ -475,6 +547,7 @@ impl AsyncConn {
         stmt.bind_bulk(rows)?;
         let op = Start::StmtExecute(stmt.as_ptr());
         self.clear_read_readiness();
+        self.stmts.executed_last = true;
         let out = self.run(op).await;
         if let Ok(s) = self.stmts.active_raw() {
             s.end_bulk();

@@ -3,7 +3,8 @@
 use super::connection::AsyncConn;
 use super::holder::Holder;
 use super::stream::RowStream;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::retry::{Attempts, RetryPolicy, Stage};
 use crate::row::{ExecResult, FromRow, ResultSet};
 use crate::statement::{Statement, StatementLike};
 use crate::tx_options::{
@@ -269,6 +270,102 @@ impl AsyncConn {
     /// ```
     pub async fn begin_with(&mut self, opts: TxOptions) -> Result<Transaction<'_>> {
         Transaction::start(Holder::Borrowed(self), opts).await
+    }
+}
+
+/// Transactions run again when the server rolled them back.
+impl AsyncConn {
+    /// Run `f` in a transaction and commit; when the server rolls the transaction
+    /// back (a deadlock, a Galera certification conflict, a lock wait timeout:
+    /// see [`RetryPolicy`]), roll back and run the whole of `f` again, after a
+    /// backoff, at most `policy`'s `max_attempts` times in all. Returns `f`'s
+    /// value once the `COMMIT` succeeded, or the error that ended the attempts.
+    ///
+    /// A `COMMIT` whose answer was lost ([`Outcome::Unknown`](crate::Outcome::Unknown))
+    /// is never sent again: its error is returned, and the transaction may be
+    /// committed. An error `f` returns that is not retried (a duplicate key, say)
+    /// rolls back and is returned at once. On this connection a lost connection
+    /// ends the attempts ([`Pool::transaction`](crate::Pool::transaction) takes a
+    /// fresh connection instead).
+    ///
+    /// `f` may run several times, so it should do nothing but statements on the
+    /// transaction it is given (or be idempotent). It is an async closure; inside
+    /// `tokio::spawn` write it `async move |tx| …`, owning what it uses: one that
+    /// borrows from its surroundings makes the compiler fail to prove the future
+    /// `Send` ("implementation of `Send` is not general enough").
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut mysqlclient_async::AsyncConn) -> mysqlclient_async::Result<()> {
+    /// use mysqlclient_async::RetryPolicy;
+    ///
+    /// let (from, to, amount) = (1u64, 2u64, 10i64);
+    /// let moved = conn
+    ///     .transaction(&RetryPolicy::new(), async move |tx| {
+    ///         let balance: i64 = tx
+    ///             .exec_one("SELECT balance FROM accounts WHERE id = ? FOR UPDATE", (from,))
+    ///             .await?;
+    ///         if balance < amount {
+    ///             return Ok(false); // nothing written: the commit is harmless
+    ///         }
+    ///         tx.exec_drop("UPDATE accounts SET balance = balance - ? WHERE id = ?", (amount, from))
+    ///             .await?;
+    ///         tx.exec_drop("UPDATE accounts SET balance = balance + ? WHERE id = ?", (amount, to))
+    ///             .await?;
+    ///         Ok(true)
+    ///     })
+    ///     .await?;
+    /// # let _ = moved; Ok(()) }
+    /// ```
+    pub async fn transaction<T, F>(&mut self, policy: &RetryPolicy, mut f: F) -> Result<T>
+    where
+        F: AsyncFnMut(&mut Transaction<'_>) -> Result<T>,
+    {
+        let mut attempts = Attempts::new(policy);
+        loop {
+            let opts = policy.get_tx_options();
+            let (stage, e) = match run_attempt(Holder::Borrowed(self), opts, &mut f).await {
+                Ok(v) => return Ok(v),
+                Err(failed) => failed,
+            };
+            // A rollback a failed COMMIT scheduled runs now, not after the wait:
+            // the locks are free meanwhile.
+            if !self.is_broken() {
+                let _ = self.settle().await;
+            }
+            match attempts.after_failure(e, stage, false) {
+                Ok(delay) => tokio::time::sleep(delay).await,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// One attempt of a transaction helper on `conn`: begin, run `f`, commit; on an
+/// error of `f`, roll back. The error says at which stage it failed.
+pub(crate) async fn run_attempt<T, F>(
+    conn: Holder<'_>,
+    opts: TxOptions,
+    f: &mut F,
+) -> std::result::Result<T, (Stage, Error)>
+where
+    F: AsyncFnMut(&mut Transaction<'_>) -> Result<T>,
+{
+    let mut tx = Transaction::start(conn, opts)
+        .await
+        .map_err(|e| (Stage::Begin, e))?;
+    match f(&mut tx).await {
+        Ok(v) => match tx.commit().await {
+            Ok(()) => Ok(v),
+            Err(e) => Err((Stage::Commit, e)),
+        },
+        Err(e) => {
+            if !tx.conn.is_broken() {
+                // Its own error, if any, is not the caller's; a failure leaves the
+                // rollback scheduled for the connection's next command.
+                let _ = tx.rollback().await;
+            }
+            Err((Stage::Body, e))
+        }
     }
 }
 

@@ -7,15 +7,75 @@
 //! [`Proxy::set_new`]; faults act on the server→client direction (the client's
 //! bytes still reach the server) except [`Fault::BlackHole`]. [`Proxy::on_accept`]
 //! decides what happens to new connections before any byte is relayed.
+//!
+//! It also reads the client's commands (plain-text connections only: after a
+//! client asks for TLS its bytes are relayed untouched). MySQL packets are framed
+//! as a 3-byte little-endian payload length, a 1-byte sequence id and the payload;
+//! every command starts a new sequence at 0, and its payload starts with the
+//! command byte ([`COM_QUERY`], [`COM_STMT_PREPARE`], …), so a client packet with
+//! sequence id 0 is a command, whatever stage the handshake reached before.
+//! Rules act on them: [`Proxy::refuse_command`] answers an error instead of
+//! forwarding, [`Proxy::drop_on_command`] closes the connection (what ProxySQL
+//! before 2.4 does with a command it does not know), [`Proxy::cut_after_forwarding`]
+//! and [`Proxy::cut_before_forwarding`] close both sides around one command;
+//! [`Proxy::commands_seen`] counts them.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// `COM_QUERY`: a text statement.
+pub const COM_QUERY: u8 = 0x03;
+/// `COM_PING`.
+pub const COM_PING: u8 = 0x0e;
+/// `COM_STMT_PREPARE`.
+pub const COM_STMT_PREPARE: u8 = 0x16;
+/// `COM_STMT_EXECUTE`.
+pub const COM_STMT_EXECUTE: u8 = 0x17;
+/// `COM_RESET_CONNECTION`.
+pub const COM_RESET_CONNECTION: u8 = 0x1f;
+
+/// A test on a command's payload (its first byte is the command).
+pub type CommandTest = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
+
+/// A `COM_QUERY` whose text starts with `prefix` (ASCII case ignored, leading
+/// white space skipped), e.g. `query_starting_with("COMMIT")`.
+pub fn query_starting_with(prefix: &'static str) -> CommandTest {
+    Arc::new(move |p: &[u8]| {
+        if p.first() != Some(&COM_QUERY) {
+            return false;
+        }
+        let text = p[1..].trim_ascii_start();
+        text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    })
+}
+
+/// What the relay does with a client command that a rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// Do not forward; answer `ERR 1047 (08S01) Unknown command`.
+    Refuse,
+    /// Do not forward; close both connections.
+    Drop,
+    /// Forward it, then close both connections at once: the server runs it, the
+    /// client never hears the answer.
+    CutAfter,
+    /// Do not forward; close both connections.
+    CutBefore,
+}
+
+struct Rule {
+    test: CommandTest,
+    action: Action,
+    /// Removed after its first match.
+    once: bool,
+}
 
 /// What the relay does to the server's bytes from now on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +120,22 @@ struct State {
     on_accept: OnAccept,
     conns: Vec<Arc<Mutex<Fault>>>,
     accepted: usize,
+    rules: Vec<Rule>,
+    /// Commands seen (matched or not), by command byte.
+    seen: [usize; 256],
+}
+
+impl State {
+    /// Count the command `payload` and find what to do with it.
+    fn on_command(&mut self, payload: &[u8]) -> Option<Action> {
+        self.seen[payload[0] as usize] += 1;
+        let i = self.rules.iter().position(|r| (r.test)(payload))?;
+        let action = self.rules[i].action;
+        if self.rules[i].once {
+            self.rules.remove(i);
+        }
+        Some(action)
+    }
 }
 
 /// A running relay; stopped (and every relayed connection closed) on drop.
@@ -78,6 +154,8 @@ impl Proxy {
             on_accept: OnAccept::Relay,
             conns: Vec::new(),
             accepted: 0,
+            rules: Vec::new(),
+            seen: [0; 256],
         }));
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         std_listener.set_nonblocking(true).unwrap();
@@ -162,7 +240,75 @@ impl Proxy {
     pub fn accepted(&self) -> usize {
         self.state.lock().unwrap().accepted
     }
+
+    fn add_rule(&self, test: CommandTest, action: Action, once: bool) {
+        self.state
+            .lock()
+            .unwrap()
+            .rules
+            .push(Rule { test, action, once });
+    }
+
+    /// From now on, on every connection, answer command `cmd` with an error instead
+    /// of forwarding it: `ERR 1047 (08S01) Unknown command`, sequence id 1, what
+    /// a MySQL or MariaDB server answers to a command it does not know.
+    pub fn refuse_command(&self, cmd: u8) {
+        self.add_rule(Arc::new(move |p: &[u8]| p[0] == cmd), Action::Refuse, false);
+    }
+
+    /// From now on, on every connection, close both connections when the client
+    /// sends command `cmd`, without forwarding it: what ProxySQL before 2.4 did
+    /// with `COM_RESET_CONNECTION` (it logs "RECEIVED AN UNKNOWN COMMAND: 31" and
+    /// drops the client connection; sysown/proxysql#2021).
+    pub fn drop_on_command(&self, cmd: u8) {
+        self.add_rule(Arc::new(move |p: &[u8]| p[0] == cmd), Action::Drop, false);
+    }
+
+    /// The next command that `test` accepts (on any connection) is forwarded to
+    /// the server, and then both connections are closed at once: the server runs
+    /// it (the relay closes its side with a FIN after the command and waits for
+    /// the server to close), the client sees the connection lost before any
+    /// answer. Once.
+    pub fn cut_after_forwarding(&self, test: CommandTest) {
+        self.add_rule(test, Action::CutAfter, true);
+    }
+
+    /// The next command that `test` accepts (on any connection) is not forwarded,
+    /// and both connections are closed: the server never sees it. Once.
+    pub fn cut_before_forwarding(&self, test: CommandTest) {
+        self.add_rule(test, Action::CutBefore, true);
+    }
+
+    /// Forget every command rule.
+    pub fn clear_rules(&self) {
+        self.state.lock().unwrap().rules.clear();
+    }
+
+    /// Commands `cmd` the clients sent so far, on every connection (refused and
+    /// cut ones included).
+    pub fn commands_seen(&self, cmd: u8) -> usize {
+        self.state.lock().unwrap().seen[cmd as usize]
+    }
 }
+
+/// An `ERR` packet: header (payload length, sequence id), `0xFF`, the code,
+/// `#`, the SQLSTATE, the message.
+fn err_packet(seq: u8, code: u16, sqlstate: &str, message: &str) -> Vec<u8> {
+    let mut payload = vec![0xFF];
+    payload.extend_from_slice(&code.to_le_bytes());
+    payload.push(b'#');
+    payload.extend_from_slice(sqlstate.as_bytes());
+    payload.extend_from_slice(message.as_bytes());
+    let len = payload.len() as u32;
+    let mut packet = len.to_le_bytes()[..3].to_vec();
+    packet.push(seq);
+    packet.extend_from_slice(&payload);
+    packet
+}
+
+/// `SSLRequest`: the handshake response the client sends (sequence id 1) before
+/// switching to TLS, 32 bytes of payload.
+const SSL_REQUEST_LEN: usize = 32;
 
 impl Drop for Proxy {
     /// Stops the relay without waiting for its thread (the caller may be an event
@@ -205,11 +351,22 @@ async fn handle(client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<State>>) 
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     let client_fd = std::os::fd::AsRawFd::as_raw_fd(&client);
-    let (mut cr, mut cw) = client.into_split();
+    let (mut cr, cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
+    // Both directions write to the client: the server's bytes, a refusal.
+    let cw = Arc::new(tokio::sync::Mutex::new(cw));
+    let cw_up = cw.clone();
+    // A command was forwarded and the connections cut: the server's answer is
+    // read and thrown away until the server closes.
+    let cut = Arc::new(AtomicBool::new(false));
+    let cut_up = cut.clone();
     let f = fault.clone();
     let up = async move {
         let mut buf = vec![0u8; 16 * 1024];
+        // Client bytes not yet framed into a whole packet.
+        let mut pending: Vec<u8> = Vec::new();
+        // Packets are read until the client asks for TLS.
+        let mut plain = true;
         loop {
             let n = match cr.read(&mut buf).await {
                 Ok(0) | Err(_) => return,
@@ -218,16 +375,83 @@ async fn handle(client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<State>>) 
             while *f.lock().unwrap() == Fault::BlackHole {
                 tokio::time::sleep(TICK).await;
             }
-            if sw.write_all(&buf[..n]).await.is_err() {
-                return;
+            if !plain {
+                if sw.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            pending.extend_from_slice(&buf[..n]);
+            while plain && pending.len() >= 4 {
+                let len = u32::from_le_bytes([pending[0], pending[1], pending[2], 0]) as usize;
+                if pending.len() < 4 + len {
+                    break;
+                }
+                let seq = pending[3];
+                let packet: Vec<u8> = pending.drain(..4 + len).collect();
+                let payload = &packet[4..];
+                if seq == 1 && len == SSL_REQUEST_LEN {
+                    plain = false;
+                }
+                let action = if seq == 0 && !payload.is_empty() {
+                    st.lock().unwrap().on_command(payload)
+                } else {
+                    None
+                };
+                match action {
+                    None => {
+                        if sw.write_all(&packet).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Action::Refuse) => {
+                        let err = err_packet(seq.wrapping_add(1), 1047, "08S01", "Unknown command");
+                        if cw_up.lock().await.write_all(&err).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Action::Drop | Action::CutBefore) => return,
+                    Some(Action::CutAfter) => {
+                        let _ = sw.write_all(&packet).await;
+                        // A FIN after the command: the server reads it whole, runs
+                        // it, and sees the end of the stream only then.
+                        let _ = sw.shutdown().await;
+                        cut_up.store(true, Ordering::SeqCst);
+                        // SAFETY: shutdown(2) of the relay's own client socket,
+                        // still open (both halves are held): the client sees the
+                        // end of the stream now; the descriptor is closed on drop.
+                        unsafe { libc::shutdown(client_fd, libc::SHUT_RDWR) };
+                        // The server side ends the relay (see `down`).
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+            if !plain && !pending.is_empty() {
+                // TLS bytes that came with the request: relayed as they are.
+                let rest = std::mem::take(&mut pending);
+                if sw.write_all(&rest).await.is_err() {
+                    return;
+                }
             }
         }
     };
     let down = async move {
+        let mut cut_deadline = None;
         let mut held: VecDeque<u8> = VecDeque::new();
         let mut buf = vec![0u8; 16 * 1024];
         let mut server_open = true;
         loop {
+            if cut.load(Ordering::SeqCst) {
+                // Read the server's answer to the cut command and throw it away
+                // until the server closes (bounded, should it never).
+                let deadline = *cut_deadline
+                    .get_or_insert_with(|| tokio::time::Instant::now() + Duration::from_secs(10));
+                held.clear();
+                match tokio::time::timeout_at(deadline, sr.read(&mut buf)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
+                    Ok(Ok(_)) => continue,
+                }
+            }
             // Take what the server sent, without waiting long, so that a change of
             // fault is seen promptly.
             if server_open && held.len() < 256 * 1024 * 1024 {
@@ -259,14 +483,14 @@ async fn handle(client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<State>>) 
             match now {
                 Fault::Pass => {
                     let all: Vec<u8> = held.drain(..).collect();
-                    if cw.write_all(&all).await.is_err() {
+                    if cw.lock().await.write_all(&all).await.is_err() {
                         return;
                     }
                 }
                 Fault::Stall | Fault::BlackHole => tokio::time::sleep(TICK).await,
                 Fault::Drip(every) => {
                     let b = held.pop_front().unwrap();
-                    if cw.write_all(&[b]).await.is_err() {
+                    if cw.lock().await.write_all(&[b]).await.is_err() {
                         return;
                     }
                     tokio::time::sleep(every).await;
@@ -276,7 +500,7 @@ async fn handle(client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<State>>) 
                 | Fault::TruncateAfter(n)
                 | Fault::GarbageAfter(n) => {
                     let part = relay(&mut held, n);
-                    if !part.is_empty() && cw.write_all(&part).await.is_err() {
+                    if !part.is_empty() && cw.lock().await.write_all(&part).await.is_err() {
                         return;
                     }
                     let left = n - part.len();
@@ -316,7 +540,7 @@ async fn handle(client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<State>>) 
                         Fault::TruncateAfter(_) => return,
                         _ => {
                             held.clear();
-                            if cw.write_all(&[0xFC; 64]).await.is_err() {
+                            if cw.lock().await.write_all(&[0xFC; 64]).await.is_err() {
                                 return;
                             }
                             counted(0, Fault::Stall);
@@ -326,7 +550,13 @@ async fn handle(client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<State>>) 
                 Fault::BogusLength => {
                     let seq = held.get(3).copied().unwrap_or(1);
                     held.clear();
-                    if cw.write_all(&[0xFF, 0xFF, 0xFF, seq]).await.is_err() {
+                    if cw
+                        .lock()
+                        .await
+                        .write_all(&[0xFF, 0xFF, 0xFF, seq])
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     counted(0, Fault::Stall);
