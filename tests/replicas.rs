@@ -26,7 +26,7 @@ fn both(pair: &ReplicaPair, query: &str) -> String {
 async fn the_primary_dies_mid_load_and_the_promoted_replica_serves_writes() {
     let pair = ReplicaPair::start();
     pair.primary()
-        .cli("CREATE TABLE test.load (id INT AUTO_INCREMENT PRIMARY KEY, v INT)");
+        .cli("CREATE TABLE test.writes (id INT AUTO_INCREMENT PRIMARY KEY, v INT)");
     pair.wait_replica_caught_up(Duration::from_secs(30));
     let _ = app_url(pair.primary());
     let pool = Pool::builder(both(&pair, "target=primary&connect_timeout=2&deny_for=1"))
@@ -52,7 +52,7 @@ async fn the_primary_dies_mid_load_and_the_promoted_replica_serves_writes() {
         writers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 match pool
-                    .exec_drop("INSERT INTO load (v) VALUES (?)", (w,))
+                    .exec_drop("INSERT INTO writes (v) VALUES (?)", (w,))
                     .await
                 {
                     Ok(_) => {
@@ -74,7 +74,11 @@ async fn the_primary_dies_mid_load_and_the_promoted_replica_serves_writes() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = ok.load(Ordering::Relaxed);
-    assert!(before > 0, "no write succeeded before the kill");
+    assert!(
+        before > 0,
+        "no write succeeded before the kill: {:?}",
+        errors.lock().unwrap().first()
+    );
 
     let killed = Instant::now();
     pair.primary().kill9();
@@ -133,7 +137,7 @@ async fn the_primary_dies_mid_load_and_the_promoted_replica_serves_writes() {
     let mut c = pool.get().await.unwrap();
     assert_eq!(c.opts().port(), pair.replica().port());
     assert_eq!(c.node().unwrap().role, Role::Primary);
-    c.query_drop("INSERT INTO load (v) VALUES (99)")
+    c.query_drop("INSERT INTO writes (v) VALUES (99)")
         .await
         .unwrap();
     assert!(
