@@ -139,12 +139,27 @@ impl NodeState {
     }
 }
 
-/// Server error codes after which a connection's server is not what the pool was
-/// asked for: 1047 (a Galera node not ready: "WSREP has not yet prepared node for
-/// application use"), 1290 (`--read-only`: a demoted primary), 1792 (a write in a
-/// read-only transaction) and 1836 (`read_only` mode). A pool discards a
+/// Whether `e` says the connection's server is not what the pool was asked for:
+/// 1047 from Galera (a node not ready: "WSREP has not yet prepared node for
+/// application use"; a proxy's "Unknown command" has the same code and is not
+/// this), 1290 for `--read-only` (a demoted primary; the same code names other
+/// options, such as `--secure-file-priv`, which are not this), 1792 (a write in
+/// a read-only transaction) and 1836 (read-only mode). A pool discards a
 /// connection that saw one of them instead of handing it out again.
-pub(crate) const NODE_UNFIT_CODES: [u32; 4] = [1047, 1290, 1792, 1836];
+pub(crate) fn says_node_unfit(e: &Error) -> bool {
+    let Some(server) = e.server() else {
+        return false;
+    };
+    match server.code {
+        1047 => server.message.contains("WSREP"),
+        1290 => {
+            let m = server.message.to_ascii_lowercase();
+            m.contains("read-only") || m.contains("read_only")
+        }
+        1792 | 1836 => true,
+        _ => false,
+    }
+}
 
 // ---- the deny list ----------------------------------------------------------------
 
@@ -468,6 +483,30 @@ mod tests {
             firsts.insert(candidates(&opts)[0].0.clone());
         }
         assert_eq!(firsts.len(), 3, "{firsts:?}");
+    }
+
+    #[test]
+    fn unfit_node_errors() {
+        let e = |code, msg: &str| Error::from_code(code, "HY000".into(), msg.into(), false);
+        assert!(says_node_unfit(&e(
+            1047,
+            "WSREP has not yet prepared node for application use"
+        )));
+        assert!(!says_node_unfit(&e(1047, "Unknown command")));
+        assert!(says_node_unfit(&e(
+            1290,
+            "The MariaDB server is running with the --read-only option so it cannot execute this statement"
+        )));
+        assert!(!says_node_unfit(&e(
+            1290,
+            "The MariaDB server is running with the --secure-file-priv option so it cannot execute this statement"
+        )));
+        assert!(says_node_unfit(&e(
+            1792,
+            "Cannot execute statement in a READ ONLY transaction"
+        )));
+        assert!(says_node_unfit(&e(1836, "Running in read-only mode")));
+        assert!(!says_node_unfit(&e(1062, "Duplicate entry")));
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub(crate) struct RawConn {
     /// Query texts are scanned for changes the server does not report.
     watch_untracked: bool,
     /// An error said the server is not what the connection was chosen for
-    /// (`cluster::NODE_UNFIT_CODES`).
+    /// (`cluster::says_node_unfit`).
     node_unfit: std::cell::Cell<bool>,
     /// The server reports `last_gtid` in its OK packets.
     track_gtid: bool,
@@ -911,7 +911,7 @@ impl RawConn {
     }
 
     /// Whether an error said the server is not what this connection was chosen
-    /// for (see `cluster::NODE_UNFIT_CODES`).
+    /// for (see `cluster::says_node_unfit`).
     pub(crate) fn node_unfit(&self) -> bool {
         self.node_unfit.get()
     }
@@ -919,9 +919,7 @@ impl RawConn {
     /// Remember an error that says the server is not what the connection was
     /// chosen for.
     fn note_node_unfit(&self, e: &Error) {
-        if e.code()
-            .is_some_and(|c| crate::cluster::NODE_UNFIT_CODES.contains(&c))
-        {
+        if crate::cluster::says_node_unfit(e) {
             self.node_unfit.set(true);
         }
     }
