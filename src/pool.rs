@@ -160,7 +160,7 @@ impl Manager {
             if conn.node().is_some() {
                 // A ping does not see a demoted primary or a Galera node that left
                 // the Synced state or lost quorum: ask the server.
-                match tokio::time::timeout(limit, conn.check_node()).await {
+                match tokio::time::timeout(limit, Box::pin(conn.check_node())).await {
                     Ok(Ok(node)) => {
                         if let Err(why) =
                             crate::cluster::still_fits(self.shared.opts.target(), &node)

@@ -177,10 +177,6 @@ fn bounded<T: Send + 'static>(
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
         .name(what.to_string())
-        // The harness polls every method from one async function: in a debug build
-        // its poll frames alone take about 1 MB, and a `Pool::get` inside them came
-        // within 100 KB of the 2 MiB default. The main thread's 8 MiB instead.
-        .stack_size(8 << 20)
         .spawn(move || {
             let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
         })

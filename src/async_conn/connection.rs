@@ -183,10 +183,13 @@ impl AsyncConn {
     /// bounded as above.
     pub async fn connect(opts: impl IntoOpts) -> Result<AsyncConn> {
         let opts = opts.into_opts()?;
+        // On the heap: a connect runs once per connection, and its state (the
+        // handshake, the init SQL, the node check) would otherwise sit inside
+        // every future that may connect, such as a pool's checkout.
         if opts.is_routed() {
-            return crate::cluster::connect_routed(opts).await;
+            return Box::pin(crate::cluster::connect_routed(opts)).await;
         }
-        Self::connect_one_host(opts).await
+        Box::pin(Self::connect_one_host(opts)).await
     }
 
     /// Connect to the one host the options name (see [`connect`](Self::connect)).
