@@ -3,93 +3,14 @@
 //! clusters").
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::async_conn::AsyncConn;
 use crate::error::{Error, ErrorKind, Result};
 use crate::opts::Opts;
-
-/// Which kind of server a connection may land on (see
-/// [`OptsBuilder::target`](crate::OptsBuilder::target)).
-///
-/// With any target but [`Any`](Target::Any), or with more than one host, every
-/// connect checks the server after logging in: `@@global.read_only` tells a
-/// primary (`OFF`) from a replica (`ON`), and on a Galera node
-/// `wsrep_ready = ON` and `wsrep_local_state = 4` (Synced) must hold, whatever the
-/// target: a node that lost quorum or left the Synced state answers pings and
-/// logins but refuses every table access (error 1047).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum Target {
-    /// Any healthy server (the default).
-    #[default]
-    Any,
-    /// A server that accepts writes (`read_only = OFF`).
-    Primary,
-    /// A read-only server (`read_only = ON`); its sessions run
-    /// `SET SESSION TRANSACTION READ ONLY`.
-    Replica,
-    /// A replica if one is reachable, else a primary.
-    PreferReplica,
-}
-
-impl Target {
-    pub(crate) fn parse(s: &str) -> Option<Target> {
-        Some(match s.to_ascii_lowercase().replace('-', "_").as_str() {
-            "any" => Target::Any,
-            "primary" | "read_write" | "master" => Target::Primary,
-            "replica" | "read_only" | "secondary" | "standby" | "slave" => Target::Replica,
-            "prefer_replica" | "prefer_standby" | "prefer_secondary" => Target::PreferReplica,
-            _ => return None,
-        })
-    }
-
-    fn accepts(self, role: Role) -> bool {
-        match self {
-            Target::Any => true,
-            Target::Primary => role == Role::Primary,
-            Target::Replica | Target::PreferReplica => role == Role::Replica,
-        }
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Target::Any => "any server",
-            Target::Primary => "a primary",
-            Target::Replica => "a replica",
-            Target::PreferReplica => "a replica (or else a primary)",
-        })
-    }
-}
-
-/// The order in which the hosts of a list are tried (see
-/// [`OptsBuilder::host_order`](crate::OptsBuilder::host_order)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum HostOrder {
-    /// As listed (the default): the first host of the right role serves.
-    #[default]
-    Sequential,
-    /// In a new random order at each connect: spreads connections over the hosts
-    /// of the right role.
-    Random,
-}
-
-/// The role a connection's server had when it was last checked (see
-/// [`AsyncConn::node`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Role {
-    /// `read_only = OFF`: accepts writes.
-    Primary,
-    /// `read_only = ON`.
-    Replica,
-}
+use crate::target::endpoint;
+pub(crate) use crate::target::{HostOrder, Role, Target};
 
 /// What a check of the server found (see [`AsyncConn::node`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +40,7 @@ impl NodeState {
         self.galera.is_none_or(|g| g.ready && g.local_state == 4)
     }
 
-    fn unhealthy_reason(&self) -> String {
+    pub(crate) fn unhealthy_reason(&self) -> String {
         match self.galera {
             Some(g) if !g.ready => "a Galera node that is not ready (wsrep_ready = OFF: \
                  it is not part of the primary component, it lost quorum)"
@@ -170,7 +91,7 @@ fn deny_list() -> &'static Mutex<HashMap<String, Instant>> {
 }
 
 /// Put `host` on the deny list for `d`.
-fn deny(host: &str, d: Duration) {
+pub(crate) fn deny(host: &str, d: Duration) {
     if d.is_zero() {
         return;
     }
@@ -181,7 +102,7 @@ fn deny(host: &str, d: Duration) {
 }
 
 /// Take `host` off the deny list (it served).
-fn allow(host: &str) {
+pub(crate) fn allow(host: &str) {
     let mut list = deny_list().lock().unwrap_or_else(|e| e.into_inner());
     list.remove(host);
 }
@@ -209,7 +130,7 @@ fn random() -> u64 {
 /// The hosts in the order to try them: as listed or shuffled, then those on the
 /// deny list moved to the end (kept, so that a list whose hosts are all denied
 /// is still tried).
-fn candidates(opts: &Opts) -> Vec<(String, u16)> {
+pub(crate) fn candidates(opts: &Opts) -> Vec<(String, u16)> {
     let mut hosts: Vec<(String, u16)> = opts
         .hosts()
         .iter()
@@ -228,19 +149,10 @@ fn candidates(opts: &Opts) -> Vec<(String, u16)> {
     ok
 }
 
-/// `host:port`, with brackets around an IPv6 address.
-pub(crate) fn endpoint(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
 /// Whether a failed connect means "this host cannot serve now" (move on to the
 /// next) rather than "these credentials or options are wrong" (stop: the next
 /// host would say the same).
-fn may_move_on(e: &Error) -> bool {
+pub(crate) fn may_move_on(e: &Error) -> bool {
     const ER_CON_COUNT_ERROR: u32 = 1040;
     const ER_UNKNOWN_COM_ERROR: u32 = 1047; // a Galera node not ready
     const ER_SERVER_SHUTDOWN: u32 = 1053;
@@ -268,128 +180,37 @@ fn may_move_on(e: &Error) -> bool {
     }
 }
 
-// ---- connecting to a list of hosts ------------------------------------------------
-
-/// Connect to the first host of `opts` whose server has the target role and is
-/// healthy (see [`Target`]).
-pub(crate) async fn connect_routed(opts: Opts) -> Result<AsyncConn> {
-    if opts.socket().is_some() && opts.hosts().len() > 1 {
-        return Err(Error::new(
-            ErrorKind::Config,
-            "a unix socket and a list of hosts cannot be combined: the socket names one server",
-        )
-        .with_fatal(false));
-    }
-    let target = opts.target();
-    let deny_for = opts.deny_duration();
-    let mut fallback: Option<AsyncConn> = None;
-    let mut why: Vec<String> = Vec::new();
-    for (host, port) in candidates(&opts) {
-        let at = endpoint(&host, port);
-        let one = opts.for_host(&host, port);
-        let mut conn = match AsyncConn::connect_one_host(one).await {
-            Ok(c) => c,
-            Err(e) if may_move_on(&e) => {
-                tracing::debug!(target: "mysqlclient_async::cluster", host = %at, error = %e, "host unreachable: on the deny list");
-                deny(&at, deny_for);
-                why.push(format!("{at}: {e}"));
-                continue;
-            }
-            // Authentication and option errors: every host would say the same.
-            Err(e) => return Err(e.context(format_args!("connecting to {at}"))),
-        };
-        let node = match conn.check_node().await {
-            Ok(n) => n,
-            Err(e) => {
-                deny(&at, deny_for);
-                why.push(format!("{at}: checking its role failed: {e}"));
-                continue;
-            }
-        };
-        if !node.is_healthy() {
-            tracing::debug!(target: "mysqlclient_async::cluster", host = %at, state = ?node, "node not healthy: on the deny list");
-            deny(&at, deny_for);
-            why.push(format!("{at}: {}", node.unhealthy_reason()));
-            continue;
-        }
-        allow(&at);
-        if target.accepts(node.role) {
-            conn.enter_node_session(node).await?;
-            return Ok(conn);
-        }
-        if target == Target::PreferReplica && fallback.is_none() {
-            fallback = Some(conn);
-            continue;
-        }
-        why.push(format!(
-            "{at}: is a {} (read_only = {})",
-            match node.role {
-                Role::Primary => "primary",
-                Role::Replica => "replica",
-            },
-            if node.role == Role::Replica {
-                "ON"
-            } else {
-                "OFF"
-            }
-        ));
-    }
-    if let Some(mut conn) = fallback {
-        let node = conn.node().expect("checked above");
-        conn.enter_node_session(node).await?;
-        return Ok(conn);
-    }
-    Err(Error::new(
-        ErrorKind::Connect,
-        format!(
-            "no host is {target} that can serve: {}",
-            if why.is_empty() {
-                "no hosts are listed".to_string()
-            } else {
-                why.join("; ")
-            }
-        ),
-    ))
-}
-
 /// The query that tells a primary from a replica and a Synced Galera node from
 /// one that is not. It reads only global variables and `information_schema`,
 /// which a Galera node answers even without quorum.
-const MARIADB_NODE_QUERY: &str = "SELECT @@global.read_only, @@global.wsrep_on, \
+pub(crate) const MARIADB_NODE_QUERY: &str = "SELECT @@global.read_only, @@global.wsrep_on, \
      (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_READY'), \
      (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE')";
 
-/// Check the role and health of the server `conn` is on (one round trip).
-pub(crate) async fn check_node(conn: &mut AsyncConn) -> Result<NodeState> {
-    if !conn.server_version().contains("MariaDB") {
-        // MySQL: no wsrep variables unless it is Percona XtraDB Cluster; the role
-        // is what read_only says.
-        let ro: i64 = conn.query_one("SELECT @@global.read_only").await?;
-        return Ok(NodeState {
+/// Makes a replica connection's session read-only.
+pub(crate) const READ_ONLY_SESSION: &str = "SET SESSION TRANSACTION READ ONLY";
+
+/// A row of [`MARIADB_NODE_QUERY`]: read_only, wsrep_on, wsrep_ready, wsrep_local_state.
+pub(crate) type NodeRow = (i64, i64, Option<String>, Option<String>);
+
+impl NodeState {
+    /// What a row of [`MARIADB_NODE_QUERY`] says.
+    pub(crate) fn from_row((ro, wsrep_on, ready, state): NodeRow) -> NodeState {
+        let galera = (wsrep_on != 0).then(|| GaleraState {
+            ready: ready
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case("ON")),
+            local_state: state.and_then(|s| s.trim().parse().ok()).unwrap_or(0),
+        });
+        NodeState {
             role: if ro != 0 {
                 Role::Replica
             } else {
                 Role::Primary
             },
-            galera: None,
-        });
+            galera,
+        }
     }
-    type Row = (i64, i64, Option<String>, Option<String>);
-    let (ro, wsrep_on, ready, state): Row = conn.query_one(MARIADB_NODE_QUERY).await?;
-    let galera = (wsrep_on != 0).then(|| GaleraState {
-        ready: ready
-            .as_deref()
-            .is_some_and(|r| r.eq_ignore_ascii_case("ON")),
-        local_state: state.and_then(|s| s.trim().parse().ok()).unwrap_or(0),
-    });
-    Ok(NodeState {
-        role: if ro != 0 {
-            Role::Replica
-        } else {
-            Role::Primary
-        },
-        galera,
-    })
 }
 
 /// Whether a connection on `node` may serve a pool whose options ask for
@@ -434,17 +255,6 @@ pub(crate) fn check_gtid(gtid: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn targets_parse_with_other_drivers_names() {
-        assert_eq!(Target::parse("primary"), Some(Target::Primary));
-        assert_eq!(Target::parse("read-write"), Some(Target::Primary));
-        assert_eq!(Target::parse("standby"), Some(Target::Replica));
-        assert_eq!(Target::parse("prefer-standby"), Some(Target::PreferReplica));
-        assert_eq!(Target::parse("Prefer_Replica"), Some(Target::PreferReplica));
-        assert_eq!(Target::parse("any"), Some(Target::Any));
-        assert_eq!(Target::parse("leader"), None);
-    }
 
     #[test]
     fn gtids_are_checked_before_they_reach_sql() {

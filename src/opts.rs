@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cluster::{HostOrder, Target};
 use crate::error::{Error, ErrorKind, Result};
+use crate::target::{HostOrder, Target};
 
 /// How a connection's I/O is driven on an event loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -1236,7 +1236,7 @@ impl HostAddr {
 
 impl fmt::Display for HostAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::cluster::endpoint(&self.host, self.port))
+        f.write_str(&crate::target::endpoint(&self.host, self.port))
     }
 }
 

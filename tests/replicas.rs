@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use mysqlclient_async::{ErrorKind, Outcome, Pool, Role};
 use support::cluster::{app_url, ReplicaPair};
 
+/// A failed write: when, its outcome and kind, and its message.
+type Failure = (Instant, Outcome, ErrorKind, String);
+
 /// `mysql://app@p,r/test?…`: both servers, the primary first.
 fn both(pair: &ReplicaPair, query: &str) -> String {
     format!(
@@ -38,7 +41,7 @@ async fn the_primary_dies_mid_load_and_the_promoted_replica_serves_writes() {
     // Four writers, each inserting in a loop and recording how each write ended.
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicUsize::new(0));
-    let errors: Arc<Mutex<Vec<(Instant, Outcome, ErrorKind, String)>>> = Arc::default();
+    let errors: Arc<Mutex<Vec<Failure>>> = Arc::default();
     let last_ok: Arc<Mutex<Option<Instant>>> = Arc::default();
     let mut writers = Vec::new();
     for w in 0..4 {
@@ -105,7 +108,7 @@ async fn the_primary_dies_mid_load_and_the_promoted_replica_serves_writes() {
         w.await.unwrap();
     }
 
-    let errors = errors.lock().unwrap();
+    let errors = std::mem::take(&mut *errors.lock().unwrap());
     let during: Vec<_> = errors.iter().filter(|(t, ..)| *t >= killed).collect();
     let count = |o: Outcome| during.iter().filter(|(_, x, ..)| *x == o).count();
     eprintln!(

@@ -8,8 +8,9 @@ use std::time::Duration;
 use tokio::time::Sleep;
 
 use super::mux::Watch;
+
 use super::slots;
-use crate::cluster::{NodeState, Role};
+use crate::cluster::{NodeState, Role, READ_ONLY_SESSION};
 use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
 use crate::opts::{IntoOpts, IoMode, Opts, SslMode};
@@ -187,7 +188,7 @@ impl AsyncConn {
         // handshake, the init SQL, the node check) would otherwise sit inside
         // every future that may connect, such as a pool's checkout.
         if opts.is_routed() {
-            return Box::pin(crate::cluster::connect_routed(opts)).await;
+            return Box::pin(Self::connect_routed(opts)).await;
         }
         Box::pin(Self::connect_one_host(opts)).await
     }
@@ -805,34 +806,6 @@ impl AsyncConn {
             && !self.has_pending_work()
     }
 
-    /// The role and health of this connection's server as last checked: when it
-    /// was made with a [`Target`](crate::Target) or a host list, at connect and
-    /// at each [`check_node`](Self::check_node) (a pool's checkout after idle).
-    /// `None` for a connection whose server was never checked.
-    pub fn node(&self) -> Option<NodeState> {
-        self.node
-    }
-
-    /// Check the server's role (`@@global.read_only`) and, on Galera, whether
-    /// the node is ready and Synced, in one query that a node without quorum
-    /// still answers; remember it for [`node`](Self::node).
-    pub async fn check_node(&mut self) -> Result<NodeState> {
-        let node = crate::cluster::check_node(self).await?;
-        self.node = Some(node);
-        Ok(node)
-    }
-
-    /// This connection serves `node`: a replica's session is read-only (a user
-    /// with every privilege could otherwise write to a read-only replica and
-    /// break replication).
-    pub(crate) async fn enter_node_session(&mut self, node: NodeState) -> Result<()> {
-        self.node = Some(node);
-        if node.role == Role::Replica {
-            self.query_drop(READ_ONLY_SESSION).await?;
-        }
-        Ok(())
-    }
-
     /// Whether the connection saw an error that says its server is not what it
     /// was chosen for (1047, 1290, 1792, 1836: a Galera node not ready, a
     /// read-only server): a pool discards it.
@@ -878,22 +851,6 @@ impl AsyncConn {
     /// [`Pool::get_caught_up`](crate::Pool::get_caught_up).
     pub fn last_gtid(&self) -> Option<&str> {
         self.raw.last_gtid()
-    }
-
-    /// Wait until this connection's server has applied `gtid` (a position from
-    /// [`last_gtid`](Self::last_gtid)), at most `timeout`: `MASTER_GTID_WAIT` on
-    /// MariaDB. `Ok(true)` once it has, `Ok(false)` if the timeout passed first.
-    /// It compares with what the server applied as a replica (`gtid_slave_pos`):
-    /// on a server that never replicated, such as the primary that wrote it, it
-    /// waits the whole timeout and says `false`.
-    pub async fn wait_for_gtid(&mut self, gtid: &str, timeout: Duration) -> Result<bool> {
-        crate::cluster::check_gtid(gtid)?;
-        let sql = format!(
-            "SELECT MASTER_GTID_WAIT('{gtid}', {:.3})",
-            timeout.as_secs_f64()
-        );
-        let r: Option<i64> = self.query_one(&sql).await?;
-        Ok(r == Some(0))
     }
 
     /// Close politely (`COM_QUIT`), without blocking, within the options'
@@ -996,9 +953,6 @@ impl AsyncConn {
         self.raw.escape(s)
     }
 }
-
-/// Makes a replica connection's session read-only.
-const READ_ONLY_SESSION: &str = "SET SESSION TRANSACTION READ ONLY";
 
 /// How far a connect got, for the error when `connect_timeout` cuts it short.
 pub(super) const STAGE_RESOLVING: u8 = 0;

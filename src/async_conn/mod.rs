@@ -12,6 +12,7 @@
 // | `outcome.rs` | what a failed call's error means, in its context (`Outcome`) |
 // | `drive.rs` | the tokio side of the drive loop (reactor and timers) |
 // | `mux.rs` | the runtime's epoll set of library sockets that the reactor watches |
+// | `routing.rs` | connecting to one of several hosts by role; the node check |
 // | `slots.rs` | the fair queue that bounds concurrent connects to one server |
 
 /// Run one public call's body under the connection's query timeout (see
@@ -39,6 +40,7 @@ mod mux;
 mod outcome;
 mod protocol;
 mod recover;
+mod routing;
 mod slots;
 mod statement;
 mod stream;
