@@ -57,6 +57,17 @@ fn replica_pair_replicates_and_promotes() {
         Some("Slave_Pos")
     );
     assert_eq!(pair.replica().cli("SELECT @@read_only"), "1");
+    // Copies of one data-directory template: nothing in it pins a server id or a
+    // GTID position, so every GTID so far is the primary's (server 1).
+    assert_eq!(pair.primary().cli("SELECT @@server_id"), "1");
+    assert_eq!(pair.replica().cli("SELECT @@server_id"), "2");
+    for server in [pair.primary(), pair.replica()] {
+        let state = server.cli("SELECT @@gtid_binlog_state");
+        assert!(
+            !state.is_empty() && state.split(',').all(|g| g.starts_with("0-1-")),
+            "{state:?}"
+        );
+    }
 
     pair.primary()
         .cli("CREATE TABLE test.r (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO test.r VALUES (1, 'one')");
@@ -132,6 +143,27 @@ fn galera_cluster_replicates_desyncs_isolates_and_shrinks() {
         rss.join(", ")
     );
     eprintln!("health query, synced: {:?}", g.node(0).cli(HEALTH_SQL));
+    // Copies of one data-directory template, yet three members of one history.
+    let ids: Vec<(String, String)> = g
+        .nodes()
+        .iter()
+        .map(|n| {
+            let out = n.cli(
+                "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
+                 WHERE VARIABLE_NAME IN ('WSREP_GCOMM_UUID', 'WSREP_CLUSTER_STATE_UUID') \
+                 ORDER BY VARIABLE_NAME",
+            );
+            let v: Vec<&str> = out.lines().filter_map(|l| l.split('\t').nth(1)).collect();
+            assert_eq!(v.len(), 2, "{out:?}");
+            (v[0].to_string(), v[1].to_string())
+        })
+        .collect();
+    let (states, members): (Vec<_>, Vec<_>) = ids.iter().cloned().unzip();
+    assert!(states.iter().all(|s| s == &states[0]), "{ids:?}");
+    let mut distinct = members.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 3, "{ids:?}");
 
     // Writes on node 0 are visible on node 2 (wsrep_sync_wait: causal reads).
     g.node(0)

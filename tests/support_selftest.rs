@@ -11,7 +11,8 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-/// Tests that use (and in one case kill) the shared server run one at a time.
+/// Tests that use (and in one case kill) the shared server, and those that sweep,
+/// run one at a time.
 static SHARED: Mutex<()> = Mutex::new(());
 
 fn shared_lock() -> MutexGuard<'static, ()> {
@@ -218,6 +219,8 @@ fn tls_files_exist_and_server_speaks_tls() {
 
 #[test]
 fn stale_dirs_of_dead_processes_are_swept() {
+    // One sweep at a time (it sweeps templates too, see the test below).
+    let _g = shared_lock();
     // A pid that just exited (and was reaped) is dead.
     let mut child = Command::new("true").spawn().expect("spawn true");
     let dead = child.id();
@@ -255,5 +258,145 @@ fn fd_count_sees_new_descriptors() {
     assert!(
         during >= before + 40,
         "{before} -> {during} with 50 more open"
+    );
+}
+
+#[test]
+fn data_directory_is_a_copy_of_the_template() {
+    let _g = shared_lock();
+    let s = support::private_server();
+    if !support::template::enabled() {
+        eprintln!("{} is set: no template", support::template::NO_TEMPLATE_ENV);
+        assert!(s.data_dir().join("mysql").is_dir());
+        return;
+    }
+    let template = support::template::current_dir().expect("a template key");
+    assert!(
+        template.join("data").join("mysql").is_dir(),
+        "no template at {}",
+        template.display()
+    );
+    assert!(
+        support::template::in_use(&template),
+        "this process holds the template it copied"
+    );
+    // What makes a server one of a kind is not in the template, nor copied.
+    for name in ["grastate.dat", "gvwstate.dat", "galera.cache", "ibtmp1"] {
+        assert!(
+            !template.join("data").join(name).exists(),
+            "{name} in the template"
+        );
+    }
+    assert!(support::template::is_per_server_file("grastate.dat"));
+    assert!(support::template::is_per_server_file("mariadb-bin.000001"));
+    assert!(support::template::is_per_server_file("relay-bin.index"));
+    assert!(!support::template::is_per_server_file("ibdata1"));
+    // A copy, not the template itself: the server's writes stay its own.
+    s.cli("CREATE TABLE IF NOT EXISTS test.mine (id INT) ENGINE=InnoDB");
+    assert!(s.data_dir().join("test").join("mine.frm").is_file());
+    assert!(!template.join("data").join("test").join("mine.frm").exists());
+    s.cli("DROP TABLE test.mine");
+    assert_eq!(
+        s.cli("SELECT @@gtid_binlog_state, @@gtid_slave_pos, @@server_id"),
+        "\t\t1"
+    );
+}
+
+#[test]
+fn sweep_keeps_templates_in_use_and_bounds_the_rest() {
+    use std::time::SystemTime;
+    use support::template::{KEEP_OTHERS, MAX_IDLE, PREFIX};
+
+    let _g = shared_lock();
+    // The current template exists (unless turned off) and this process holds it.
+    let _ = support::private_server();
+    let current = support::template::current_dir().expect("a template key");
+    let current_before = current.join("template.key").is_file();
+    assert!(current_before || !support::template::enabled());
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    let tmp = std::env::temp_dir();
+    let me = std::process::id();
+    let fake = |tag: &str, age: Duration| {
+        let dir = tmp.join(format!("{PREFIX}{euid}-selftest{me}{tag}"));
+        fs::create_dir_all(dir.join("data").join("mysql")).unwrap();
+        fs::write(dir.join("template.key"), "fake").unwrap();
+        let lock = fs::File::create(dir.join("lock")).unwrap();
+        lock.set_modified(SystemTime::now() - age).unwrap();
+        dir
+    };
+    let hour = Duration::from_secs(3600);
+    let old = fake("old", MAX_IDLE + hour);
+    let held = fake("held", MAX_IDLE + hour);
+    let recent: Vec<_> = (1..=KEEP_OTHERS as u32 + 1)
+        .map(|i| fake(&format!("recent{i}"), hour * i))
+        .collect();
+    let unsealed = tmp.join(format!("{PREFIX}{euid}-selftest{me}unsealed"));
+    fs::create_dir_all(&unsealed).unwrap();
+    // Build directories: of a dead process, and of this (live) one.
+    let mut child = Command::new("true").spawn().expect("spawn true");
+    let dead = child.id();
+    child.wait().unwrap();
+    let dead_build = tmp.join(format!("{PREFIX}{euid}-selftest{me}x.build-{dead}-0"));
+    let live_build = tmp.join(format!("{PREFIX}{euid}-selftest{me}x.build-{me}-0"));
+    for d in [&dead_build, &live_build] {
+        fs::create_dir_all(d.join("data")).unwrap();
+    }
+    // Another user of `held` (a lock of its own, as another process would have).
+    let holder = support::template::hold(&held).expect("shared lock");
+
+    let report = support::template::sweep();
+    let exists: Vec<(String, bool)> = [&old, &held, &unsealed, &dead_build, &live_build]
+        .into_iter()
+        .chain(&recent)
+        .map(|d| {
+            (
+                d.file_name().unwrap().to_string_lossy().into_owned(),
+                d.exists(),
+            )
+        })
+        .collect();
+    let current_kept = current.join("template.key").is_file() || !current_before;
+    // Unlocked templates of other keys left (ours and any other run's).
+    let unlocked_left = fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(&format!("{PREFIX}{euid}-"))
+                && !name.contains('.')
+                && e.path() != current
+                && e.path().join("lock").exists()
+                && !support::template::in_use(&e.path())
+        })
+        .count();
+    drop(holder);
+    for d in [&old, &held, &unsealed, &dead_build, &live_build]
+        .into_iter()
+        .chain(&recent)
+    {
+        let _ = fs::remove_dir_all(d);
+    }
+
+    eprintln!("sweep: {report:?}; after it: {exists:?}");
+    assert!(current_kept, "the current template was removed");
+    let after = |tag: &str| {
+        exists
+            .iter()
+            .find(|(n, _)| n.ends_with(tag))
+            .map(|(_, e)| *e)
+            .unwrap()
+    };
+    assert!(!after("old"), "an idle, unused template was kept");
+    assert!(after("held"), "a template in use was removed");
+    assert!(report.in_use.contains(&held));
+    assert!(!after("unsealed"), "an unsealed template was kept");
+    assert!(!after(&format!("build-{dead}-0")), "a dead build was kept");
+    assert!(after(&format!("build-{me}-0")), "a live build was removed");
+    // The oldest of the recent ones is beyond KEEP_OTHERS whatever else exists.
+    assert!(!after(&format!("recent{}", KEEP_OTHERS + 1)));
+    assert!(
+        unlocked_left <= KEEP_OTHERS,
+        "{unlocked_left} unused templates left"
     );
 }

@@ -402,7 +402,7 @@ impl Galera {
                 sst: c[2],
             })
             .collect();
-        // Directories, certificates and data directories in parallel; the nodes
+        // Directories, certificates and data directories (in parallel); the nodes
         // then start one at a time.
         let nodes = in_parallel(n, |_| {
             start_private_opts(&ServerOptions {
@@ -445,7 +445,7 @@ impl Galera {
         galera.wait_cluster_size(n as u32, CLUSTER_WAIT);
         galera.started_in = t0.elapsed();
         eprintln!(
-            "cluster: galera {} with {n} nodes ready in {} (directories + install-db {})",
+            "cluster: galera {} with {n} nodes ready in {} (directories and data directories {})",
             galera.name,
             secs(galera.started_in),
             secs(t_prepared)

@@ -2,8 +2,13 @@
 //!
 //! Unless `MYSQL_TEST_URL` names an existing server, every test binary starts its
 //! own throwaway `mariadbd` (fresh data directory, free port, private unix socket,
-//! its own test CA and server certificate) the first time a test asks for it, and
-//! throws it away when the binary exits.
+//! a test CA and server certificate of the test process) the first time a test asks
+//! for it, and throws it away when the binary exits.
+//!
+//! The fresh data directory is a copy of a template that `mariadb-install-db` makes
+//! once per machine and caches in `$TMPDIR/mysqlclient-async-template-<uid>-<key>`
+//! (see [`template`]; `MYSQLCLIENT_ASYNC_TEST_NO_TEMPLATE=1` runs it for every
+//! server instead, as happens anyway when the template cannot be made).
 //!
 //! Cleanup is layered so that nothing outlives the test process:
 //! - a [`Server`] returned by [`start_private_with`] is stopped and its directory
@@ -17,12 +22,14 @@
 //!   clears it);
 //! - directories left behind by crashed runs
 //!   (`$TMPDIR/mysqlclient-async-test-<pid>-<n>` whose pid is gone) are removed the
-//!   next time a server starts.
+//!   next time a server starts, and so are templates of other keys that no live
+//!   process uses and that are old or too many (see [`sweep_stale_dirs`]).
 
 #![allow(dead_code)]
 
 pub mod cluster;
 pub mod proxy;
+pub mod template;
 
 use std::ffi::OsStr;
 use std::fs::{self, OpenOptions};
@@ -301,7 +308,8 @@ impl Server {
     /// Directory with `ca.pem` + `ca-key.pem` (the test CA), `server-cert.pem` +
     /// `server-key.pem` and `client-cert.pem` + `client-key.pem` (signed by it),
     /// `other-ca.pem` (an unrelated CA) and the `openssl.cnf` they were made with
-    /// (sections `ca_ext`, `server_ext`, `client_ext`). Keys are EC P-256.
+    /// (sections `ca_ext`, `server_ext`, `client_ext`). Keys are EC P-256. Every
+    /// server of a test process has copies of the same files (one CA per process).
     pub fn tls_dir(&self) -> PathBuf {
         self.dir.join("tls")
     }
@@ -502,13 +510,16 @@ impl Server {
         }
         fs::create_dir_all(server.tmp_dir())
             .map_err(|e| format!("create {}: {e}", server.tmp_dir().display()))?;
-        make_tls(tools, &server.tls_dir(), &server.dir)?;
+        make_tls(tools, &server.tls_dir())?;
+        let t_tls = t0.elapsed();
+        let copied_from = server.copy_template();
         if let Some((uid, gid)) = run_as {
             chown_tree(&server.dir, uid, gid)?;
         }
-        let t_tls = t0.elapsed();
-        server.install_db()?;
-        let t_install = t0.elapsed() - t_tls;
+        if copied_from.is_none() {
+            server.install_db()?;
+        }
+        let t_data = t0.elapsed() - t_tls;
         if opts.deferred {
             server.port = free_port()?;
             return Ok(server);
@@ -538,46 +549,61 @@ impl Server {
         }
         eprintln!(
             "support: private mariadbd ready on 127.0.0.1:{} in {:.2?} \
-             (certificates {:.2?}, install-db {:.2?}, start {:.2?}) in {}",
+             (certificates {:.2?}, data directory {:.2?} {}, start {:.2?}) in {}",
             server.port,
             t0.elapsed(),
             t_tls,
-            t_install,
-            t0.elapsed() - t_tls - t_install,
+            t_data,
+            match &copied_from {
+                Some(_) => "copied from the template",
+                None => "by mariadb-install-db",
+            },
+            t0.elapsed() - t_tls - t_data,
             server.dir.display()
         );
         Ok(server)
     }
 
+    /// Gives the server a copy of the data-directory template (see the `template`
+    /// module); the template's path, or `None` (and nothing copied) if there is no
+    /// template or the copy failed (said on stderr).
+    fn copy_template(&self) -> Option<PathBuf> {
+        let template = template::shared(self.tools).ok()?;
+        match template::copy_data_dir(template, &self.data_dir()) {
+            Ok(()) => Some(template.dir().to_path_buf()),
+            Err(e) => {
+                eprintln!(
+                    "support: copying the data-directory template {} failed ({e}); \
+                     running mariadb-install-db for {} instead",
+                    template.dir().display(),
+                    self.dir.display()
+                );
+                let _ = fs::remove_dir_all(self.data_dir());
+                None
+            }
+        }
+    }
+
+    /// A data directory of its own by `mariadb-install-db` (when there is no
+    /// template).
     fn install_db(&self) -> Result<(), String> {
         let sql_path = self.dir.join("bootstrap.sql");
         fs::write(&sql_path, BOOTSTRAP_SQL)
             .map_err(|e| format!("write {}: {e}", sql_path.display()))?;
-        let mut cmd = Command::new(&self.tools.install_db);
-        cmd.arg("--no-defaults")
-            .arg("--auth-root-authentication-method=normal")
-            .arg(format!("--datadir={}", self.data_dir().display()))
-            .arg("--skip-test-db")
-            .arg("--skip-name-resolve")
-            .arg(format!("--extra-file={}", sql_path.display()))
-            .arg(format!("--tmpdir={}", self.tmp_dir().display()))
-            .arg("--innodb-log-file-size=16M");
-        if self.run_as.is_some() {
-            cmd.arg("--user=mysql");
+        let user = if self.run_as.is_some() {
+            Some("mysql")
         } else if is_root() {
-            cmd.arg("--user=root");
-        }
-        let out = run_with_timeout(cmd, TOOL_TIMEOUT)?;
-        if !out.status.success() {
-            // The cause comes first; the rest of stdout is generic advice.
-            return Err(format!(
-                "mariadb-install-db failed ({}):\n{}{}",
-                out.status,
-                head(&String::from_utf8_lossy(&out.stderr), 40),
-                head(&String::from_utf8_lossy(&out.stdout), 8)
-            ));
-        }
-        Ok(())
+            Some("root")
+        } else {
+            None
+        };
+        template::run_install_db(template::install_db_command(
+            self.tools,
+            &self.data_dir(),
+            &self.tmp_dir(),
+            &sql_path,
+            user,
+        ))
     }
 
     fn mariadbd_args(&self) -> Vec<String> {
@@ -912,8 +938,15 @@ extern "C" fn cleanup_at_exit() {
 
 /// Removes `$TMPDIR/mysqlclient-async-test-<pid>-<n>` directories whose pid is no
 /// longer alive (left by crashed runs), SIGKILLing a `mariadbd` still running from
-/// one. Runs automatically before the first server of a process starts.
+/// one, then sweeps the data-directory templates ([`template::sweep`]: never one a
+/// live process uses). Runs automatically before the first server of a process
+/// starts.
 pub fn sweep_stale_dirs() {
+    sweep_server_dirs();
+    template::sweep();
+}
+
+fn sweep_server_dirs() {
     let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
         return;
     };
@@ -1141,16 +1174,54 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("local_addr: {e}"))
 }
 
+/// Puts the test process's TLS files into `tls` (see [`generate_tls`]): the first
+/// server of the process generates them, later ones get copies (six `openssl` runs
+/// take some 0.2 s, more on a busy machine). A failure is remembered.
+fn make_tls(tools: &Tools, tls: &Path) -> Result<(), String> {
+    /// (file name, mode, contents)
+    type Files = Vec<(String, u32, Vec<u8>)>;
+    static FILES: OnceLock<Result<Files, String>> = OnceLock::new();
+    let files = FILES
+        .get_or_init(|| {
+            generate_tls(tools, tls)?;
+            let mut files = Files::new();
+            let entries = fs::read_dir(tls).map_err(|e| format!("read {}: {e}", tls.display()))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| format!("read {}: {e}", tls.display()))?;
+                let path = entry.path();
+                let mode = entry
+                    .metadata()
+                    .map_err(|e| format!("stat {}: {e}", path.display()))?
+                    .permissions()
+                    .mode();
+                let bytes = fs::read(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+                files.push((
+                    entry.file_name().to_string_lossy().into_owned(),
+                    mode,
+                    bytes,
+                ));
+            }
+            Ok(files)
+        })
+        .as_ref()
+        .map_err(Clone::clone)?;
+    fs::create_dir_all(tls).map_err(|e| format!("create {}: {e}", tls.display()))?;
+    for (name, mode, bytes) in files {
+        let path = tls.join(name);
+        fs::write(&path, bytes)
+            .and_then(|()| fs::set_permissions(&path, fs::Permissions::from_mode(*mode)))
+            .map_err(|e| format!("write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Writes a test CA, a server certificate signed by it (CN/SAN localhost, SAN IP
 /// 127.0.0.1), a client certificate signed by it, and an unrelated second CA.
-fn make_tls(tools: &Tools, tls: &Path, dir: &Path) -> Result<(), String> {
+fn generate_tls(tools: &Tools, tls: &Path) -> Result<(), String> {
     fs::create_dir_all(tls).map_err(|e| format!("create {}: {e}", tls.display()))?;
     let cnf = tls.join("openssl.cnf");
     fs::write(&cnf, OPENSSL_CNF).map_err(|e| format!("write {}: {e}", cnf.display()))?;
-    let tag = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let tag = format!("pid {}", std::process::id());
     // All file names are relative to `tls` (the working directory) and contain no
     // spaces; the subject (which may) is passed separately.
     const EC: &str = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
