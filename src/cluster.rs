@@ -1,5 +1,5 @@
 //! More than one server: host lists, roles, the deny list, node health and
-//! read-your-writes (documented on [`Target`] and in the README, "Replicas and
+//! read-your-writes (documented on [`Target`](crate::Target) and in the README, "Replicas and
 //! clusters").
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use crate::opts::Opts;
 use crate::target::endpoint;
 pub(crate) use crate::target::{HostOrder, Role, Target};
 
-/// What a check of the server found (see [`AsyncConn::node`]).
+/// What a check of the server found (see [`AsyncConn::node`](crate::AsyncConn::node)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeState {
     /// Primary or replica, by `@@global.read_only`.
