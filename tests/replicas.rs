@@ -220,6 +220,28 @@ async fn reads_wait_for_the_write_on_a_delayed_replica_or_fall_back() {
     );
     assert_eq!(replicas.metrics().fallbacks, 1);
 
+    // A dead port and the replica listed before the primary: target=primary
+    // lands on the primary, and the dead port is not tried again while denied.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+    drop(dead); // nothing listens there now: connects are refused
+    let url = format!(
+        "mysql://app@127.0.0.1:{dead_port},127.0.0.1:{},127.0.0.1:{}/test?target=primary&connect_timeout=2",
+        pair.replica().port(),
+        pair.primary().port()
+    );
+    let t0 = Instant::now();
+    let c = mysqlclient_async::AsyncConn::connect(&url).await.unwrap();
+    let took = t0.elapsed();
+    assert_eq!(c.opts().port(), pair.primary().port());
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    eprintln!("a dead port and a replica before the primary: connected in {took:?}");
+    drop(c);
+    let t0 = Instant::now();
+    let c = mysqlclient_async::AsyncConn::connect(&url).await.unwrap();
+    assert_eq!(c.opts().port(), pair.primary().port());
+    eprintln!("again, with the dead port denied: {:?}", t0.elapsed());
+
     // A replica connection refuses writes, even for a user allowed to write.
     let mut r = replicas.get().await.unwrap();
     let e = r

@@ -742,6 +742,16 @@ impl AsyncConn {
         self.query_timeout = None;
         let role_changed = self.raw.role_changed();
         self.reset_connection().await.map_err(Error::at_reset)?;
+        if drive::BACKEND_NAME == "oracle" {
+            // Oracle's client announces its character set by a collation number
+            // MariaDB may not know (255, utf8mb4_0900_ai_ci); after the reset the
+            // server goes back to what it made of that number, which is not always
+            // the connection's character set: name it again.
+            let cs = self.opts.charset().to_string();
+            if cs.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                self.query_drop(&format!("SET NAMES {cs}")).await?;
+            }
+        }
         if role_changed {
             let sql = match login_role {
                 Some(r) => format!("SET ROLE `{}`", r.replace('`', "``")),

@@ -25,7 +25,7 @@ impl AsyncConn {
         }
         let target = opts.target();
         let deny_for = opts.deny_duration();
-        let mut fallback: Option<AsyncConn> = None;
+        let mut fallback: Option<(AsyncConn, NodeState)> = None;
         let mut why: Vec<String> = Vec::new();
         for (host, port) in candidates(&opts) {
             let at = endpoint(&host, port);
@@ -61,7 +61,7 @@ impl AsyncConn {
                 return Ok(conn);
             }
             if target == Target::PreferReplica && fallback.is_none() {
-                fallback = Some(conn);
+                fallback = Some((conn, node));
                 continue;
             }
             why.push(format!(
@@ -77,15 +77,14 @@ impl AsyncConn {
                 }
             ));
         }
-        if let Some(mut conn) = fallback {
-            let node = conn.node().expect("checked above");
+        if let Some((mut conn, node)) = fallback {
             conn.enter_node_session(node).await?;
             return Ok(conn);
         }
         Err(Error::new(
             ErrorKind::Connect,
             format!(
-                "no host is {target} that can serve: {}",
+                "no host can serve as {target}: {}",
                 if why.is_empty() {
                     "no hosts are listed".to_string()
                 } else {
