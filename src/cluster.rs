@@ -187,6 +187,11 @@ pub(crate) const MARIADB_NODE_QUERY: &str = "SELECT @@global.read_only, @@global
      (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_READY'), \
      (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE')";
 
+/// Asks the server to report the GTID of each write in its OK packet:
+/// `last_gtid` joins what `session_track_system_variables` tracks already.
+pub(crate) const TRACK_GTID_SQL: &str = "SET SESSION session_track_system_variables = \
+     CONCAT_WS(',', NULLIF(@@session.session_track_system_variables, ''), 'last_gtid')";
+
 /// Makes a replica connection's session read-only.
 pub(crate) const READ_ONLY_SESSION: &str = "SET SESSION TRANSACTION READ ONLY";
 

@@ -121,11 +121,8 @@ impl Conn {
                 .map_err(|e| e.context(format_args!("init SQL `{sql}` failed")))?;
         }
         if conn.opts.track_gtid() {
-            conn.query_drop(
-                "SET SESSION session_track_system_variables = \
-                 CONCAT_WS(',', NULLIF(@@session.session_track_system_variables, ''), 'last_gtid')",
-            )
-            .map_err(|e| e.context("turning on GTID tracking (track_gtid) failed"))?;
+            conn.query_drop(crate::cluster::TRACK_GTID_SQL)
+                .map_err(|e| e.context("turning on GTID tracking (track_gtid) failed"))?;
             conn.raw.set_track_gtid(true);
         }
         Ok(conn)

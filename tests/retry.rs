@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mysqlclient_async::{AsyncConn, ErrorKind, Outcome, Pool, RetryPolicy};
+use mysqlclient_async::{AsyncConn, Error, ErrorKind, Outcome, Pool, RetryPolicy};
 
 /// Tests that use the proxy or the shared server's tables run on the private
 /// server (the proxy needs its address).
@@ -351,6 +351,22 @@ fn a_connection_lost_mid_transaction_rolls_it_back() {
     });
 }
 
+/// Through the proxy at `purl`: insert row `id` of `outcome_commit` in a
+/// transaction, `arm` the proxy's cut for the COMMIT, and return the commit's
+/// error once the server has ended that session.
+async fn commit_through_a_cut(purl: &str, id: i64, arm: impl FnOnce()) -> Error {
+    let mut c = AsyncConn::connect(purl).await.unwrap();
+    let thread = c.thread_id();
+    let mut tx = c.begin().await.unwrap();
+    tx.query_drop(&format!("INSERT INTO outcome_commit (id) VALUES ({id})"))
+        .await
+        .unwrap();
+    arm();
+    let e = tx.commit().await.unwrap_err();
+    session_gone(thread).await;
+    e
+}
+
 #[test]
 fn a_commit_whose_answer_is_lost_is_unknown_whether_or_not_it_ran() {
     run(async {
@@ -359,40 +375,30 @@ fn a_commit_whose_answer_is_lost_is_unknown_whether_or_not_it_ran() {
         let purl = p.url(&url());
 
         // Forwarded, then cut: the server commits, the client hears nothing.
-        let mut c = AsyncConn::connect(purl.as_str()).await.unwrap();
-        let id = c.thread_id();
-        let mut tx = c.begin().await.unwrap();
-        tx.query_drop("INSERT INTO outcome_commit (id) VALUES (1)")
-            .await
-            .unwrap();
-        p.cut_after_forwarding(query_starting_with("COMMIT"));
-        let e = tx.commit().await.unwrap_err();
+        let e = commit_through_a_cut(&purl, 1, || {
+            p.cut_after_forwarding(query_starting_with("COMMIT"))
+        })
+        .await;
         assert_eq!(
             (e.kind(), e.outcome()),
             (ErrorKind::ConnectionLost, Outcome::Unknown),
             "{e}"
         );
-        session_gone(id).await;
         assert_eq!(
             count("SELECT COUNT(*) FROM outcome_commit WHERE id = 1").await,
             1
         );
 
         // Dropped before the server: rolled back; the client sees the same.
-        let mut c = AsyncConn::connect(purl.as_str()).await.unwrap();
-        let id = c.thread_id();
-        let mut tx = c.begin().await.unwrap();
-        tx.query_drop("INSERT INTO outcome_commit (id) VALUES (2)")
-            .await
-            .unwrap();
-        p.cut_before_forwarding(query_starting_with("COMMIT"));
-        let e2 = tx.commit().await.unwrap_err();
+        let e2 = commit_through_a_cut(&purl, 2, || {
+            p.cut_before_forwarding(query_starting_with("COMMIT"))
+        })
+        .await;
         assert_eq!(
             (e2.kind(), e2.outcome()),
             (ErrorKind::ConnectionLost, Outcome::Unknown),
             "{e2}"
         );
-        session_gone(id).await;
         assert_eq!(
             count("SELECT COUNT(*) FROM outcome_commit WHERE id = 2").await,
             0

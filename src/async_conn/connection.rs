@@ -833,12 +833,7 @@ impl AsyncConn {
         if !self.opts.track_gtid() {
             return Ok(());
         }
-        let r = self
-            .query_drop(
-                "SET SESSION session_track_system_variables = \
-             CONCAT_WS(',', NULLIF(@@session.session_track_system_variables, ''), 'last_gtid')",
-            )
-            .await;
+        let r = self.query_drop(crate::cluster::TRACK_GTID_SQL).await;
         match r {
             Ok(_) => {
                 self.raw.set_track_gtid(true);
